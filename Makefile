@@ -1,0 +1,29 @@
+# Every target sets up .venv itself. torch==2.13.0 is installed first, on its own, so that
+# no later step can pull a multi-gigabyte CUDA build (the CPU wheel lies on disk here).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m daekit demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py --data ../shared/data
+
+clean:
+	rm -rf $(VENV) runs build dist src/*.egg-info

@@ -1,0 +1,155 @@
+"""Model folders on disk (``config.json`` + ``model.safetensors``) and ONNX export.
+
+A model folder is the one artifact format of daekit. Nothing here unpickles anything:
+weights are safetensors, the description is JSON, and the weights' SHA-256 sits in the
+config so that a tampered or half-written folder is caught with a clear sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+__all__ = ["ModelFileError", "write_model_folder", "read_model_folder", "read_config",
+           "atomic_write_bytes", "export_onnx", "CONFIG_NAME", "WEIGHTS_NAME"]
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+FORMAT = "daekit"
+
+
+class ModelFileError(ValueError):
+    """A model folder is missing, truncated, tampered with, or does not fit its model."""
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so a reader (or a
+    crash) never sees half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_model_folder(path: str | os.PathLike, config: dict, tensors: dict[str, torch.Tensor]) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` into folder ``path`` (created).
+
+    Each file is written atomically, weights first; the config carries the weights'
+    hash, so a crash between the two leaves a folder that ``read_model_folder`` rejects
+    rather than one that silently mixes old and new.
+    """
+    from safetensors.torch import save
+
+    from . import __version__
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    blob = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
+    config = {"format": FORMAT, "daekit_version": __version__, **config,
+              "weights_sha256": hashlib.sha256(blob).hexdigest()}
+    atomic_write_bytes(path / WEIGHTS_NAME, blob)
+    atomic_write_bytes(path / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
+    return path
+
+
+def read_config(path: str | os.PathLike) -> dict:
+    """The parsed ``config.json`` of a model folder, checked to be a daekit config."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelFileError(f"{path} is not a model folder (expected a folder holding {CONFIG_NAME} and {WEIGHTS_NAME}).")
+    cfg_path = path / CONFIG_NAME
+    if not cfg_path.is_file():
+        raise ModelFileError(f"{path} has no {CONFIG_NAME}: it is not a daekit model folder.")
+    try:
+        config = json.loads(cfg_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{cfg_path} is not valid JSON ({e.msg if hasattr(e, 'msg') else e}).") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"{cfg_path} is not a daekit model config (its 'format' is not '{FORMAT}').")
+    return config
+
+
+def read_model_folder(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read and verify a model folder: returns ``(config, tensors)``.
+
+    Raises:
+        ModelFileError: one sentence saying which file is wrong and how.
+    """
+    from safetensors.torch import load
+
+    path = Path(path)
+    config = read_config(path)
+    w_path = path / WEIGHTS_NAME
+    if not w_path.is_file():
+        raise ModelFileError(f"{path} has no {WEIGHTS_NAME}: the weights are missing.")
+    blob = w_path.read_bytes()
+    expected = config.get("weights_sha256")
+    if expected and hashlib.sha256(blob).hexdigest() != expected:
+        raise ModelFileError(f"{w_path} does not match the hash in {CONFIG_NAME}: the file was changed, "
+                             "truncated or written by another save.")
+    try:
+        tensors = load(blob)
+    except Exception:  # safetensors raises its own error types for every kind of damage
+        raise ModelFileError(f"{w_path} is not a readable safetensors file (truncated or corrupt).") from None
+    return config, tensors
+
+
+def export_onnx(module: torch.nn.Module, path: str | os.PathLike, example: torch.Tensor,
+                check: bool = True, atol: float = 1e-4) -> float | None:
+    """Export ``module`` (eval mode) to ONNX with dynamic batch and size axes.
+
+    Every axis of the input except the channel axis is dynamic. With ``check=True`` the
+    file is run with onnxruntime on ``example`` and on a second input of other sizes, and
+    the largest absolute difference from PyTorch is returned; above ``atol`` a
+    ``ValueError`` is raised.
+
+    Requires the ``onnx`` extra (``pip install 'daekit[onnx]'``).
+    """
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise ImportError("ONNX export needs the onnx extra: pip install 'daekit[onnx]'.") from None
+    module = module.eval()
+    names = {0: "batch"} | {d: f"size{d}" for d in range(2, example.dim())}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with torch.no_grad():
+        torch.onnx.export(module, (example,), str(tmp), input_names=["x_noisy"], output_names=["x_hat"],
+                          dynamic_axes={"x_noisy": names, "x_hat": names}, opset_version=17, dynamo=False)
+    os.replace(tmp, path)
+    if not check:
+        return None
+    return check_onnx(module, path, example, atol)
+
+
+def check_onnx(module: torch.nn.Module, path: str | os.PathLike, example: torch.Tensor, atol: float = 1e-4) -> float:
+    """Largest |PyTorch - onnxruntime| over ``example`` and a differently sized input."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ImportError("checking an ONNX file needs onnxruntime: pip install 'daekit[onnx]'.") from None
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    other_shape = [example.shape[0] + 1, *example.shape[1:2], *[s + 3 for s in example.shape[2:]]]
+    worst = 0.0
+    for x in (example, torch.rand(other_shape, dtype=example.dtype) * (example.max() - example.min()) + example.min()):
+        with torch.no_grad():
+            expected = module(x).numpy()
+        got = session.run(None, {"x_noisy": x.numpy()})[0]
+        worst = max(worst, float(abs(expected - got).max()))
+    if worst > atol:
+        raise ValueError(f"the ONNX file differs from PyTorch by {worst:.2e} (> {atol:.0e}).")
+    return worst

@@ -1,0 +1,72 @@
+"""Architectures only: every model maps ``x -> x_hat`` and has ``encode`` and ``decode``.
+
+Models are registered by name so that a ``config.json`` can rebuild them:
+
+    >>> import daekit as dk
+    >>> dk.list_models()
+    ['conv1d', 'conv2d', 'conv2d_unet', 'mlp']
+    >>> model = dk.create_model("mlp", in_features=64, hidden_sizes=[32, 8])
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+from .conv1d import ConvAutoencoder1d
+from .conv2d import ConvAutoencoder2d
+from .layers import Autoencoder
+from .mlp import DenseAutoencoder
+
+__all__ = ["register_model", "create_model", "list_models", "Autoencoder",
+           "DenseAutoencoder", "ConvAutoencoder2d", "ConvAutoencoder1d"]
+
+_MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(name: str, factory: Callable[..., nn.Module] | None = None):
+    """Register a model class (or factory) under ``name``; usable as a decorator.
+
+    The factory must accept keyword arguments and return an ``Autoencoder`` whose
+    ``get_config()`` gives those arguments back.
+    """
+    def add(f):
+        if name in _MODELS and _MODELS[name] is not f:
+            raise ValueError(f"a model named '{name}' is already registered.")
+        _MODELS[name] = f
+        if isinstance(f, type):
+            f.model_name = name  # lets a directly constructed model be saved under its name
+        return f
+    return add(factory) if factory is not None else add
+
+
+def create_model(name: str, **kwargs) -> Autoencoder:
+    """Build a registered model by name, e.g. ``create_model("conv2d", in_channels=3)``."""
+    if name not in _MODELS:
+        raise ValueError(f"unknown model '{name}': registered models are {', '.join(list_models())}.")
+    model = _MODELS[name](**kwargs)
+    model.model_name = name
+    return model
+
+
+def list_models() -> list[str]:
+    return sorted(_MODELS)
+
+
+class UNetAutoencoder2d(ConvAutoencoder2d):
+    """``ConvAutoencoder2d`` with U-Net skips and residual output on by default: a good
+    first choice for image denoising."""
+
+    def __init__(self, in_channels: int = 1, channels=(32, 64, 128), blocks_per_level: int = 2,
+                 kernel_size: int = 3, downsample: str = "stride", upsample: str = "transpose",
+                 skips: bool = True, residual: bool = True, norm: str = "none",
+                 activation: str = "relu", output_activation: str = "identity"):
+        super().__init__(in_channels, channels, blocks_per_level, kernel_size, downsample, upsample,
+                         skips, residual, norm, activation, output_activation)
+
+
+register_model("mlp", DenseAutoencoder)
+register_model("conv2d", ConvAutoencoder2d)
+register_model("conv2d_unet", UNetAutoencoder2d)
+register_model("conv1d", ConvAutoencoder1d)

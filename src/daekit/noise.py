@@ -1,0 +1,428 @@
+"""Corruption processes: what a denoising autoencoder learns to undo.
+
+Each process comes twice: a pure function (``gaussian(x, std)``) and a small callable
+class (``Gaussian(std)``) that remembers its level, can be saved in a model's
+``config.json`` and composed with others. Every level accepts either a number or a
+``(lo, hi)`` range; a range draws one level per sample, uniformly, which is how a
+single "blind" model learns a whole span of noise levels.
+
+All processes work on any device and dtype, on a batch whose first dimension is the
+sample. Random numbers are drawn in float32 on the generator's device (or on the
+input's device when no generator is given) so that a seeded ``torch.Generator`` gives
+the same corruption on every machine.
+
+Example:
+    >>> import torch, daekit as dk
+    >>> x = torch.rand(8, 1, 32, 32)
+    >>> noise = dk.noise.Compose([dk.noise.Gaussian(std=(0, 0.2)), dk.noise.Masking(p=0.1)])
+    >>> x_noisy = noise(x, generator=torch.Generator().manual_seed(0))
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Sequence, Union
+
+import torch
+
+Level = Union[float, tuple]
+
+__all__ = [
+    "Noise", "Gaussian", "SaltPepper", "Masking", "Speckle", "Poisson", "Uniform",
+    "Compose", "OneOf", "Identity",
+    "gaussian", "salt_pepper", "masking", "speckle", "poisson", "uniform",
+    "from_config", "from_spec", "register_noise",
+]
+
+
+# ---------------------------------------------------------------------------------------
+# Levels and random draws
+# ---------------------------------------------------------------------------------------
+
+def check_level(name: str, level, lo: float = 0.0, hi: float = math.inf,
+                allow_inf: bool = False) -> Level:
+    """Validate a level (a number, or a ``(lo, hi)`` range) and return it normalised.
+
+    Raises:
+        ValueError: with one sentence naming the level and the accepted values.
+    """
+    accepted = f"a number in [{lo}, {hi}] or a (low, high) pair of such numbers"
+    if isinstance(level, (list, tuple)):
+        if len(level) != 2 or not all(_is_number(v, allow_inf) for v in level):
+            raise ValueError(f"{name}={level!r} is not valid: expected {accepted}.")
+        a, b = float(level[0]), float(level[1])
+        if not (lo <= a <= hi and lo <= b <= hi) or a > b:
+            raise ValueError(f"{name}={level!r} is not valid: expected {accepted} with low <= high.")
+        return (a, b)
+    if not _is_number(level, allow_inf) or not lo <= float(level) <= hi:
+        raise ValueError(f"{name}={level!r} is not valid: expected {accepted}.")
+    return float(level)
+
+
+def _is_number(v, allow_inf: bool = False) -> bool:
+    if not isinstance(v, Real) or isinstance(v, bool) or math.isnan(float(v)):
+        return False
+    return allow_inf or math.isfinite(float(v))
+
+
+def _draw_device(x: torch.Tensor, generator: torch.Generator | None) -> torch.device:
+    return generator.device if generator is not None else x.device
+
+
+def _rand(shape, x, generator) -> torch.Tensor:
+    u = torch.rand(shape, generator=generator, device=_draw_device(x, generator))
+    return u.to(x.device)
+
+
+def _randn(shape, x, generator) -> torch.Tensor:
+    n = torch.randn(shape, generator=generator, device=_draw_device(x, generator))
+    return n.to(x.device)
+
+
+def per_sample(level: Level, x: torch.Tensor, generator=None) -> torch.Tensor:
+    """The level as a float32 tensor broadcastable against ``x``: shape ``(N, 1, 1, ...)``.
+
+    A fixed level gives a scalar tensor; a ``(lo, hi)`` range gives one uniform draw per
+    sample.
+    """
+    if not isinstance(level, tuple):
+        return torch.tensor(float(level), device=x.device)
+    lo, hi = level
+    shape = (x.shape[0],) + (1,) * (x.dim() - 1)
+    return lo + (hi - lo) * _rand(shape, x, generator)
+
+
+def _float(x: torch.Tensor) -> torch.Tensor:
+    # Arithmetic in float32 at least, so that fp16/bf16 inputs get the same statistics.
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) or not x.is_floating_point() else x
+
+
+# ---------------------------------------------------------------------------------------
+# Pure functions
+# ---------------------------------------------------------------------------------------
+
+def gaussian(x: torch.Tensor, std: Level, generator=None) -> torch.Tensor:
+    """Additive white Gaussian noise: ``x + std * N(0, 1)``.
+
+    Args:
+        x: clean batch, any shape ``(N, ...)``.
+        std: standard deviation on the data's own scale, or a ``(lo, hi)`` range.
+        generator: optional ``torch.Generator`` for reproducible draws.
+    """
+    std = check_level("std", std)
+    s = per_sample(std, x, generator)
+    xf = _float(x)
+    return (xf + s * _randn(x.shape, x, generator)).to(x.dtype)
+
+
+def uniform(x: torch.Tensor, width: Level, generator=None) -> torch.Tensor:
+    """Additive uniform noise on ``[-width/2, width/2]`` (e.g. quantisation noise)."""
+    width = check_level("width", width)
+    w = per_sample(width, x, generator)
+    xf = _float(x)
+    return (xf + w * (_rand(x.shape, x, generator) - 0.5)).to(x.dtype)
+
+
+def speckle(x: torch.Tensor, std: Level, generator=None) -> torch.Tensor:
+    """Multiplicative noise, as in radar and ultrasound: ``x * (1 + std * N(0, 1))``."""
+    std = check_level("std", std)
+    s = per_sample(std, x, generator)
+    xf = _float(x)
+    return (xf * (1 + s * _randn(x.shape, x, generator))).to(x.dtype)
+
+
+def masking(x: torch.Tensor, p: Level, value: float = 0.0, generator=None) -> torch.Tensor:
+    """Masking (dropout) noise: set a random fraction ``p`` of the entries to ``value``.
+
+    This is the corruption of Vincent et al. (2010): the network must fill in what is
+    missing from what remains. Unlike ``nn.Dropout`` nothing is rescaled.
+    """
+    p = check_level("p", p, 0.0, 1.0)
+    prob = per_sample(p, x, generator)
+    hit = _rand(x.shape, x, generator) < prob
+    return torch.where(hit, torch.as_tensor(value, dtype=x.dtype, device=x.device), x)
+
+
+def salt_pepper(x: torch.Tensor, p: Level, low: float | None = None, high: float | None = None,
+                generator=None) -> torch.Tensor:
+    """Salt-and-pepper noise: a fraction ``p`` of the entries set to ``low`` or ``high``.
+
+    Each hit entry becomes ``low`` or ``high`` with equal chance. By default these are
+    each sample's own minimum and maximum, so the noise fits the data's range whether it
+    lies on [0, 1], [0, 255] or is standardised.
+    """
+    p = check_level("p", p, 0.0, 1.0)
+    dims = tuple(range(1, x.dim()))
+    lo = x.amin(dim=dims, keepdim=True) if low is None else torch.as_tensor(low, dtype=x.dtype, device=x.device)
+    hi = x.amax(dim=dims, keepdim=True) if high is None else torch.as_tensor(high, dtype=x.dtype, device=x.device)
+    prob = per_sample(p, x, generator)
+    u = _rand(x.shape, x, generator)
+    hit = u < prob
+    # A second, independent coin for the colour: u / prob is uniform on [0, 1) where hit.
+    salt = u < prob / 2
+    return torch.where(hit, torch.where(salt, hi.expand_as(x), lo.expand_as(x)), x)
+
+
+def poisson(x: torch.Tensor, peak: Level, generator=None) -> torch.Tensor:
+    """Poisson (shot) noise for photon-limited data on [0, 1]: ``Poisson(x * peak) / peak``.
+
+    ``peak`` is the photon count of a white pixel: a lower peak is noisier, and
+    ``peak=inf`` leaves the data unchanged. Negative inputs count as zero photons.
+    """
+    peak = check_level("peak", peak, 0.0, math.inf, allow_inf=True)
+    if peak == 0 or (isinstance(peak, tuple) and peak[0] == 0):
+        raise ValueError("peak=0 is not valid: a Poisson peak must be > 0 (inf means no noise).")
+    k = per_sample(peak, x, generator)
+    xf = _float(x)
+    finite = torch.isfinite(k)
+    rate = xf.clamp_min(0) * torch.where(finite, k, torch.ones_like(k))
+    device = _draw_device(x, generator)
+    counts = torch.poisson(rate.to(device), generator=generator).to(x.device)
+    out = torch.where(finite, counts / torch.where(finite, k, torch.ones_like(k)), xf)
+    return out.to(x.dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# Callable classes
+# ---------------------------------------------------------------------------------------
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register_noise(cls):
+    """Class decorator: make a noise process known to ``from_config`` and ``from_spec``."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+class Noise:
+    """Base class: a callable ``noise(x, generator=None) -> x_noisy`` with a saveable config.
+
+    Subclasses store their constructor arguments unchanged as attributes of the same
+    name (the scikit-learn rule), which is all ``to_config`` needs.
+    """
+
+    _params: Sequence[str] = ()
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def to_config(self) -> dict:
+        """A JSON-ready description: ``{"type": "Gaussian", "std": 0.1}``."""
+        cfg = {"type": type(self).__name__}
+        for name in self._params:
+            value = getattr(self, name)
+            cfg[name] = list(value) if isinstance(value, tuple) else value
+        return cfg
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._params)
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.to_config() == other.to_config()
+
+
+@register_noise
+class Identity(Noise):
+    """No corruption (a plain autoencoder, or a baseline in noise selection)."""
+
+    def __call__(self, x, generator=None):
+        return x
+
+
+@register_noise
+class Gaussian(Noise):
+    """Additive Gaussian noise; ``std`` a number or a ``(lo, hi)`` range. See ``gaussian``."""
+
+    _params = ("std",)
+
+    def __init__(self, std: Level = 0.1):
+        self.std = check_level("std", std)
+
+    def __call__(self, x, generator=None):
+        return gaussian(x, self.std, generator)
+
+
+@register_noise
+class Uniform(Noise):
+    """Additive uniform noise of total ``width``. See ``uniform``."""
+
+    _params = ("width",)
+
+    def __init__(self, width: Level = 0.1):
+        self.width = check_level("width", width)
+
+    def __call__(self, x, generator=None):
+        return uniform(x, self.width, generator)
+
+
+@register_noise
+class Speckle(Noise):
+    """Multiplicative Gaussian noise. See ``speckle``."""
+
+    _params = ("std",)
+
+    def __init__(self, std: Level = 0.1):
+        self.std = check_level("std", std)
+
+    def __call__(self, x, generator=None):
+        return speckle(x, self.std, generator)
+
+
+@register_noise
+class Masking(Noise):
+    """Masking (dropout) noise: zero (or ``value``) a fraction ``p``. See ``masking``."""
+
+    _params = ("p", "value")
+
+    def __init__(self, p: Level = 0.25, value: float = 0.0):
+        self.p = check_level("p", p, 0.0, 1.0)
+        self.value = float(value)
+
+    def __call__(self, x, generator=None):
+        return masking(x, self.p, self.value, generator)
+
+
+@register_noise
+class SaltPepper(Noise):
+    """Salt-and-pepper noise; ``low``/``high`` default to each sample's range. See ``salt_pepper``."""
+
+    _params = ("p", "low", "high")
+
+    def __init__(self, p: Level = 0.05, low: float | None = None, high: float | None = None):
+        self.p = check_level("p", p, 0.0, 1.0)
+        self.low = low
+        self.high = high
+
+    def __call__(self, x, generator=None):
+        return salt_pepper(x, self.p, self.low, self.high, generator)
+
+
+@register_noise
+class Poisson(Noise):
+    """Poisson shot noise with photon count ``peak`` for a white pixel. See ``poisson``."""
+
+    _params = ("peak",)
+
+    def __init__(self, peak: Level = 30.0):
+        self.peak = check_level("peak", peak, 0.0, math.inf, allow_inf=True)
+        if self.peak == 0 or (isinstance(self.peak, tuple) and self.peak[0] == 0):
+            raise ValueError("peak=0 is not valid: a Poisson peak must be > 0 (inf means no noise).")
+
+    def __call__(self, x, generator=None):
+        return poisson(x, self.peak, generator)
+
+
+@register_noise
+class Compose(Noise):
+    """Apply several processes in turn, e.g. Gaussian then masking."""
+
+    def __init__(self, transforms: Sequence[Noise]):
+        self.transforms = list(transforms)
+
+    def __call__(self, x, generator=None):
+        for t in self.transforms:
+            x = t(x, generator)
+        return x
+
+    def to_config(self):
+        return {"type": "Compose", "transforms": [t.to_config() for t in self.transforms]}
+
+    def __repr__(self):
+        return f"Compose({self.transforms!r})"
+
+
+@register_noise
+class OneOf(Noise):
+    """Corrupt each sample with one process drawn at random (weights ``p``, default equal).
+
+    Every process is applied to the whole batch and each sample keeps one result, which
+    is simple and exact; the cost is one pass per process.
+    """
+
+    def __init__(self, transforms: Sequence[Noise], p: Sequence[float] | None = None):
+        self.transforms = list(transforms)
+        if not self.transforms:
+            raise ValueError("OneOf needs at least one noise process.")
+        weights = [1.0] * len(self.transforms) if p is None else [float(w) for w in p]
+        if len(weights) != len(self.transforms) or any(w < 0 for w in weights) or sum(weights) <= 0:
+            raise ValueError(f"OneOf weights p={p!r} are not valid: give one non-negative weight per process.")
+        self.p = None if p is None else weights
+        self._weights = torch.tensor(weights) / sum(weights)
+
+    def __call__(self, x, generator=None):
+        device = _draw_device(x, generator)
+        choice = torch.multinomial(self._weights.to(device), x.shape[0], replacement=True,
+                                   generator=generator).to(x.device)
+        out = x
+        for i, t in enumerate(self.transforms):
+            keep = (choice == i).view(-1, *([1] * (x.dim() - 1)))
+            out = torch.where(keep, t(x, generator), out)
+        return out
+
+    def to_config(self):
+        return {"type": "OneOf", "transforms": [t.to_config() for t in self.transforms], "p": self.p}
+
+    def __repr__(self):
+        return f"OneOf({self.transforms!r}, p={self.p!r})"
+
+
+# ---------------------------------------------------------------------------------------
+# Building from saved configs and from short CLI specs
+# ---------------------------------------------------------------------------------------
+
+def from_config(cfg: dict | None) -> Noise:
+    """Rebuild a noise process from ``Noise.to_config()`` output (``None`` gives Identity)."""
+    if cfg is None:
+        return Identity()
+    if not isinstance(cfg, dict) or cfg.get("type") not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ValueError(f"unknown noise config {cfg!r}: expected a dict whose 'type' is one of {known}.")
+    args = {k: v for k, v in cfg.items() if k != "type"}
+    if cfg["type"] in ("Compose", "OneOf"):
+        args["transforms"] = [from_config(c) for c in args["transforms"]]
+    else:  # JSON turns (lo, hi) ranges into lists; levels want them back as tuples
+        args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+    return _REGISTRY[cfg["type"]](**args)
+
+
+_SPEC_NAMES = {
+    "gaussian": ("Gaussian", "std"), "uniform": ("Uniform", "width"),
+    "speckle": ("Speckle", "std"), "masking": ("Masking", "p"), "dropout": ("Masking", "p"),
+    "saltpepper": ("SaltPepper", "p"), "salt-pepper": ("SaltPepper", "p"),
+    "poisson": ("Poisson", "peak"), "none": ("Identity", None),
+}
+
+
+def from_spec(spec: str) -> Noise:
+    """Parse a short command-line spec into a noise process.
+
+    ``"gaussian:0.1"``, ``"gaussian:0-0.2"`` (a range), ``"masking:0.25"``,
+    ``"saltpepper:0.05"``, ``"poisson:30"``, ``"none"``; join with ``+`` to compose:
+    ``"gaussian:0.1+masking:0.1"``.
+    """
+    parts = [p.strip() for p in spec.split("+") if p.strip()]
+    if not parts:
+        raise ValueError("an empty noise spec: try 'gaussian:0.1' or 'masking:0.25'.")
+    procs = [_one_spec(p) for p in parts]
+    return procs[0] if len(procs) == 1 else Compose(procs)
+
+
+def _one_spec(part: str) -> Noise:
+    name, _, level = part.partition(":")
+    key = name.strip().lower()
+    if key not in _SPEC_NAMES:
+        raise ValueError(f"unknown noise '{name}': use one of {', '.join(sorted(_SPEC_NAMES))}.")
+    cls_name, arg = _SPEC_NAMES[key]
+    if arg is None:
+        return Identity()
+    if not level:
+        raise ValueError(f"noise '{part}' needs a level, e.g. '{key}:0.1' or '{key}:0-0.2'.")
+    try:
+        lo, sep, hi = level.partition("-") if not level.startswith("-") else (level, "", "")
+        value = (float(lo), float(hi)) if sep else float(level)
+    except ValueError:
+        raise ValueError(f"noise level '{level}' in '{part}' is not a number or a 'low-high' range.") from None
+    return _REGISTRY[cls_name](**{arg: value})
