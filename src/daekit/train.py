@@ -1,0 +1,878 @@
+"""The one training loop: :class:`Trainer` and :class:`TrainConfig`.
+
+The Trainer trains any ``nn.Module`` whose ``forward(batch)`` returns a scalar loss; it
+knows nothing of denoising autoencoders (the DAE builds its own loss from a clean batch).
+It owns everything around the model: devices, mixed precision, the optimiser (AdamW) and
+its schedule, gradient clipping, validation and early stopping, atomic checkpoints and
+exact resume, ``metrics.csv``, a loss-curve PNG, TensorBoard events, a tqdm bar, and
+PyTorch DDP when launched under ``torchrun``.
+
+Example:
+    >>> import torch, daekit as dk
+    >>> class Recon(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.net = torch.nn.Linear(8, 8)
+    ...     def forward(self, x):
+    ...         return torch.nn.functional.mse_loss(self.net(x), x)
+    >>> trainer = dk.Trainer(Recon(), dk.TrainConfig(max_steps=20, batch_size=16, quiet=True))
+    >>> trainer.fit(torch.randn(64, 8)).step_
+    20
+
+How batches reach the model: a tensor batch is called as ``model(x)``, a tuple or list
+as ``model(*batch)`` and a dict as ``model(**batch)``; every tensor is first moved to the
+training device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import math
+import os
+import random
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+__all__ = ["TrainConfig", "Trainer", "add_train_arguments", "config_from_args"]
+
+SCHEDULES = ("constant", "cosine", "onecycle")
+PRECISIONS = ("fp32", "bf16", "fp16")
+CHECKPOINT_NAME = "checkpoint.pt"
+METRICS_NAME = "metrics.csv"
+PLOT_NAME = "loss_curve.png"
+METRIC_COLUMNS = ("step", "epoch", "train_loss", "val_loss", "lr", "samples_per_s", "time")
+_CHECKPOINT_FORMAT = "daekit.train/1"
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything the training loop needs to know, as plain values (TOML- and CLI-friendly).
+
+    Args:
+        max_steps: optimiser steps to run; when set it wins over ``epochs``.
+        epochs: passes over the training data when ``max_steps`` is not set.
+        batch_size: the GLOBAL batch size; under DDP each of N processes gets
+            ``batch_size / N`` samples, so results match one process.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW's decoupled weight decay.
+        schedule: ``"constant"``, ``"cosine"`` (to ``min_lr``) or ``"onecycle"``.
+        warmup_steps: linear warm-up steps for ``constant`` and ``cosine``.
+        min_lr: final learning rate of the cosine schedule.
+        grad_clip: clip the global gradient norm to this value (None: no clipping).
+        val_every: validate every N steps (None: once per epoch); also at the last step.
+        patience: stop after this many validations without improvement (None: never).
+        min_delta: an improvement must lower the validation loss by more than this.
+        restore_best: load the weights with the best validation loss at the end.
+        ckpt_every: checkpoint every N steps (None: at every validation; 0: never).
+            Checkpoints go to ``out_dir/checkpoint.pt``; the last step is always saved.
+        resume: continue from ``out_dir/checkpoint.pt`` when it exists.
+        seed: seeds torch, numpy and random, and fixes the data order of every epoch.
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        precision: ``"fp32"``, ``"bf16"`` (autocast) or ``"fp16"`` (autocast + loss scaling).
+        channels_last: store 4-D inputs and conv weights channels-last (None: on CUDA).
+        compile: wrap the model in ``torch.compile``.
+        num_workers: DataLoader worker processes for map-style datasets.
+        out_dir: run folder for checkpoints, metrics, plots (None: write nothing).
+        log_every: write a metrics row (one host sync) every N steps.
+        quiet: no progress bar.
+        tensorboard: write TensorBoard events when ``tensorboard`` is installed.
+
+    Example:
+        >>> cfg = TrainConfig(max_steps=1000, lr=3e-4, schedule="cosine")
+        >>> cfg.replace(batch_size=256).batch_size
+        256
+    """
+
+    max_steps: int | None = None
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    min_lr: float = 0.0
+    grad_clip: float | None = None
+    val_every: int | None = None
+    patience: int | None = None
+    min_delta: float = 0.0
+    restore_best: bool = True
+    ckpt_every: int | None = None
+    resume: bool = True
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    channels_last: bool | None = None
+    compile: bool = False
+    num_workers: int = 0
+    out_dir: str | None = None
+    log_every: int = 50
+    quiet: bool = False
+    tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_type(f.name, getattr(self, f.name), f.type)
+        if self.out_dir is not None and not isinstance(self.out_dir, str):
+            object.__setattr__(self, "out_dir", str(self.out_dir))
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}.")
+        for name in ("batch_size", "epochs", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}.")
+        for name in ("max_steps", "val_every", "patience"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 (or unset), not {value}.")
+        if self.ckpt_every is not None and self.ckpt_every < 0:
+            raise ValueError(f"ckpt_every must be 0 (never) or more, not {self.ckpt_every}.")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, not {self.lr}.")
+
+    def replace(self, **overrides: Any) -> "TrainConfig":
+        """Return a copy with some fields changed (unknown names raise ``ValueError``)."""
+        _check_keys(overrides, "the overrides")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (what checkpoints store)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "the config") -> "TrainConfig":
+        """Build from a dict, naming ``source`` in the error for an unknown key."""
+        _check_keys(values, source)
+        return cls(**values)
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike, **overrides: Any) -> "TrainConfig":
+        """Read a TOML file, then apply ``overrides``.
+
+        The keys are read from a ``[train]`` table when the file has one (so a recipe can
+        keep model and noise settings in other tables), else from the top level.
+
+        Args:
+            path: the ``.toml`` file.
+            **overrides: fields that win over the file (e.g. from CLI flags).
+
+        Returns:
+            The config.
+
+        Example:
+            >>> # run.toml:  [train]\\n max_steps = 5000\\n lr = 3e-4
+            >>> cfg = TrainConfig.from_toml("run.toml", batch_size=128)  # doctest: +SKIP
+        """
+        values = _read_toml(path)
+        _check_keys(values, f"{path}")
+        _check_keys(overrides, "the overrides")
+        return cls(**{**values, **overrides})
+
+
+def _read_toml(path: str | os.PathLike) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: the same parser, from PyPI
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ValueError(f"Training config {path} does not exist.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"Training config {path} is not valid TOML: {exc}.") from None
+    if isinstance(data.get("train"), dict):
+        return dict(data["train"])
+    return data
+
+
+def _check_keys(values: dict[str, Any], source: str) -> None:
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(
+            f"Unknown training option{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(k) for k in unknown)} in {source}; "
+            f"accepted: {', '.join(sorted(known))}."
+        )
+
+
+_TYPES = {"int": (int,), "float": (int, float), "str": (str, os.PathLike), "bool": (bool,), "None": (type(None),)}
+
+
+def _check_type(name: str, value: Any, annotation: Any) -> None:
+    # Annotations are strings here (from __future__ import annotations): "int | None".
+    allowed: tuple = ()
+    for part in str(annotation).split("|"):
+        allowed += _TYPES.get(part.strip(), (object,))
+    is_bool = isinstance(value, bool)
+    if not isinstance(value, allowed) or (is_bool and bool not in allowed):
+        raise ValueError(f"Training option {name!r} must be {annotation}, not {value!r}.")
+
+
+# --------------------------------------------------------------------------- CLI helpers
+
+# (flag, field, argparse keywords). Defaults are None so that unset flags never clobber a
+# value that came from --config.
+_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+    ("--steps", "max_steps", dict(type=int, help="optimiser steps (wins over --epochs)")),
+    ("--epochs", "epochs", dict(type=int, help="passes over the training data")),
+    ("--batch-size", "batch_size", dict(type=int, help="global batch size")),
+    ("--lr", "lr", dict(type=float, help="peak learning rate (AdamW)")),
+    ("--weight-decay", "weight_decay", dict(type=float, help="AdamW weight decay")),
+    ("--schedule", "schedule", dict(choices=SCHEDULES, help="learning-rate schedule")),
+    ("--warmup-steps", "warmup_steps", dict(type=int, help="linear warm-up steps")),
+    ("--grad-clip", "grad_clip", dict(type=float, help="clip the gradient norm")),
+    ("--val-every", "val_every", dict(type=int, help="validate every N steps")),
+    ("--patience", "patience", dict(type=int, help="early stopping: validations without gain")),
+    ("--ckpt-every", "ckpt_every", dict(type=int, help="checkpoint every N steps (0: never)")),
+    ("--seed", "seed", dict(type=int, help="random seed")),
+    ("--device", "device", dict(help="auto, cpu, cuda or cuda:N")),
+    ("--precision", "precision", dict(choices=PRECISIONS, help="fp32, bf16 or fp16")),
+    ("--compile", "compile", dict(action="store_const", const=True, help="use torch.compile")),
+    ("--workers", "num_workers", dict(type=int, help="data-loader worker processes")),
+    ("--log-every", "log_every", dict(type=int, help="metrics row every N steps")),
+    ("--no-resume", "resume", dict(action="store_const", const=False, help="start afresh even if a checkpoint exists")),
+    ("--quiet", "quiet", dict(action="store_const", const=True, help="no progress bar")),
+]
+
+
+def add_train_arguments(parser: Any, *, skip: tuple[str, ...] = ()) -> Any:
+    """Add ``--config FILE.toml`` and the common training flags to an argparse parser.
+
+    Args:
+        parser: an ``argparse.ArgumentParser`` (or subparser).
+        skip: flags the caller defines itself (e.g. ``("--quiet",)``).
+
+    Returns:
+        The argument group, so callers can add more.
+
+    Example:
+        >>> import argparse
+        >>> p = argparse.ArgumentParser(); _ = add_train_arguments(p)
+        >>> config_from_args(p.parse_args(["--steps", "10"])).max_steps
+        10
+    """
+    group = parser.add_argument_group("training")
+    if "--config" not in skip:
+        group.add_argument("--config", dest="train_config", metavar="FILE.toml", default=None,
+                           help="training options from a TOML file (flags win over it)")
+    for flag, name, kwargs in _FLAGS:
+        if flag not in skip:
+            group.add_argument(flag, dest=name, default=None, **kwargs)
+    return group
+
+
+def config_from_args(args: Any, **defaults: Any) -> TrainConfig:
+    """Build a :class:`TrainConfig`: ``defaults`` < ``--config`` file < flags.
+
+    Args:
+        args: the namespace from a parser set up with :func:`add_train_arguments`.
+        **defaults: the subcommand's own defaults (e.g. ``out_dir="runs/x"``).
+
+    Returns:
+        The config.
+    """
+    values = dict(defaults)
+    path = getattr(args, "train_config", None)
+    if path:
+        file_values = _read_toml(path)
+        _check_keys(file_values, str(path))
+        values.update(file_values)
+    for _, name, _ in _FLAGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    return TrainConfig.from_dict(values, "the defaults")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    # A seed per (run seed, epoch): the data order of any epoch can be rebuilt on resume
+    # without storing sampler state, and epochs never share an order.
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _first_tensor(batch: Any) -> torch.Tensor | None:
+    if isinstance(batch, torch.Tensor):
+        return batch
+    items = batch.values() if isinstance(batch, dict) else batch if isinstance(batch, (list, tuple)) else ()
+    for item in items:
+        found = _first_tensor(item)
+        if found is not None:
+            return found
+    return None
+
+
+class _Batches:
+    """The batches of one process, epoch by epoch, in an order fixed by ``(seed, epoch)``.
+
+    In-memory tensors are indexed directly (no per-sample collate: this is the fast path
+    the throughput benchmark measures). Map-style datasets go through a DataLoader whose
+    batch sampler we build, so the order is ours and a resumed epoch skips finished
+    batches without loading them. A user's DataLoader (or any iterable) is used as is.
+    Under DDP every process builds the same global batch and takes its contiguous share.
+    """
+
+    def __init__(self, data: Any, batch_size: int, *, train: bool, seed: int, rank: int,
+                 world: int, num_workers: int, pin: bool) -> None:
+        self.batch_size, self.train, self.seed = batch_size, train, seed
+        self.rank, self.world, self.num_workers, self.pin = rank, world, num_workers, pin
+        self.tensors: tuple[torch.Tensor, ...] | None = None
+        self.dataset: Dataset | None = None
+        self.loader: Any = None
+        if isinstance(data, np.ndarray):
+            data = torch.from_numpy(np.ascontiguousarray(data))
+        if isinstance(data, torch.Tensor):
+            self.tensors, self.single = (data,), True
+        elif isinstance(data, TensorDataset):
+            self.tensors, self.single = tuple(data.tensors), len(data.tensors) == 1
+        elif isinstance(data, Dataset) and hasattr(data, "__len__"):
+            self.dataset = data
+        elif hasattr(data, "__iter__"):
+            self.loader = data
+        else:
+            raise ValueError(
+                f"Cannot train on a {type(data).__name__}; pass a tensor, a numpy array, "
+                "a map-style Dataset or a DataLoader."
+            )
+        self.n = len(self.tensors[0]) if self.tensors is not None else (
+            len(self.dataset) if self.dataset is not None else None)
+        if self.n == 0:
+            raise ValueError("The data is empty; at least one sample is needed.")
+
+    def __len__(self) -> int:
+        """Batches per epoch. Training drops a last incomplete batch (when there is a full
+        one) so every step sees the same batch size: steady BatchNorm, exact DDP means."""
+        if self.n is None:
+            return len(self.loader)  # TypeError for iterables without a length
+        if self.train:
+            return max(1, self.n // self.batch_size)
+        return math.ceil(self.n / self.batch_size)
+
+    def _index_batches(self, epoch: int, start: int) -> Iterator[torch.Tensor]:
+        if self.train:
+            gen = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch))
+            order = torch.randperm(self.n, generator=gen)
+        else:
+            order = torch.arange(self.n)
+        for k in range(start, len(self)):
+            idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+            if self.world > 1:
+                idx = torch.tensor_split(idx, self.world)[self.rank]
+            if len(idx):
+                yield idx
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[Any]:
+        """Yield the CPU batches of ``epoch``, beginning at batch ``start``."""
+        if self.tensors is not None:
+            for idx in self._index_batches(epoch, start):
+                parts = tuple(t[idx.to(t.device)] for t in self.tensors)
+                if self.pin:
+                    parts = tuple(p.pin_memory() if not p.is_cuda else p for p in parts)
+                yield parts[0] if self.single else parts
+        elif self.dataset is not None:
+            batches = [idx.tolist() for idx in self._index_batches(epoch, start)]
+            # Our own generator: the loader's base seed must not draw from the global RNG,
+            # or a resumed epoch would shift the noise stream.
+            gen = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch) + 1)
+            yield from DataLoader(self.dataset, batch_sampler=batches, num_workers=self.num_workers,
+                                  pin_memory=self.pin, generator=gen)
+        else:
+            iterator = iter(self.loader)
+            for _ in range(start):  # a resumed epoch of a user loader: skip what was done
+                next(iterator, None)
+            yield from iterator
+
+
+def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
+    if isinstance(batch, torch.Tensor):
+        batch = batch.to(device, non_blocking=True)
+        if channels_last and batch.dim() == 4:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device, channels_last) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device, channels_last) for v in batch)
+    return batch
+
+
+def _call(model: nn.Module, batch: Any) -> torch.Tensor:
+    if isinstance(batch, torch.Tensor):
+        return model(batch)
+    if isinstance(batch, dict):
+        return model(**batch)
+    return model(*batch)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _lr_factor(step: int, *, total: int, schedule: str, warmup: int, min_ratio: float) -> float:
+    """Multiplier of the peak lr at ``step`` (a pure function of the step: resumable)."""
+
+    def cos_interp(start: float, end: float, t: float) -> float:
+        return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, max(0.0, t))))
+
+    if schedule == "onecycle":
+        # torch's OneCycleLR defaults: 30 % cosine warm-up from lr/25, then anneal to lr/25e4.
+        up = max(1, int(0.3 * total))
+        if step < up:
+            return cos_interp(1 / 25, 1.0, step / up)
+        return cos_interp(1.0, 1 / 25e4, (step - up) / max(1, total - up))
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    return cos_interp(1.0, min_ratio, (step - warmup) / max(1, total - warmup))
+
+
+def _rng_state() -> dict[str, Any]:
+    # Only tensors and primitive containers, so checkpoints load with weights_only=True.
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+        "numpy": [torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]),
+                  int(np_state[3]), float(np_state[4])],
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+    }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def _fixed_rng(seed: int) -> Iterator[None]:
+    """Run a block with seeded RNGs, then put the training RNG streams back untouched:
+    every validation draws the same noise, and validating never shifts training."""
+    saved = _rng_state()
+    _seed_all(seed)
+    try:
+        yield
+    finally:
+        _set_rng_state(saved)
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    # Write next to the target, then rename: a kill mid-write leaves the old file intact.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
+def _plot(history: list[dict[str, Any]], path: Path) -> None:
+    try:  # optional: the Agg canvas directly, so no global backend is switched
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return
+    fig = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+        pts = [(r["step"], r[key]) for r in history if r.get(key) is not None and math.isfinite(r[key])]
+        if pts:
+            ax.plot(*zip(*pts), label=label, marker="." if len(pts) < 50 else None)
+    values = [r[k] for r in history for k in ("train_loss", "val_loss") if r.get(k) is not None]
+    if values and min(values) > 0:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def _tensorboard(out_dir: Path) -> Any:
+    try:  # optional dependency, only when installed
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out_dir / "tensorboard"))
+
+
+# --------------------------------------------------------------------------- trainer
+
+
+class Trainer:
+    """Train a loss-returning module: ``Trainer(model, config).fit(train, val)``.
+
+    Args:
+        model: any ``nn.Module`` whose forward, given a batch, returns a scalar loss.
+        config: a :class:`TrainConfig` (default: ``TrainConfig()``).
+        **overrides: fields to change in ``config``.
+
+    Attributes (after ``fit``):
+        history: the metrics rows (dicts with ``METRIC_COLUMNS``), also in ``metrics.csv``.
+        step_: optimiser steps done. ``best_val_loss_``, ``best_step_``: best validation.
+        stopped_early_: whether early stopping ended the run. ``device_``: the device.
+
+    Example:
+        >>> trainer = Trainer(model, max_steps=2000, out_dir="runs/a")   # doctest: +SKIP
+        >>> trainer.fit(x_train, x_val)                                   # doctest: +SKIP
+
+    Data may be a tensor or numpy array of samples (first dimension), a ``TensorDataset``,
+    any map-style ``Dataset``, or a ``DataLoader``. Exact resume and DDP sharding are
+    handled for the first three; a DataLoader is iterated as given (its sampler decides the
+    order and, under DDP, the sharding).
+    """
+
+    def __init__(self, model: nn.Module, config: TrainConfig | None = None, **overrides: Any) -> None:
+        self.model = model
+        self.config = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
+        self.history: list[dict[str, Any]] = []
+        self.step_ = 0
+        self.best_val_loss_: float | None = None
+        self.best_step_: int | None = None
+        self.stopped_early_ = False
+        self.device_: torch.device | None = None
+
+    # -- setup ---------------------------------------------------------------------
+
+    def _device(self, local_rank: int) -> torch.device:
+        name = self.config.device
+        if name == "auto":
+            name = "cuda" if torch.cuda.is_available() else "cpu"
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {self.config.device!r} was asked for, but PyTorch sees no CUDA GPU; use 'cpu' or 'auto'.")
+        device = torch.device(name)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", local_rank)
+        return device
+
+    @staticmethod
+    def _distributed(device_name: str) -> tuple[int, int, int, bool]:
+        """(rank, world size, local rank, whether we started the process group)."""
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return 0, 1, 0, False
+        import torch.distributed as dist
+
+        rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+        if dist.is_initialized():
+            return rank, world, local, False
+        cuda = torch.cuda.is_available() and device_name != "cpu"
+        if cuda:
+            torch.cuda.set_device(local)
+        dist.init_process_group("nccl" if cuda else "gloo")
+        return rank, world, local, True
+
+    # -- the loop ------------------------------------------------------------------
+
+    def fit(self, train_data: Any, val_data: Any = None) -> "Trainer":
+        """Train, validating and checkpointing as configured; resume if a checkpoint exists.
+
+        Args:
+            train_data: training samples (tensor, array, Dataset or DataLoader).
+            val_data: validation samples of the same kinds, or None.
+
+        Returns:
+            self, with ``history``, ``step_``, ``best_val_loss_`` filled in; when there
+            is validation data and ``restore_best`` is set, the model holds the best weights.
+        """
+        cfg = self.config
+        rank, world, local_rank, own_group = self._distributed(cfg.device)
+        try:
+            self._fit(train_data, val_data, rank, world, local_rank)
+        finally:
+            if own_group:
+                import torch.distributed as dist
+
+                dist.destroy_process_group()
+        return self
+
+    def _fit(self, train_data: Any, val_data: Any, rank: int, world: int, local_rank: int) -> None:
+        cfg = self.config
+        if cfg.batch_size % world:
+            raise ValueError(f"batch_size {cfg.batch_size} does not split evenly over {world} processes.")
+        device = self.device_ = self._device(local_rank)
+        is_cuda = device.type == "cuda"
+        channels_last = is_cuda if cfg.channels_last is None else cfg.channels_last
+        main = rank == 0
+        out_dir = Path(cfg.out_dir) if cfg.out_dir else None
+        if out_dir is not None and main:
+            out_dir.mkdir(parents=True, exist_ok=True)
+
+        model = self.model.to(device)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("The model has no trainable parameters.")
+
+        common = dict(seed=cfg.seed, rank=rank, world=world, num_workers=cfg.num_workers, pin=is_cuda)
+        # Index batches are planned globally and split per process (see _Batches).
+        train = _Batches(train_data, cfg.batch_size, train=True, **common)
+        val = None if val_data is None else _Batches(val_data, cfg.batch_size, train=False, **common)
+        try:
+            per_epoch: int | None = len(train)
+        except TypeError:
+            per_epoch = None
+        if cfg.max_steps is None and per_epoch is None:
+            raise ValueError("The training data has no length; set max_steps.")
+        total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * per_epoch
+        val_every = cfg.val_every or per_epoch or cfg.log_every
+        ckpt_every = val_every if cfg.ckpt_every is None else cfg.ckpt_every
+
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True if is_cuda else None)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, partial(
+            _lr_factor, total=total, schedule=cfg.schedule, warmup=cfg.warmup_steps, min_ratio=cfg.min_lr / cfg.lr))
+        scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
+        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
+        autocast = (partial(torch.autocast, device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext)
+
+        # ---- fresh start or resume
+        self.history, self.step_, self.stopped_early_ = [], 0, False
+        self.best_val_loss_ = self.best_step_ = None
+        best_state: dict[str, torch.Tensor] | None = None
+        bad_evals, epoch, start, elapsed, done = 0, 0, 0, 0.0, False
+        loss_sum = torch.zeros((), device=device)
+        n_acc = 0
+        ckpt_path = out_dir / CHECKPOINT_NAME if out_dir else None
+        if ckpt_path is not None and cfg.resume and ckpt_path.exists():
+            ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            if ck.get("format") != _CHECKPOINT_FORMAT:
+                raise ValueError(f"{ckpt_path} is not a daekit training checkpoint.")
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            if scaler is not None and ck["scaler"]:
+                scaler.load_state_dict(ck["scaler"])
+            self.step_, epoch, start = ck["step"], ck["epoch"], ck["batch_in_epoch"]
+            self.history = list(ck["history"])
+            best = ck["best"]
+            self.best_val_loss_, self.best_step_, bad_evals = best["val_loss"], best["step"], best["bad_evals"]
+            best_state = best["state"]
+            self.stopped_early_, done = ck["stopped_early"], ck["stopped_early"]
+            loss_sum.fill_(ck["loss_acc"][0])
+            n_acc, elapsed = ck["loss_acc"][1], ck["elapsed"]
+            rngs = ck["rng"]
+            if len(rngs) == world:
+                _set_rng_state(rngs[rank])
+            else:  # a different number of processes: the old streams do not map; reseed
+                warnings.warn(f"{ckpt_path} was written by {len(rngs)} processes, now {world}; random streams are reseeded.")
+                _seed_all(cfg.seed + 1000 * rank + self.step_)
+            for key in ("batch_size", "seed"):
+                if ck["config"].get(key) != getattr(cfg, key):
+                    warnings.warn(f"Resuming {ckpt_path} with {key}={getattr(cfg, key)}, but it was written with {ck['config'].get(key)}.")
+        else:
+            # Distinct streams per process, so DDP ranks do not draw the same noise.
+            _seed_all(cfg.seed + 1000 * rank)
+        step = self.step_
+
+        metrics = writer = bar = None
+        if out_dir is not None and main:
+            metrics = self._open_metrics(out_dir / METRICS_NAME)
+            writer = _tensorboard(out_dir) if cfg.tensorboard else None
+        if main and not cfg.quiet:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, initial=min(step, total), unit="step", dynamic_ncols=True, leave=True)
+
+        run_model: nn.Module = model
+        if world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            run_model = DistributedDataParallel(model, device_ids=[device.index] if is_cuda else None)
+        if cfg.compile:
+            run_model = torch.compile(run_model)
+
+        def save_checkpoint() -> None:
+            rng = [_rng_state()]
+            if world > 1:
+                import torch.distributed as dist
+
+                rng = [None] * world
+                dist.all_gather_object(rng, _rng_state())
+            if not main:
+                return
+            _atomic_save({
+                "format": _CHECKPOINT_FORMAT,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "step": step, "epoch": epoch, "batch_in_epoch": start,
+                "rng": rng,
+                "config": cfg.to_dict(),
+                "best": {"val_loss": self.best_val_loss_, "step": self.best_step_,
+                         "bad_evals": bad_evals, "state": best_state},
+                "stopped_early": self.stopped_early_,
+                "history": self.history,
+                "loss_acc": [float(loss_sum.item()), n_acc],
+                "elapsed": elapsed + time.perf_counter() - t_start,
+                "world_size": world,
+            }, ckpt_path)
+
+        t_start = t_last = time.perf_counter()
+        samples = 0
+        model.train()
+        while step < total and not done:
+            for batch in train.epoch(epoch, start):
+                if device.type != "cpu" or channels_last:
+                    batch = _to_device(batch, device, channels_last)
+                with autocast():
+                    loss = _call(run_model, batch)
+                opt.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    if cfg.grad_clip is not None:
+                        scaler.unscale_(opt)
+                        nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    if cfg.grad_clip is not None:
+                        nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                    opt.step()
+                sched.step()
+                # Accumulate on the device: no host sync until a metrics row is due.
+                loss_sum += loss.detach().float()
+                n_acc += 1
+                step += 1
+                start += 1
+                first = _first_tensor(batch)
+                samples += len(first) if first is not None else 0
+                if bar is not None:
+                    bar.update(1)
+
+                do_val = val is not None and (step % val_every == 0 or step == total)
+                if step % cfg.log_every == 0 or step == total or do_val:
+                    if world > 1:
+                        import torch.distributed as dist
+
+                        dist.all_reduce(loss_sum)
+                        loss_sum /= world
+                    now = time.perf_counter()
+                    row = {
+                        "step": step,
+                        "epoch": epoch + start / per_epoch if per_epoch else epoch,
+                        "train_loss": loss_sum.item() / n_acc if n_acc else None,
+                        "val_loss": self._validate(model, val, device, channels_last, autocast, world) if do_val else None,
+                        "lr": opt.param_groups[0]["lr"],
+                        "samples_per_s": samples * world / max(now - t_last, 1e-9),
+                        "time": elapsed + now - t_start,
+                    }
+                    loss_sum.zero_()
+                    n_acc, samples, t_last = 0, 0, now
+                    self.history.append(row)
+                    if metrics is not None:
+                        metrics[1].writerow([row[c] if row[c] is not None else "" for c in METRIC_COLUMNS])
+                        metrics[0].flush()
+                    if writer is not None:
+                        for key in ("train_loss", "val_loss", "lr", "samples_per_s"):
+                            if row[key] is not None:
+                                writer.add_scalar(key, row[key], step)
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{row['train_loss']:.4g}", samples_s=f"{row['samples_per_s']:.0f}",
+                                        refresh=False)
+                    if do_val:
+                        v = row["val_loss"]
+                        if self.best_val_loss_ is None or v < self.best_val_loss_ - cfg.min_delta:
+                            self.best_val_loss_, self.best_step_, bad_evals = v, step, 0
+                            best_state = _cpu_copy(model.state_dict())
+                        else:
+                            bad_evals += 1
+                            if cfg.patience is not None and bad_evals >= cfg.patience:
+                                self.stopped_early_ = done = True
+
+                if ckpt_path is not None and ckpt_every and (step % ckpt_every == 0 or step >= total or done):
+                    save_checkpoint()
+                if step >= total or done:
+                    break
+            else:
+                epoch, start = epoch + 1, 0
+                continue
+            if per_epoch is not None and start >= per_epoch:
+                epoch, start = epoch + 1, 0
+
+        self.step_ = step
+        if bar is not None:
+            bar.close()
+        if writer is not None:
+            writer.close()
+        if metrics is not None:
+            metrics[0].close()
+        if out_dir is not None and main and self.history:
+            _plot(self.history, out_dir / PLOT_NAME)
+        if val is not None and cfg.restore_best and best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+
+    def _open_metrics(self, path: Path) -> Any:
+        # The checkpoint's history is the truth: rows after it (from a killed run) are
+        # dropped, so a resumed run never duplicates steps.
+        fh = open(path, "w", newline="")
+        out = csv.writer(fh)
+        out.writerow(METRIC_COLUMNS)
+        for row in self.history:
+            out.writerow([row[c] if row[c] is not None else "" for c in METRIC_COLUMNS])
+        fh.flush()
+        return fh, out
+
+    @torch.no_grad()
+    def _validate(self, model: nn.Module, val: _Batches, device: torch.device, channels_last: bool,
+                  autocast: Any, world: int) -> float:
+        """Sample-weighted mean loss over the validation data, with the same noise each time."""
+        was_training = model.training
+        model.eval()
+        total = torch.zeros(2, dtype=torch.float64, device=device)
+        with _fixed_rng(self.config.seed + 7919 + val.rank):
+            for batch in val.epoch(0):
+                batch = _to_device(batch, device, channels_last)
+                with autocast():
+                    loss = _call(model, batch)
+                n = len(_first_tensor(batch))
+                total[0] += loss.detach().double() * n
+                total[1] += n
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.all_reduce(total)
+        model.train(was_training)
+        return float(total[0] / total[1])
