@@ -16,11 +16,13 @@ from torch import nn
 
 from .conv1d import ConvAutoencoder1d
 from .conv2d import ConvAutoencoder2d
+from .image_unet import ImageUNet
 from .layers import Autoencoder
 from .mlp import DenseAutoencoder
+from .speech import SpectralMaskNet
 
 __all__ = ["register_model", "create_model", "list_models", "Autoencoder",
-           "DenseAutoencoder", "ConvAutoencoder2d", "ConvAutoencoder1d"]
+           "DenseAutoencoder", "ConvAutoencoder2d", "ConvAutoencoder1d", "ImageUNet"]
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -65,8 +67,14 @@ class UNetAutoencoder2d(ConvAutoencoder2d):
         super().__init__(in_channels, channels, blocks_per_level, kernel_size, downsample, upsample,
                          skips, residual, norm, activation, output_activation)
 
+    @classmethod
+    def contract_example(cls) -> tuple[dict, tuple]:
+        return {"in_channels": 1, "channels": [4, 8], "blocks_per_level": 1}, (2, 1, 9, 14)
+
 
 register_model("mlp", DenseAutoencoder)
 register_model("conv2d", ConvAutoencoder2d)
 register_model("conv2d_unet", UNetAutoencoder2d)
 register_model("conv1d", ConvAutoencoder1d)
+register_model("speech_mask", SpectralMaskNet)
+register_model("image_unet", ImageUNet)

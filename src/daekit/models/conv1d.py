@@ -22,3 +22,8 @@ class ConvAutoencoder1d(ConvEncoderDecoder):
     """
 
     dims = 1
+
+    @classmethod
+    def contract_example(cls) -> tuple[dict, tuple]:
+        return {"in_channels": 3, "channels": [4, 8, 8], "blocks_per_level": 1, "downsample": "pool",
+                "skips": True}, (2, 3, 23)

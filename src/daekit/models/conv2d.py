@@ -32,3 +32,7 @@ class ConvAutoencoder2d(ConvEncoderDecoder):
     """
 
     dims = 2
+
+    @classmethod
+    def contract_example(cls) -> tuple[dict, tuple]:
+        return {"in_channels": 2, "channels": [4, 8], "blocks_per_level": 1, "norm": "batch"}, (2, 2, 13, 10)

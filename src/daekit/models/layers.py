@@ -80,6 +80,10 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, dims: int) -> tuple[torch.Te
     pads = []
     for size in reversed(sizes):
         pads += [0, (-size) % multiple]
+    if torch.jit.is_tracing():
+        # An exported graph must pad whatever size it is given later: always pad (maybe by
+        # zero), and reflect, which needs each side to be longer than its padding.
+        return F.pad(x, pads, mode="reflect"), sizes
     if not any(pads):
         return x, sizes
     mode = "reflect" if all(p < s for p, s in zip(pads[1::2], reversed(sizes))) else "replicate"

@@ -60,6 +60,11 @@ class DenseAutoencoder(Autoencoder):
         self.latent_act = make_activation(latent_activation)
         self.drop = nn.Dropout(dropout)
 
+    @classmethod
+    def contract_example(cls) -> tuple[dict, tuple]:
+        """A small instance and input shape for the model contract test."""
+        return {"in_features": 12, "hidden_sizes": [8, 3], "tied": True}, (5, 12)
+
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"DenseAutoencoder expects input of shape (N, {self.in_features}), got {tuple(x.shape)}.")
