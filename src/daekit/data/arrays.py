@@ -67,6 +67,9 @@ def check_array(arr: np.ndarray, name: str = "input", min_rows: int = 1, n_featu
 
 
 def _load_npy(path: Path) -> np.ndarray:
+    with open(path, "rb") as f:
+        if f.read(6) != b"\x93NUMPY":  # numpy would otherwise take any other bytes for a pickle
+            raise ValueError(f"{path}: is not a readable .npy file (truncated or corrupt).")
     try:
         return np.load(path, allow_pickle=False)
     except ValueError:
