@@ -426,3 +426,31 @@ def _one_spec(part: str) -> Noise:
     except ValueError:
         raise ValueError(f"noise level '{level}' in '{part}' is not a number or a 'low-high' range.") from None
     return _REGISTRY[cls_name](**{arg: value})
+
+
+# ---------------------------------------------------------------------------------------
+# Estimating real noise and selecting a corruption (daekit.noise_estimate / noise_select)
+# ---------------------------------------------------------------------------------------
+# Thin wrappers that import on first call: noise.py is a core leaf, so it must not pull in
+# the estimator (numpy-heavy) nor the trainer (train.py sits above noise) at import time.
+
+def estimate(x, kind: str = "image", **options):
+    """Noise level of real data; see :func:`daekit.noise_estimate.estimate`.
+
+    Example:
+        >>> sigma = estimate(noisy_gray_image, kind="image")   # doctest: +SKIP
+    """
+    from .noise_estimate import estimate as _estimate
+
+    return _estimate(x, kind=kind, **options)
+
+
+def select(train, val=None, **options):
+    """Choose a noise process by short trainings; see :func:`daekit.noise_select.select`.
+
+    Example:
+        >>> result = select(X, task="anomaly", budget="2m")    # doctest: +SKIP
+    """
+    from .noise_select import select as _select
+
+    return _select(train, val, **options)

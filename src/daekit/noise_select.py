@@ -1,0 +1,638 @@
+"""Choose the corruption a DAE trains with by validation, not by guess.
+
+``select(train, ...)`` runs one short training per candidate noise process and level
+(Gaussian, salt-and-pepper, masking, speckle, and no noise as the baseline), scores each
+trained model on held-out data with the criterion that fits the task, and returns a
+ranked table, the best noise object and a score-against-level plot per noise type.
+
+Criteria (higher is better for all three):
+
+* ``task="denoise"``: PSNR (dB, data scaled to [0, 1]) of the model's reconstruction of
+  the clean held-out data from its noisy version, either recorded (``val_noisy=``) or
+  made with the noise the model will meet (``target=``, e.g. a level from
+  ``daekit.noise.estimate``).
+* ``task="features"``: accuracy of a linear probe (logistic regression on the codes of
+  the training part, scored on the held-out part); needs labels.
+* ``task="anomaly"``: without labels, the ROC-AUC with which the reconstruction error
+  separates held-out rows from synthetic anomalies made from them: each feature permuted
+  across rows on its own (right marginals, broken dependencies: local anomalies) and
+  points drawn uniformly in the training data's bounding box (global anomalies); the
+  mean of the two AUCs. ``benchmarks/noise.py`` measures how well it ranks the
+  candidates against the true test ROC-AUC on 16 ADBench sets. With labels (``y_val``)
+  the true ROC-AUC on the held-out part is used instead.
+
+The data is min-max scaled on the training part first (``normalize=True``), so the
+default levels and the returned noise are on a [0, 1] scale, as daekit's detectors and
+feature extractors expect. Training runs through ``daekit.Trainer``.
+
+Example:
+    >>> import numpy as np, daekit as dk
+    >>> X = np.random.default_rng(0).random((600, 8))
+    >>> result = dk.noise.select(X, task="anomaly", budget=60, steps=50, quiet=True)  # doctest: +SKIP
+    >>> result.best, result.table[0]["score"]                                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from . import noise as noise_lib
+from .dae import DenoisingAutoencoder
+from .models import create_model
+
+__all__ = ["select", "Selection", "parse_budget", "default_candidates", "TASKS", "DEFAULT_LEVELS"]
+
+TASKS = ("denoise", "features", "anomaly")
+
+# Levels on data scaled to [0, 1]: from barely there to half the signal destroyed.
+DEFAULT_LEVELS: dict[str, tuple[float, ...]] = {
+    "gaussian": (0.05, 0.1, 0.2, 0.3, 0.5),
+    "masking": (0.1, 0.25, 0.4, 0.6),
+    "saltpepper": (0.02, 0.05, 0.1, 0.2),
+    "speckle": (0.1, 0.25, 0.5, 1.0),
+}
+_CLASSES = {"gaussian": (noise_lib.Gaussian, "std"), "masking": (noise_lib.Masking, "p"),
+            "saltpepper": (noise_lib.SaltPepper, "p"), "speckle": (noise_lib.Speckle, "std")}
+_LEVEL_RANGE = {"gaussian": (0.01, 0.8), "masking": (0.05, 0.8), "saltpepper": (0.01, 0.4),
+                "speckle": (0.05, 1.5)}
+_CRITERIA = {"denoise": "PSNR of clean held-out data (dB)", "features": "linear-probe accuracy",
+             "anomaly": "ROC-AUC vs synthetic anomalies", "anomaly_labels": "ROC-AUC on labelled held-out data"}
+
+
+# ---------------------------------------------------------------------------------------
+# Candidates and budgets
+# ---------------------------------------------------------------------------------------
+
+@dataclass
+class Candidate:
+    """One noise setting to try: its family name, level and process."""
+
+    kind: str
+    level: float
+    noise: noise_lib.Noise
+
+    @property
+    def spec(self) -> str:
+        return "none" if self.kind == "none" else f"{self.kind}:{self.level:g}"
+
+
+def _candidate(kind: str, level: float) -> Candidate:
+    if kind == "none":
+        return Candidate("none", 0.0, noise_lib.Identity())
+    if kind not in _CLASSES:
+        raise ValueError(f"unknown noise type {kind!r}: use one of none, {', '.join(_CLASSES)}.")
+    cls, arg = _CLASSES[kind]
+    return Candidate(kind, float(level), cls(**{arg: float(level)}))
+
+
+def default_candidates(levels: dict[str, Sequence[float]] | None = None) -> list[Candidate]:
+    """No noise, then every type round-robin, each type's middle levels first.
+
+    The order matters only when the budget stops the search early: every type gets
+    tried, at a sensible level, before any type gets its extremes.
+    """
+    levels = dict(DEFAULT_LEVELS if levels is None else levels)
+    queues = []
+    for kind, values in levels.items():
+        values = sorted(float(v) for v in values)
+        mid = (len(values) - 1) / 2
+        queues.append([_candidate(kind, v) for _, v in sorted(zip([abs(i - mid) for i in range(len(values))], values),
+                                                             key=lambda t: t[0])])
+    out = [_candidate("none", 0)]
+    while any(queues):
+        for q in queues:
+            if q:
+                out.append(q.pop(0))
+    return out
+
+
+def _random_candidates(n: int, kinds: Sequence[str], seed: int) -> list[Candidate]:
+    rng = np.random.default_rng(seed)
+    out = [_candidate("none", 0)]
+    for _ in range(max(n - 1, 0)):
+        kind = kinds[rng.integers(len(kinds))]
+        lo, hi = _LEVEL_RANGE[kind]
+        out.append(_candidate(kind, float(np.exp(rng.uniform(np.log(lo), np.log(hi))).round(4))))
+    return out
+
+
+def _parse_candidates(candidates: Any) -> list[Candidate]:
+    if candidates is None:
+        return default_candidates()
+    if isinstance(candidates, dict):
+        unknown = set(candidates) - set(_CLASSES) - {"none"}
+        if unknown:
+            raise ValueError(f"unknown noise types {sorted(unknown)}: use {', '.join(_CLASSES)}.")
+        # No noise always runs first: it is the baseline every other score is read against.
+        return default_candidates({k: v for k, v in candidates.items() if k != "none"})
+    out = []
+    for c in candidates:
+        if isinstance(c, Candidate):
+            out.append(c)
+            continue
+        proc = noise_lib.from_spec(c) if isinstance(c, str) else c
+        if not isinstance(proc, noise_lib.Noise):
+            raise ValueError(f"candidate {c!r} is not a noise spec or a daekit.noise.Noise.")
+        kind = {v[0]: k for k, v in _CLASSES.items()}.get(type(proc), type(proc).__name__.lower())
+        if isinstance(proc, noise_lib.Identity):
+            kind = "none"
+        arg = _CLASSES[kind][1] if kind in _CLASSES else None
+        level = getattr(proc, arg) if arg else 0.0
+        level = float(np.mean(level)) if isinstance(level, tuple) else float(level)
+        out.append(Candidate(kind, level, proc))
+    if not out:
+        raise ValueError("no candidate noise to try.")
+    return out
+
+
+def parse_budget(budget: Any) -> float:
+    """Seconds from ``300``, ``"300"``, ``"90s"``, ``"5m"``, ``"1.5h"``, ``"1h30m"``.
+
+    Example:
+        >>> parse_budget("5m"), parse_budget("1h30m"), parse_budget(45)
+        (300.0, 5400.0, 45.0)
+    """
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool):
+        seconds = float(budget)
+    else:
+        text = str(budget).strip().lower()
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms]?)", text)
+        if not parts or re.sub(r"(\d+(?:\.\d+)?)\s*([hms]?)", "", text).strip():
+            raise ValueError(f"budget {budget!r} is not a duration: use seconds or e.g. '90s', '5m', '1h'.")
+        seconds = sum(float(v) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for v, u in parts)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"budget {budget!r} must be a positive duration.")
+    return seconds
+
+
+# ---------------------------------------------------------------------------------------
+# The result
+# ---------------------------------------------------------------------------------------
+
+@dataclass
+class Selection:
+    """What ``select`` found.
+
+    Attributes:
+        table: one dict per trial, best first: ``rank``, ``noise`` (spec), ``type``,
+            ``level``, ``score``, ``train_loss``, ``seconds``.
+        best: the best noise process (a ``daekit.noise.Noise``, on the [0, 1] scale when
+            ``normalize`` was on).
+        best_score: its score.
+        task, criterion: what was scored and how (higher is better).
+        planned, budget_s, elapsed_s: candidates planned, the budget and the time used.
+        normalization: ``{"low": ..., "high": ...}`` applied before training (or None).
+        best_dae: the model trained in the best trial (for a quick start; retrain on all
+            data for the final model).
+        plot_path: where the plot was written, if it was.
+    """
+
+    table: list[dict]
+    best: noise_lib.Noise
+    best_score: float
+    task: str
+    criterion: str
+    planned: int
+    budget_s: float
+    elapsed_s: float
+    normalization: dict | None = None
+    best_dae: Any = None
+    plot_path: str | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def best_spec(self) -> str:
+        return self.table[0]["noise"]
+
+    def format_table(self) -> str:
+        """The ranked table as aligned text."""
+        lines = [f"task {self.task}: {self.criterion} (higher is better); "
+                 f"{len(self.table)} of {self.planned} candidates in {self.elapsed_s:.0f} s of {self.budget_s:.0f} s",
+                 f"{'rank':>4}  {'noise':<18} {'score':>9} {'train loss':>11} {'s':>6}"]
+        for row in self.table:
+            lines.append(f"{row['rank']:>4}  {row['noise']:<18} {row['score']:>9.4f} {row['train_loss']:>11.5f} "
+                         f"{row['seconds']:>6.1f}")
+        lines += self.notes
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (no model)."""
+        return {"task": self.task, "criterion": self.criterion, "best": self.best.to_config(),
+                "best_spec": self.best_spec, "best_score": self.best_score, "table": self.table,
+                "planned": self.planned, "budget_s": self.budget_s, "elapsed_s": self.elapsed_s,
+                "normalization": self.normalization, "notes": self.notes}
+
+    def plot(self, path: str | os.PathLike | None = None):
+        """Score against level, one panel per noise type; no noise as a dashed line.
+
+        Args:
+            path: write a PNG there (atomically) when given.
+
+        Returns:
+            The matplotlib figure.
+        """
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg", force=False)
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("the selection plot needs matplotlib: pip install 'daekit[plot]'.") from None
+        kinds = [k for k in dict.fromkeys(r["type"] for r in self.table) if k != "none"]
+        base = [r["score"] for r in self.table if r["type"] == "none"]
+        fig, axes = plt.subplots(1, max(len(kinds), 1), figsize=(3.2 * max(len(kinds), 1), 2.8), squeeze=False)
+        for ax, kind in zip(axes[0], kinds or ["none"]):
+            rows = sorted((r for r in self.table if r["type"] == kind), key=lambda r: r["level"])
+            ax.plot([r["level"] for r in rows], [r["score"] for r in rows], "o-", label=kind)
+            if base:
+                ax.axhline(base[0], ls="--", color="gray", label="no noise")
+            ax.set_title(kind)
+            ax.set_xlabel("p" if kind in ("masking", "saltpepper") else "std")
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel(self.criterion, fontsize=8)
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        if path is not None:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
+            os.close(fd)
+            try:
+                fig.savefig(tmp, dpi=110)
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            self.plot_path = str(path)
+        plt.close(fig)
+        return fig
+
+
+# ---------------------------------------------------------------------------------------
+# Data handling
+# ---------------------------------------------------------------------------------------
+
+def _array(x: Any, name: str) -> np.ndarray:
+    if x is None:
+        return None
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}.")
+    arr = arr.astype(np.float32)
+    if arr.ndim < 2 or arr.shape[0] < 2:
+        raise ValueError(f"{name} must have shape (N, F), (N, C, T) or (N, C, H, W) with N >= 2; got {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} holds NaN or infinite values: impute or drop them first "
+                         "(daekit.noise.estimate(..., kind='table') reports the missing share).")
+    return arr
+
+
+def _minmax(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # Per feature for tables; one range for images, audio and series (channels share a scale).
+    axes = 0 if train.ndim == 2 else None
+    lo, hi = train.min(axis=axes), train.max(axis=axes)
+    span = np.where(hi > lo, hi - lo, 1.0)  # a constant column maps to 0, not NaN
+    return np.asarray(lo, np.float32), np.asarray(span, np.float32)
+
+
+def _labels(y: Any, n: int, name: str) -> np.ndarray | None:
+    if y is None:
+        return None
+    y = np.asarray(y.detach().cpu().numpy() if hasattr(y, "detach") else y).reshape(-1)
+    if len(y) != n:
+        raise ValueError(f"{name} has {len(y)} labels for {n} samples.")
+    return y
+
+
+def _default_model(shape: tuple, normalized: bool) -> Callable[[], torch.nn.Module]:
+    out = "sigmoid" if normalized else "identity"
+    if len(shape) == 1:
+        width = shape[0]
+        # The sizing of daekit's DAEDetector, so that "default noise" means the same there.
+        hidden = (int(np.clip(2 * width, 16, 256)), int(np.clip(width // 2, 4, 64)))
+        return lambda: create_model("mlp", in_features=width, hidden_sizes=hidden, output_activation=out)
+    if len(shape) == 2:
+        return lambda: create_model("conv1d", in_channels=shape[0], channels=(16, 32), blocks_per_level=1,
+                                    kernel_size=5, output_activation=out)
+    if len(shape) == 3:
+        return lambda: create_model("conv2d", in_channels=shape[0], channels=(16, 32), blocks_per_level=1,
+                                    output_activation=out)
+    raise ValueError(f"samples of shape {shape} are not supported: use (F,), (C, T) or (C, H, W).")
+
+
+def _model_factory(model: Any, shape: tuple, normalized: bool) -> Callable[[], torch.nn.Module]:
+    if model is None:
+        return _default_model(shape, normalized)
+    if isinstance(model, str):
+        return lambda: create_model(model, **({"in_features": shape[0]} if model == "mlp" else {"in_channels": shape[0]}))
+    if isinstance(model, dict):
+        kwargs = dict(model)
+        name = kwargs.pop("name")
+        return lambda: create_model(name, **kwargs)
+    if callable(model):
+        return model
+    raise ValueError(f"model={model!r} is not valid: give a model name, a dict with 'name' and arguments, "
+                     "or a function that returns a fresh model.")
+
+
+# ---------------------------------------------------------------------------------------
+# Scores
+# ---------------------------------------------------------------------------------------
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """ROC-AUC from ranks (Mann–Whitney U), ties counted half; 0.5 when one class is missing."""
+    scores = np.asarray(scores, np.float64)
+    labels = np.asarray(labels).astype(bool)
+    n_pos, n_neg = labels.sum(), (~labels).sum()
+    if n_pos == 0 or n_neg == 0:
+        return 0.5
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    # Average ranks over ties.
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_scores)) + 1]
+    ends = np.r_[starts[1:], len(scores)]
+    for s, e in zip(starts, ends):
+        ranks[order[s:e]] = (s + e + 1) / 2
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def synthetic_anomalies(x: np.ndarray, low: np.ndarray, high: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two sets of fake anomalies made from held-out rows ``x``.
+
+    Returns:
+        ``(permuted, uniform)``: each feature shuffled across rows on its own, and points
+        uniform in the box ``[low, high]``; both of ``x``'s shape.
+    """
+    rng = np.random.default_rng(seed)
+    flat = x.reshape(len(x), -1)
+    permuted = np.stack([rng.permutation(col) for col in flat.T], axis=1).reshape(x.shape)
+    uniform = rng.uniform(np.broadcast_to(low, x.shape[1:]), np.broadcast_to(high, x.shape[1:]),
+                          size=x.shape).astype(np.float32)
+    return permuted.astype(np.float32), uniform
+
+
+@torch.no_grad()
+def _errors(dae: DenoisingAutoencoder, x: np.ndarray, batch: int = 2048) -> np.ndarray:
+    out = []
+    for i in range(0, len(x), batch):
+        xb = torch.from_numpy(x[i:i + batch])
+        err = (dae.denoise(xb) - xb) ** 2
+        out.append(err.reshape(len(xb), -1).mean(dim=1).numpy())
+    return np.concatenate(out)
+
+
+@torch.no_grad()
+def _codes(dae: DenoisingAutoencoder, x: np.ndarray, batch: int = 2048) -> np.ndarray:
+    return np.concatenate([dae.encode(torch.from_numpy(x[i:i + batch])).reshape(min(batch, len(x) - i), -1).numpy()
+                           for i in range(0, len(x), batch)])
+
+
+def _probe_accuracy(z_train, y_train, z_val, y_val, seed: int) -> float:
+    try:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+    except ImportError:
+        raise ImportError("the linear probe of task='features' needs scikit-learn: pip install 'daekit[sklearn]'.") from None
+    scaler = StandardScaler().fit(z_train)
+    clf = LogisticRegression(max_iter=300, random_state=seed)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a short probe may not fully converge; it ranks fine
+        clf.fit(scaler.transform(z_train), y_train)
+    return float(clf.score(scaler.transform(z_val), y_val))
+
+
+class _Scorer:
+    """Scores a trained DAE on the held-out data for one task (higher is better)."""
+
+    def __init__(self, task, train, val, y_train, y_val, val_noisy, box, seed):
+        self.task, self.train, self.val, self.seed = task, train, val, seed
+        self.y_train, self.y_val, self.val_noisy = y_train, y_val, val_noisy
+        if task == "anomaly" and y_val is None:
+            self.fakes = synthetic_anomalies(val, box[0], box[1], seed)
+
+    @property
+    def criterion(self) -> str:
+        return _CRITERIA["anomaly_labels" if self.task == "anomaly" and self.y_val is not None else self.task]
+
+    def __call__(self, dae) -> float:
+        if self.task == "denoise":
+            with torch.no_grad():
+                x_hat = dae.denoise(torch.from_numpy(self.val_noisy)).clamp(0, 1)
+                mse = float(((x_hat - torch.from_numpy(self.val)) ** 2).mean())
+            return 10 * math.log10(1.0 / max(mse, 1e-12))
+        if self.task == "features":
+            return _probe_accuracy(_codes(dae, self.train), self.y_train, _codes(dae, self.val), self.y_val, self.seed)
+        normal = _errors(dae, self.val)
+        if self.y_val is not None:
+            return roc_auc(normal, self.y_val)
+        aucs = []
+        for fake in self.fakes:
+            err = np.r_[normal, _errors(dae, fake)]
+            aucs.append(roc_auc(err, np.r_[np.zeros(len(normal)), np.ones(len(fake))]))
+        return float(np.mean(aucs))
+
+
+# ---------------------------------------------------------------------------------------
+# The search
+# ---------------------------------------------------------------------------------------
+
+def _train_one(factory, candidate: Candidate, train: np.ndarray, steps: int, batch_size: int, lr: float,
+               seed: int, device: str) -> tuple[DenoisingAutoencoder, float]:
+    from .train import TrainConfig, Trainer  # train sits above noise: imported when used
+
+    torch.manual_seed(seed)  # the same initial weights for every candidate
+    dae = DenoisingAutoencoder(factory(), noise=candidate.noise)
+    cfg = TrainConfig(max_steps=steps, batch_size=min(batch_size, len(train)), lr=lr, seed=seed, quiet=True,
+                      device=device, log_every=max(steps, 1), tensorboard=False, ckpt_every=0)
+    trainer = Trainer(dae, cfg).fit(torch.from_numpy(train))
+    loss = trainer.history[-1]["train_loss"] if trainer.history else float("nan")
+    dae.to("cpu").eval()
+    return dae, float(loss)
+
+
+def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None, y_val: Any = None,
+           val_noisy: Any = None, target: Any = None, candidates: Any = None, search: str = "grid",
+           n_trials: int | None = None, budget: Any = 300, steps: int = 300, batch_size: int = 128,
+           lr: float = 1e-3, model: Any = None, normalize: bool = True, val_share: float = 0.2,
+           seed: int = 0, device: str = "cpu", quiet: bool = False, plot: str | os.PathLike | None = None,
+           ) -> Selection:
+    """Try candidate noise processes and levels with short trainings; rank them on held-out data.
+
+    Args:
+        train: clean training samples ``(N, F)``, ``(N, C, T)`` or ``(N, C, H, W)``.
+        val: clean held-out samples; ``None`` holds out ``val_share`` of ``train``.
+        task: ``"denoise"``, ``"features"`` or ``"anomaly"`` (see the module docstring).
+        y: labels of ``train`` (``features`` needs them; split with it when ``val`` is None).
+        y_val: labels of ``val``; for ``anomaly``, 1 = anomaly (then the true AUC is used).
+        val_noisy: ``denoise`` only: the recorded noisy version of ``val``.
+        target: ``denoise`` only: the noise the model will meet (a ``Noise`` or a spec
+            such as ``"gaussian:0.1"``, on the data's own scale), applied to ``val`` with
+            a fixed seed when ``val_noisy`` is not given.
+        candidates: ``None`` (the default grid, ``DEFAULT_LEVELS``), a dict
+            ``{"gaussian": [0.1, 0.2], ...}``, or a list of specs / ``Noise`` objects.
+        search: ``"grid"`` or ``"random"`` (``n_trials`` draws, levels log-uniform).
+        n_trials: at most this many trials (None: the whole grid, or 12 random ones).
+        budget: wall-clock seconds (or ``"5m"``); a trial starts only if it should finish
+            in time. ``ValueError`` when not even one fits.
+        steps, batch_size, lr: the short training of each trial (AdamW via ``Trainer``).
+        model: ``None`` (sized from the data), a model name, a dict ``{"name": ..., **kwargs}``,
+            or a function returning a fresh ``Autoencoder``.
+        normalize: min-max scale on ``train`` first, so levels are on [0, 1].
+        val_share: the held-out share when ``val`` is None.
+        seed: one seed for the split, initial weights, noise draws and fake anomalies.
+        device: where the trials train.
+        quiet: no progress bar.
+        plot: write the score-vs-level PNG there.
+
+    Returns:
+        :class:`Selection`.
+
+    Shape:
+        train/val: ``(N, ...)``; y: ``(N,)``.
+
+    Example:
+        >>> sel = select(X, task="features", y=labels, budget="2m")    # doctest: +SKIP
+        >>> print(sel.format_table()); sel.best                        # doctest: +SKIP
+    """
+    t0 = time.perf_counter()
+    if task not in TASKS:
+        raise ValueError(f"task={task!r} is not valid: use one of {', '.join(TASKS)}.")
+    if search not in ("grid", "random"):
+        raise ValueError(f"search={search!r} is not valid: use 'grid' or 'random'.")
+    if steps < 1 or batch_size < 1:
+        raise ValueError("steps and batch_size must be at least 1.")
+    budget_s = parse_budget(budget)
+    train = _array(train, "train")
+    y = _labels(y, len(train), "y")
+    if val is None:
+        if val_noisy is not None:
+            raise ValueError("val_noisy needs the clean held-out data it belongs to: pass val= as well.")
+        if not 0 < val_share < 1:
+            raise ValueError(f"val_share={val_share!r} must lie in (0, 1).")
+        order = np.random.default_rng(seed).permutation(len(train))
+        n_val = max(1, int(round(val_share * len(train))))
+        val, train = train[order[:n_val]], train[order[n_val:]]
+        if y is not None:
+            y_val, y = y[order[:n_val]], y[order[n_val:]]
+    else:
+        val = _array(val, "val")
+        if val.shape[1:] != train.shape[1:]:
+            raise ValueError(f"val samples have shape {val.shape[1:]} but train samples {train.shape[1:]}.")
+    y_val = _labels(y_val, len(val), "y_val")
+    if len(train) < 2:
+        raise ValueError("too few training samples left after holding out the validation part.")
+    if np.ptp(train) == 0:
+        raise ValueError("the training data is constant: no noise detected and nothing to reconstruct, "
+                         "so there is no noise to select.")
+
+    # Task-specific inputs, on the raw scale, before normalising.
+    if task == "denoise":
+        if val_noisy is not None:
+            val_noisy = _array(val_noisy, "val_noisy")
+            if val_noisy.shape != val.shape:
+                raise ValueError(f"val_noisy has shape {val_noisy.shape} but val has {val.shape}.")
+        elif target is not None:
+            target = noise_lib.from_spec(target) if isinstance(target, str) else target
+            gen = torch.Generator().manual_seed(seed + 1)
+            val_noisy = target(torch.from_numpy(val), generator=gen).numpy().astype(np.float32)
+        else:
+            raise ValueError("task='denoise' scores the reconstruction of clean held-out data from its noisy "
+                             "version: pass val_noisy= (recorded) or target= (e.g. 'gaussian:0.1'; "
+                             "daekit.noise.estimate gives the level of real data).")
+    if task == "features" and (y is None or y_val is None):
+        raise ValueError("task='features' scores a linear probe and needs labels: pass y= (and y_val= with val=).")
+    if task == "features" and len(np.unique(y)) < 2:
+        raise ValueError("task='features' needs at least two classes in y.")
+
+    normalization = None
+    if normalize:
+        lo, span = _minmax(train)
+        train, val = (train - lo) / span, (val - lo) / span
+        if val_noisy is not None:
+            val_noisy = (val_noisy - lo) / span
+        normalization = {"low": np.asarray(lo).tolist(), "high": np.asarray(lo + span).tolist()}
+    box = (train.min(axis=0), train.max(axis=0))
+    factory = _model_factory(model, train.shape[1:], normalize)
+    scorer = _Scorer(task, train, val, y, y_val, val_noisy, box, seed)
+
+    if search == "random":
+        kinds = list(candidates) if isinstance(candidates, (list, tuple)) and all(k in _CLASSES for k in candidates) \
+            else list(_CLASSES)
+        plan = _random_candidates(n_trials or 12, kinds, seed)
+    else:
+        plan = _parse_candidates(candidates)
+        if n_trials is not None:
+            plan = plan[:n_trials]
+
+    # Calibrate: a few steps and one scoring tell how long a full trial takes.
+    calib_steps = min(steps, 10)
+    t = time.perf_counter()
+    dae, _ = _train_one(factory, _candidate("none", 0), train, calib_steps, batch_size, lr, seed, device)
+    t_train = (time.perf_counter() - t) * steps / calib_steps
+    t = time.perf_counter()
+    scorer(dae)
+    per_trial = t_train + (time.perf_counter() - t)
+    left = budget_s - (time.perf_counter() - t0)
+    if left < per_trial:
+        raise ValueError(f"budget {budget_s:g} s allows 0 trials (one trial of {steps} steps takes about "
+                         f"{per_trial:.1f} s here); raise --budget or lower --steps.")
+
+    bar = None
+    if not quiet:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(plan), unit="trial", desc=f"noise select ({task})", dynamic_ncols=True)
+    rows, best_dae, best_score, notes = [], None, -math.inf, []
+    longest = per_trial
+    for cand in plan:
+        elapsed = time.perf_counter() - t0
+        if elapsed + longest > budget_s:
+            notes.append(f"budget reached: {len(plan) - len(rows)} of {len(plan)} candidates not run "
+                         f"(about {longest:.1f} s each); raise the budget to run them all.")
+            break
+        t = time.perf_counter()
+        dae, loss = _train_one(factory, cand, train, steps, batch_size, lr, seed, device)
+        score = scorer(dae)
+        seconds = time.perf_counter() - t
+        longest = max(longest * 0.5 + seconds * 0.5, seconds)  # trust the slowest recent trial
+        if not math.isfinite(score):
+            notes.append(f"{cand.spec}: the score was not finite (diverged training); ranked last.")
+            score = -math.inf
+        rows.append({"noise": cand.spec, "type": cand.kind, "level": cand.level, "config": cand.noise.to_config(),
+                     "score": score, "train_loss": loss, "seconds": seconds})
+        if score > best_score or best_dae is None:
+            best_score, best_dae = score, dae
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(best=rows[int(np.argmax([r["score"] for r in rows]))]["noise"], score=f"{best_score:.4g}")
+    if bar is not None:
+        bar.close()
+
+    rows.sort(key=lambda r: -r["score"])
+    for i, r in enumerate(rows, 1):
+        r["rank"] = i
+        if not math.isfinite(r["score"]):
+            r["score"] = -1e9  # keeps the JSON finite; the notes say which trial diverged
+    best_cfg = rows[0]["config"]
+    result = Selection(table=rows, best=noise_lib.from_config(best_cfg), best_score=rows[0]["score"], task=task,
+                       criterion=scorer.criterion, planned=len(plan), budget_s=budget_s,
+                       elapsed_s=time.perf_counter() - t0, normalization=normalization, best_dae=best_dae,
+                       notes=notes)
+    if plot is not None:
+        result.plot(plot)
+    return result
