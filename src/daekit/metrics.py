@@ -1,0 +1,92 @@
+"""Quality metrics shared by the applications and benchmarks (numpy only).
+
+Each function is pure and documented with the convention it follows; optional packages
+are imported inside the function that needs them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# --------------------------------------------------------------------------- NAB
+
+#: NAB's three scoring profiles (config/profiles.json of numenta/NAB).
+NAB_PROFILES = {
+    "standard": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.11, "tnWeight": 1.0},
+    "reward_low_FP_rate": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.22, "tnWeight": 1.0},
+    "reward_low_FN_rate": {"tpWeight": 1.0, "fnWeight": 2.0, "fpWeight": 0.11, "tnWeight": 1.0},
+}
+
+
+def nab_sigmoid(y: float) -> float:
+    """NAB's scaled sigmoid ``2 / (1 + exp(5y)) - 1``, exactly -1 for y > 3."""
+    if y > 3:
+        return -1.0
+    return 2.0 / (1.0 + math.exp(5.0 * y)) - 1.0
+
+
+def nab_probation(n_rows: int) -> int:
+    """Rows NAB leaves unscored at the start of a file: min(floor(0.15 n), 750)."""
+    return min(int(math.floor(0.15 * n_rows)), 750)
+
+
+def nab_score(scores, windows, threshold: float, profile: str | dict = "standard") -> float:
+    """Raw NAB score of one file (Lavin & Ahmad 2015; NAB's scorer at ea702d7).
+
+    A row is a detection when ``score >= threshold`` and it lies after the probationary
+    period. Each window scores its earliest detection, ``sigma(-(R-i+1)/w) / sigma(-1)``
+    times tpWeight; an undetected window costs fnWeight; each detection outside every
+    window costs fpWeight before the first window and ``-sigma((i-R')/(w'-1))`` times
+    fpWeight after the last window that ended before it (cheap just after a window,
+    full price far from it).
+
+    Args:
+        scores: ``(n,)`` anomaly scores, one per row of the file.
+        windows: ``[(L, R), ...]`` inclusive row indices of the anomaly windows.
+        threshold: detection threshold (NAB uses one per detector and profile).
+        profile: a name from ``NAB_PROFILES`` or a dict with tp/fn/fpWeight.
+
+    Returns:
+        The file's raw score (sum it over files, then ``nab_normalise``).
+
+    Example:
+        >>> s = np.zeros(1000); s[400] = 1.0
+        >>> round(nab_score(s, [(400, 450)], 0.5), 6)
+        1.0
+    """
+    cost = NAB_PROFILES[profile] if isinstance(profile, str) else profile
+    scores = np.asarray(scores, dtype=np.float64)
+    n = len(scores)
+    probation = nab_probation(n)
+    wins = sorted((int(a), int(b)) for a, b in windows if int(b) >= probation)
+    lefts = np.array([a for a, _ in wins], dtype=np.int64)
+    detections = np.flatnonzero(scores >= threshold)
+    detections = detections[detections >= probation]
+    best = {}          # window number -> score of its earliest detection
+    fp_total = 0.0
+    for i in detections:
+        k = int(np.searchsorted(lefts, i, side="right")) - 1   # last window starting at or before i
+        if k >= 0 and i <= wins[k][1]:
+            if k not in best:                                   # detections come in time order
+                left, right = wins[k]
+                width = right - left + 1
+                best[k] = nab_sigmoid(-(right - i + 1) / width) / nab_sigmoid(-1.0) * cost["tpWeight"]
+        elif k < 0:
+            fp_total -= cost["fpWeight"]
+        else:
+            left, right = wins[k]
+            width = right - left + 1
+            y = (i - right) / (width - 1) if width > 1 else math.inf
+            fp_total += nab_sigmoid(y) * cost["fpWeight"]
+    missed = len(wins) - len(best)
+    return float(sum(best.values()) - cost["fnWeight"] * missed + fp_total)
+
+
+def nab_normalise(raw_total: float, n_windows: int, profile: str | dict = "standard") -> float:
+    """Map a corpus raw score to NAB's 0 (no detections) .. 100 (perfect) scale."""
+    cost = NAB_PROFILES[profile] if isinstance(profile, str) else profile
+    null = -cost["fnWeight"] * n_windows
+    perfect = cost["tpWeight"] * n_windows
+    return 100.0 * (raw_total - null) / (perfect - null)
