@@ -11,9 +11,11 @@ from . import losses, noise
 from .dae import DenoisingAutoencoder
 from .io import ModelFileError
 from .models import create_model, list_models, register_model
+from .apps.anomaly import DAEDetector
 
 __all__ = [
     "__version__", "noise", "losses",
     "DenoisingAutoencoder", "ModelFileError",
     "create_model", "list_models", "register_model",
+    "DAEDetector",
 ]
