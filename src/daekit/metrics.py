@@ -90,3 +90,67 @@ def nab_normalise(raw_total: float, n_windows: int, profile: str | dict = "stand
     null = -cost["fnWeight"] * n_windows
     perfect = cost["tpWeight"] * n_windows
     return 100.0 * (raw_total - null) / (perfect - null)
+
+
+# --------------------------------------------------------------------------- images
+
+
+def psnr(x_hat, x, data_range: float = 255.0) -> float:
+    """Peak signal-to-noise ratio in dB, ``10 log10(range² / MSE)`` over all values.
+
+    Args:
+        x_hat: the estimate; x: the reference (same shape; any numeric dtype).
+        data_range: the white level (255 for 8-bit, 1.0 for floats on [0, 1]).
+
+    Returns:
+        PSNR in dB (``inf`` when the two are equal).
+
+    Example:
+        >>> round(psnr(np.full((4, 4), 10.0), np.zeros((4, 4))), 2)
+        28.13
+    """
+    a, b = np.asarray(x_hat, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"psnr needs equal shapes, got {a.shape} and {b.shape}.")
+    mse = float(np.mean((a - b) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(data_range ** 2 / mse)
+
+
+def _box_mean_valid(x: np.ndarray, k: int) -> np.ndarray:
+    # Mean over every k×k window that lies fully inside (integral image): exact and fast.
+    c = np.pad(x, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    return (c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]) / (k * k)
+
+
+def ssim(x_hat, x, data_range: float = 255.0, win_size: int = 7) -> float:
+    """Structural similarity (Wang et al. 2004) with scikit-image's defaults.
+
+    Same numbers as ``skimage.metrics.structural_similarity(x_hat, x, data_range=...)``
+    (7×7 uniform window, sample covariance, K1 = 0.01, K2 = 0.03, mean over windows that
+    lie inside the image); colour ``(H, W, C)`` is the mean over channels
+    (``channel_axis=-1`` there).
+
+    Shape:
+        x_hat, x: ``(H, W)`` or ``(H, W, C)``, at least ``win_size`` on each side.
+
+    Example:
+        >>> img = np.random.default_rng(0).uniform(0, 255, (32, 32))
+        >>> ssim(img, img)
+        1.0
+    """
+    a, b = np.asarray(x_hat, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    if a.shape != b.shape or a.ndim not in (2, 3):
+        raise ValueError(f"ssim needs two (H, W) or (H, W, C) arrays of equal shape, got {a.shape} and {b.shape}.")
+    if min(a.shape[:2]) < win_size:
+        raise ValueError(f"ssim needs images at least {win_size}×{win_size}, got {a.shape[:2]}.")
+    if a.ndim == 3:
+        return float(np.mean([ssim(a[..., i], b[..., i], data_range, win_size) for i in range(a.shape[2])]))
+    n = win_size * win_size
+    cov_norm = n / (n - 1)
+    ux, uy = _box_mean_valid(a, win_size), _box_mean_valid(b, win_size)
+    vx = cov_norm * (_box_mean_valid(a * a, win_size) - ux * ux)
+    vy = cov_norm * (_box_mean_valid(b * b, win_size) - uy * uy)
+    vxy = cov_norm * (_box_mean_valid(a * b, win_size) - ux * uy)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    return float(s.mean())
