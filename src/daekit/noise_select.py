@@ -470,7 +470,7 @@ def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None,
            n_trials: int | None = None, budget: Any = 300, steps: int = 300, batch_size: int = 128,
            lr: float = 1e-3, model: Any = None, normalize: bool = True, val_share: float = 0.2,
            seed: int = 0, device: str = "cpu", quiet: bool = False, plot: str | os.PathLike | None = None,
-           ) -> Selection:
+           on_trial: Callable[[dict, DenoisingAutoencoder], None] | None = None) -> Selection:
     """Try candidate noise processes and levels with short trainings; rank them on held-out data.
 
     Args:
@@ -498,6 +498,8 @@ def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None,
         device: where the trials train.
         quiet: no progress bar.
         plot: write the score-vs-level PNG there.
+        on_trial: called after each trial as ``on_trial(row, dae)`` (e.g. to log, or to
+            score the trained model on other data); its time counts against the budget.
 
     Returns:
         :class:`Selection`.
@@ -567,7 +569,8 @@ def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None,
             val_noisy = (val_noisy - lo) / span
         normalization = {"low": np.asarray(lo).tolist(), "high": np.asarray(lo + span).tolist()}
     box = (train.min(axis=0), train.max(axis=0))
-    factory = _model_factory(model, train.shape[1:], normalize)
+    # A sigmoid output fits data on [0, 1] (scaled here, or already so, like pixels / 255).
+    factory = _model_factory(model, train.shape[1:], normalize or (train.min() >= 0 and train.max() <= 1))
     scorer = _Scorer(task, train, val, y, y_val, val_noisy, box, seed)
 
     if search == "random":
@@ -615,6 +618,8 @@ def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None,
             score = -math.inf
         rows.append({"noise": cand.spec, "type": cand.kind, "level": cand.level, "config": cand.noise.to_config(),
                      "score": score, "train_loss": loss, "seconds": seconds})
+        if on_trial is not None:
+            on_trial(rows[-1], dae)
         if score > best_score or best_dae is None:
             best_score, best_dae = score, dae
         if bar is not None:
