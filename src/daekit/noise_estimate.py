@@ -518,23 +518,13 @@ def guess_kind(path: str | os.PathLike) -> str:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """An image file as an array ``(H, W)`` or ``(H, W, C)`` in its own dtype.
+    """An image file as an array ``(H, W)`` or ``(H, W, C)`` in its own dtype, alpha dropped.
 
-    Uses ``daekit.data.image`` when that module exists, else Pillow directly.
+    Reads through ``daekit.data.image.read_image`` (Pillow; EXIF orientation, bomb guard).
     """
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ImportError("reading images needs Pillow: pip install 'daekit[image]'.") from None
-    try:
-        with Image.open(path) as im:
-            if im.mode in ("P", "LA", "PA", "CMYK", "YCbCr", "HSV", "1"):
-                im = im.convert("RGBA" if "A" in im.mode else "RGB" if im.mode != "1" else "L")
-            arr = np.asarray(im)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise ValueError(f"{path} is not a readable image ({type(exc).__name__}: {exc}).") from None
+    from .data.image import read_image as _read
+
+    arr = _read(path)
     if arr.ndim == 3 and arr.shape[2] in (2, 4):  # alpha is not image content
         arr = arr[..., :-1]
         if arr.shape[2] == 1:
@@ -543,18 +533,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """An audio file as ``(float array (T,) or (T, C), sample_rate)``."""
-    try:
-        import soundfile
-    except ImportError:
-        raise ImportError("reading audio needs soundfile: pip install 'daekit[audio]'.") from None
-    try:
-        wave, rate = soundfile.read(str(path), dtype="float64", always_2d=False)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise ValueError(f"{path} is not a readable audio file ({type(exc).__name__}: {exc}).") from None
-    return wave, int(rate)
+    """An audio file as ``(mono float array (T,), sample_rate)`` via ``daekit.data.audio``."""
+    from .data.audio import load_audio
+
+    return load_audio(path, mono=True)
 
 
 def read_table(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
