@@ -20,7 +20,6 @@ from .image_unet import ImageUNet
 from .layers import Autoencoder
 from .mlp import DenseAutoencoder
 from .speech import SpectralMaskNet
-from .speech import SpectralMaskNet
 
 __all__ = ["register_model", "create_model", "list_models", "Autoencoder",
            "DenseAutoencoder", "ConvAutoencoder2d", "ConvAutoencoder1d", "ImageUNet"]
@@ -77,6 +76,5 @@ register_model("mlp", DenseAutoencoder)
 register_model("conv2d", ConvAutoencoder2d)
 register_model("conv2d_unet", UNetAutoencoder2d)
 register_model("conv1d", ConvAutoencoder1d)
-register_model("speech_mask", SpectralMaskNet)
 register_model("speech_mask", SpectralMaskNet)
 register_model("image_unet", ImageUNet)
