@@ -139,7 +139,7 @@ def write_image(path: str | os.PathLike, arr: np.ndarray) -> Path:
                              "convert to 8-bit or write one channel at a time.")
         if fmt not in ("PNG", "TIFF"):
             raise ValueError(f"cannot write 16-bit {path}: use .png or .tif for 16-bit images.")
-        im = Image.fromarray(arr.astype("<u2"), mode="I;16") if hasattr(Image, "fromarray") else None
+        im = Image.fromarray(np.ascontiguousarray(arr))  # mode I;16
     elif arr.dtype == np.uint8:
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[..., 0]
@@ -319,9 +319,3 @@ class PatchDataset(torch.utils.data.Dataset):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + int(i))
         return random_patches(self.tiles, 1, self.patch_size, g, self.augment)[0]
 
-
-def check_patches_fit(tiles: torch.Tensor, sizes: Sequence[int]) -> None:
-    """Raise when a requested patch size does not fit the bank's tiles."""
-    for s in sizes:
-        if s > min(tiles.shape[-2:]):
-            raise ValueError(f"patch size {s} is larger than the tiles {tuple(tiles.shape[-2:])}.")

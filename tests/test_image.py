@@ -1,0 +1,144 @@
+"""daekit.apps.image: tiling, layouts, bit depth, alpha, model folders, training, demo."""
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("PIL")
+
+import daekit as dk  # noqa: E402
+from daekit.apps.image import (PRETRAINED_DIR, ImageDenoiser, PatchObjective, compare_grid,  # noqa: E402
+                               synthetic_image, train_image_denoiser)
+from daekit.data import image as im  # noqa: E402
+from daekit.metrics import psnr  # noqa: E402
+from daekit.models.image_unet import estimate_noise_std  # noqa: E402
+
+
+def tiny(channels=1, **kw):
+    torch.manual_seed(0)
+    return dk.create_model("image_unet", in_channels=channels, channels=(8, 16), blocks=1, **kw)
+
+
+def identity(channels=1):
+    """A residual model whose noise estimate is exactly zero: output == input."""
+    model = tiny(channels)
+    with torch.no_grad():
+        model.tail.weight.zero_()
+        model.tail.bias.zero_()
+    return model
+
+
+@pytest.mark.parametrize("tile,overlap", [(32, 8), (48, 16), (512, 32)])
+def test_tiles_blend_back_to_the_exact_image(tile, overlap):
+    x = np.random.default_rng(0).random((1, 100, 77), dtype=np.float32)
+    out = ImageDenoiser(identity(), tile=tile, overlap=overlap).denoise_array(x, sigma=10)
+    np.testing.assert_allclose(out, x, atol=1e-6)
+
+
+def test_tiled_result_is_close_to_whole_image_result():
+    model = tiny()
+    x = np.random.default_rng(1).random((1, 96, 96), dtype=np.float32)
+    whole = ImageDenoiser(model, tile=512).denoise_array(x, sigma=20)
+    tiled = ImageDenoiser(model, tile=64, overlap=24).denoise_array(x, sigma=20)
+    assert np.abs(whole - tiled).mean() < 0.01  # seams blended; only the tile edges differ a little
+
+
+def test_layouts_dtypes_and_alpha_are_kept():
+    den = ImageDenoiser(identity(), tile=64, overlap=8)
+    rng = np.random.default_rng(2)
+    for shape, dtype in [((40, 50), np.uint8), ((40, 50), np.uint16), ((40, 50, 3), np.uint8),
+                         ((40, 50, 4), np.uint8), ((40, 50, 2), np.uint16), ((40, 50, 1), np.uint8)]:
+        arr = rng.integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
+        out = den(arr, sigma=5)
+        assert out.shape == arr.shape and out.dtype == arr.dtype
+        np.testing.assert_array_equal(out, arr)  # identity model: every value (and alpha) survives
+    f = rng.random((30, 30)).astype(np.float32)
+    np.testing.assert_allclose(den(f, sigma=5), f, atol=1e-6)
+
+
+def test_colour_model_on_gray_and_bad_inputs():
+    den = ImageDenoiser(identity(3), tile=64, overlap=8)
+    gray = np.random.default_rng(3).integers(0, 255, (20, 20)).astype(np.uint8)
+    np.testing.assert_array_equal(den(gray, sigma=5), gray)
+    with pytest.raises(ValueError, match="NaN"):
+        den(np.full((8, 8), np.nan, np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        den(np.zeros((2, 8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        den(np.zeros((8, 8), np.int32))
+
+
+def test_blind_sigma_estimate_is_close():
+    x = torch.full((1, 1, 128, 128), 0.5)
+    s = estimate_noise_std(x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0)))
+    assert abs(float(s) - 0.1) < 0.01
+    den = ImageDenoiser(tiny())
+    clean = synthetic_image(128).astype(np.float32)[None] / 255
+    noisy = clean + 20 / 255 * np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32)
+    assert abs(den.estimate_sigma(noisy) - 20) < 3
+
+
+def test_save_and_load_round_trip(tmp_path):
+    den = ImageDenoiser(tiny(3), tile=128, overlap=16, training={"steps": 1})
+    den.save_pretrained(tmp_path / "m")
+    back = ImageDenoiser.from_pretrained(tmp_path / "m")
+    x = np.random.default_rng(4).random((3, 40, 40), dtype=np.float32)
+    np.testing.assert_array_equal(den.denoise_array(x, 25), back.denoise_array(x, 25))
+    assert back.tile == 128 and back.training == {"steps": 1}
+    den.save_pretrained(tmp_path / "h", half=True)  # fp16 weights load into the fp32 model
+    np.testing.assert_allclose(ImageDenoiser.from_pretrained(tmp_path / "h").denoise_array(x, 25),
+                               back.denoise_array(x, 25), atol=2e-3)
+    with pytest.raises(dk.ModelFileError):
+        ImageDenoiser.from_pretrained(tmp_path / "nothing")
+    with pytest.raises(ValueError, match="no bundled image model"):
+        ImageDenoiser.pretrained("sepia")
+
+
+def test_patch_objective_trains_and_validates():
+    tiles = torch.from_numpy(synthetic_image(64))[None, None].repeat(4, 1, 1, 1)
+    obj = PatchObjective(tiny(), tiles, patch_size=32)
+    loss = obj(torch.arange(6))
+    loss.backward()
+    assert torch.isfinite(loss) and all(p.grad is not None for p in obj.model.parameters())
+    assert "tiles" not in obj.state_dict()  # the bank is never saved with the weights
+    x = torch.rand(2, 1, 32, 32)
+    assert torch.isfinite(obj(x, x + 0.1 * torch.randn_like(x), torch.tensor([0.1, 0.1])))
+
+
+def test_train_image_denoiser_end_to_end(tmp_path):
+    for i in range(2):
+        im.write_image(tmp_path / f"{i}.png", synthetic_image(64, seed=i))
+    den = train_image_denoiser(tmp_path, tmp_path / "run", channels=1,
+                               model={"name": "image_unet", "kwargs": {"channels": [8, 16], "blocks": 1}},
+                               patch_size=32, tile=64, max_steps=3, batch_size=4, quiet=True, device="cpu")
+    assert den.training["steps"] == 3
+    back = ImageDenoiser.from_pretrained(tmp_path / "run")
+    assert back(synthetic_image(40), sigma=10).shape == (40, 40)
+
+
+def test_compare_grid_makes_one_rgb_picture():
+    a = synthetic_image(32)
+    grid = compare_grid([a, np.dstack([a] * 4)], ["clean", "rgba"])
+    assert grid.dtype == np.uint8 and grid.shape == (32 + 24, 32 + 8 + 32, 3)
+
+
+needs_weights = pytest.mark.skipif(not (PRETRAINED_DIR / "gray" / "config.json").is_file(),
+                                   reason="bundled gray weights not present")
+
+
+@needs_weights
+def test_bundled_gray_model_removes_noise():
+    clean = synthetic_image(128, seed=5)
+    noisy = clean / 255 + 25 / 255 * np.random.default_rng(0).standard_normal(clean.shape)
+    den = ImageDenoiser.pretrained("gray")
+    out = den(noisy.astype(np.float32))
+    assert psnr(out * 255, clean) > psnr(noisy * 255, clean) + 5
+
+
+@needs_weights
+def test_demo_writes_before_after_picture(tmp_path, capsys):
+    from daekit.apps.image import demo
+
+    result = demo(tmp_path)
+    assert result["gain_db"] > 5 and (tmp_path / "image_demo.png").is_file()
+    assert "PSNR" in capsys.readouterr().out
