@@ -31,7 +31,7 @@ from ..dae import DenoisingAutoencoder
 from ..io import ModelFileError, read_model_folder, write_model_folder
 from ..models import create_model
 from ..train import TrainConfig, Trainer
-from .anomaly_windows import fold_to_steps, make_windows
+from .anomaly_windows import fold_to_steps, make_windows, window_starts
 
 __all__ = ["DAEDetector"]
 
@@ -153,40 +153,48 @@ class DAEDetector:
         """
         self._check_params()
         X = self._validate(X, fitting=True)
-        lo, span = self._fit_scaler(X)
-        self.scale_min_, self.scale_span_ = lo, span
-        Xs = self._scale(X)
-        train = self._samples(Xs, stride=self.stride)
-        seed = 0 if self.random_state is None else int(np.random.RandomState(self.random_state).randint(2**31 - 1)) \
-            if not isinstance(self.random_state, (int, np.integer)) else int(self.random_state)
+        scalers = (self.scaler,) if isinstance(self.scaler, str) else tuple(self.scaler)
+        self.member_scalers_ = [scalers[k % len(scalers)] for k in range(self.n_estimators)]
+        fitted = [self._fit_scaler(X, name) for name in self.member_scalers_]
+        self.scale_min_ = np.stack([lo for lo, _ in fitted])
+        self.scale_span_ = np.stack([span for _, span in fitted])
+        seed = self._seed()
         self.members_ = []
-        data = torch.as_tensor(train, dtype=torch.float32)
-        for k in range(self.n_estimators):
+        inputs = [self._member_inputs(X, k, self.stride) for k in range(self.n_estimators)]
+        for k, train in enumerate(inputs):
             dae = self._build_member(train.shape[1:])
             steps = self._train_steps(len(train))
             cfg = TrainConfig(max_steps=steps, batch_size=min(self.batch_size, len(train)), lr=self.lr,
                               seed=seed + 7919 * k, device=self.device, quiet=not self.verbose,
                               out_dir=None, log_every=max(steps, 1), tensorboard=False)
-            Trainer(dae, cfg).fit(data)
+            Trainer(dae, cfg).fit(torch.as_tensor(train))
             self.members_.append(dae.eval())
         # Each member's errors are divided by its median training error so that no member
-        # dominates the mean; the median is robust to the anomalies in the training data.
-        raw = [self._member_errors(dae, train) for dae in self.members_]
+        # (and no scaling) dominates the mean; the median is robust to the anomalies that
+        # the training data holds.
+        raw = [self._member_errors(dae, train) for dae, train in zip(self.members_, inputs)]
         self.member_scale_ = [float(np.median(r.mean(axis=tuple(range(1, r.ndim))))) or 1.0 for r in raw]
-        self.decision_scores_ = self._combine(raw, len(Xs))
+        self.decision_scores_ = self._element_errors(raw, len(X), self.stride).mean(axis=1)
         self.threshold_ = self._fit_threshold(self.decision_scores_)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
-        lo_s, hi_s = np.min(self.decision_scores_), np.max(self.decision_scores_)
-        self.score_range_ = (float(lo_s), float(hi_s))
+        self.score_range_ = (float(np.min(self.decision_scores_)), float(np.max(self.decision_scores_)))
         return self
+
+    def _seed(self):
+        if self.random_state is None:
+            return 0
+        if isinstance(self.random_state, (int, np.integer)):
+            return int(self.random_state)
+        return int(self.random_state.randint(2**31 - 1))   # a numpy RandomState
 
     def _check_params(self):
         if not (isinstance(self.contamination, (int, float)) and 0 < self.contamination <= 0.5):
             raise ValueError(f"contamination={self.contamination!r} must lie in (0, 0.5].")
         if not (self.threshold in ("contamination", "mad") or _is_real(self.threshold)):
             raise ValueError(f"threshold={self.threshold!r} must be 'contamination', 'mad' or a number.")
-        if self.scaler not in _SCALERS:
-            raise ValueError(f"scaler={self.scaler!r} must be one of {', '.join(_SCALERS)}.")
+        scalers = (self.scaler,) if isinstance(self.scaler, str) else tuple(self.scaler)
+        if not scalers or any(name not in _SCALERS for name in scalers):
+            raise ValueError(f"scaler={self.scaler!r} must be one of {', '.join(_SCALERS)} (or a tuple of them).")
         if self.model not in _MODELS:
             raise ValueError(f"model={self.model!r} must be one of {', '.join(_MODELS)}.")
         if self.model == "conv1d" and self.window is None:
@@ -245,13 +253,13 @@ class DAEDetector:
                 raise ValueError("X has 0 rows; at least one is required.")
         return arr
 
-    def _fit_scaler(self, X):
-        if self.scaler == "minmax":
+    def _fit_scaler(self, X, name):
+        if name == "minmax":
             lo, span = X.min(axis=0), X.max(axis=0) - X.min(axis=0)
-        elif self.scaler == "robust":
+        elif name == "robust":
             q1, med, q3 = np.percentile(X, [25, 50, 75], axis=0)
             lo, span = med, q3 - q1
-        elif self.scaler == "standard":
+        elif name == "standard":
             lo, span = X.mean(axis=0), X.std(axis=0)
         else:
             lo, span = np.zeros(X.shape[1]), np.ones(X.shape[1])
@@ -260,11 +268,10 @@ class DAEDetector:
         span = np.where(span > 1e-12 * np.maximum(1.0, np.abs(lo)), span, 1.0)
         return lo, span
 
-    def _scale(self, X):
-        return (X - self.scale_min_) / self.scale_span_
-
-    def _samples(self, Xs, stride):
-        """Model inputs: rows for tables; flattened or channel-first windows for series."""
+    def _member_inputs(self, X, k, stride):
+        """Model inputs of member k: its scaling, then rows for tables, or flattened
+        (mlp) / channel-first (conv1d) windows for series."""
+        Xs = (X - self.scale_min_[k]) / self.scale_span_[k]
         if self.window is None:
             return Xs.astype(np.float32)
         windows, _ = make_windows(Xs, self.window, stride)
@@ -320,32 +327,18 @@ class DAEDetector:
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
 
-    def _element_errors(self, raw, n_rows):
+    def _element_errors(self, raw, n_rows, stride):
         """Ensemble mean of normalised element errors, per row/step and feature/channel."""
         mean = sum(r / s for r, s in zip(raw, self.member_scale_)) / len(raw)
         if self.window is None:
             return mean                                    # (N, F)
-        c = self.n_features_in_
-        mean = mean.reshape(len(mean), c, self.window)     # flattened mlp windows are (C, L) too
-        return fold_to_steps(mean, self._starts, n_rows)   # (T, C)
-
-    def _combine(self, raw, n_rows):
-        if self.window is not None:
-            from .anomaly_windows import window_starts
-
-            self._starts = window_starts(n_rows, self.window, self.stride)
-        return self._element_errors(raw, n_rows).mean(axis=1)
+        mean = mean.reshape(len(mean), self.n_features_in_, self.window)  # flattened mlp windows are (C, L) too
+        return fold_to_steps(mean, window_starts(n_rows, self.window, stride), n_rows)   # (T, C)
 
     def _errors_for(self, X):
         X = self._validate(X, fitting=False)
-        Xs = self._scale(X)
-        samples = self._samples(Xs, stride=1)
-        if self.window is not None:
-            from .anomaly_windows import window_starts
-
-            self._starts = window_starts(len(Xs), self.window, 1)
-        raw = [self._member_errors(dae, samples) for dae in self.members_]
-        return self._element_errors(raw, len(Xs))
+        raw = [self._member_errors(dae, self._member_inputs(X, k, 1)) for k, dae in enumerate(self.members_)]
+        return self._element_errors(raw, len(X), 1)
 
     def decision_function(self, X):
         """Anomaly score of each row (or time step): higher is more abnormal.
@@ -410,11 +403,8 @@ class DAEDetector:
         if len(past) < self.window - 1:
             raise ValueError(f"history has {len(past)} steps; score_new needs at least window - 1 = {self.window - 1}.")
         joined = self._validate(np.concatenate([past[len(past) - (self.window - 1):], new]), fitting=False)
-        windows, _ = make_windows(self._scale(joined), self.window, 1)   # one window ending at each new step
-        samples = windows.astype(np.float32)
-        if self.model != "conv1d":
-            samples = samples.reshape(len(samples), -1)
-        raw = [self._member_errors(dae, samples) for dae in self.members_]
+        # stride 1 over history + new: exactly one window ends at each new step
+        raw = [self._member_errors(dae, self._member_inputs(joined, k, 1)) for k, dae in enumerate(self.members_)]
         mean = sum(r / s for r, s in zip(raw, self.member_scale_)) / len(raw)
         mean = mean.reshape(len(mean), self.n_features_in_, self.window)
         return mean[:, :, -1].mean(axis=1)
@@ -444,6 +434,7 @@ class DAEDetector:
             "members": [dae.get_config() for dae in self.members_],
             "fitted": {
                 "n_features_in": int(self.n_features_in_),
+                "member_scalers": self.member_scalers_,
                 "scale_min": self.scale_min_.tolist(), "scale_span": self.scale_span_.tolist(),
                 "member_scale": self.member_scale_, "threshold": self.threshold_,
                 "score_range": list(self.score_range_),
@@ -465,6 +456,7 @@ class DAEDetector:
             det = cls(**params)
             fitted = config["fitted"]
             det.n_features_in_ = int(fitted["n_features_in"])
+            det.member_scalers_ = list(fitted["member_scalers"])
             det.scale_min_ = np.asarray(fitted["scale_min"], dtype=np.float64)
             det.scale_span_ = np.asarray(fitted["scale_span"], dtype=np.float64)
             det.member_scale_ = [float(s) for s in fitted["member_scale"]]

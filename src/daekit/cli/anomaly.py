@@ -1,0 +1,135 @@
+"""``daekit anomaly fit|score``: fit a DAEDetector on a table or series file, score another."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from pathlib import Path
+
+
+def register(sub) -> None:
+    group = sub.add_parser("anomaly", help="anomaly detection on tables and time series",
+                           description="Fit a denoising-autoencoder anomaly detector on mostly-normal data, "
+                                       "then score new data: one score per row (or per time step with "
+                                       "--window), 0/1 flags, and a plot.")
+    cmds = group.add_subparsers(dest="anomaly_command", metavar="COMMAND")
+    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+
+    p = cmds.add_parser("fit", help="fit a detector on DATA and save it",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                        description="Fit a DAEDetector on DATA (.csv with or without header, .npy, .npz). A "
+                                    "timestamp column is detected and left out; every other column used must "
+                                    "be numeric. Writes a model folder (config.json + model.safetensors).")
+    p.add_argument("data", metavar="DATA", help="training data: .csv/.tsv/.txt, .npy or .npz (array X)")
+    p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    p.add_argument("--columns", default=None, help="columns to use, by name or 0-based position, comma separated "
+                                                   "(default: every numeric column)")
+    p.add_argument("--timestamp", default="auto", help="timestamp column name, 'auto' to detect, 'none' for none")
+    p.add_argument("--window", type=int, default=None,
+                   help="treat rows as a time series and score sliding windows of this many steps "
+                        "(default: each row is an independent sample)")
+    p.add_argument("--stride", type=int, default=1, help="step between training windows")
+    p.add_argument("--model", default="mlp", choices=["mlp", "conv1d"], help="network (conv1d needs --window)")
+    p.add_argument("--contamination", type=float, default=0.1, help="expected share of anomalies in DATA")
+    p.add_argument("--threshold", default="contamination",
+                   help="'contamination' (quantile of the training scores), 'mad' (median + k·MAD) or a number")
+    p.add_argument("--k", type=float, default=3.0, help="k of the 'mad' threshold")
+    p.add_argument("--members", type=int, default=3, help="ensemble members (seeds)")
+    p.add_argument("--epochs", type=float, default=None, help="passes over the data per member (default: automatic)")
+    p.add_argument("--noise", default="gaussian", help="gaussian, masking, or a noise spec such as gaussian:0.1+masking:0.1")
+    p.add_argument("--noise-level", type=float, default=0.1, help="noise std / probability on the scaled data")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_fit)
+
+    p = cmds.add_parser("score", help="score DATA with a fitted detector",
+                        description="Score every row (or time step) of DATA with the detector in MODEL and write "
+                                    "a CSV: timestamp or row, score, flag (1 = above the threshold), and with "
+                                    "--explain each column's share of the score.")
+    p.add_argument("model", metavar="MODEL", help="folder written by 'daekit anomaly fit'")
+    p.add_argument("data", metavar="DATA", help="data with the columns the detector was fitted on")
+    p.add_argument("-o", "--output", required=True, metavar="CSV", help="scores CSV to write")
+    p.add_argument("--plot", default=None, metavar="PNG", help="also draw the series, flagged points and threshold")
+    p.add_argument("--explain", action="store_true", help="add each column's share of the score")
+    p.add_argument("--threshold", type=float, default=None, help="override the fitted threshold")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_score)
+
+
+def _read(path, columns, timestamp, min_rows):
+    from ..data.table import read_table
+
+    return read_table(path, columns=columns, timestamp=None if timestamp == "none" else timestamp,
+                      min_rows=min_rows)
+
+
+def _threshold_arg(text):
+    if text in ("contamination", "mad"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--threshold {text!r} is not valid: use 'contamination', 'mad' or a number.") from None
+
+
+def cmd_fit(args) -> int:
+    from ..apps.anomaly import DAEDetector
+
+    min_rows = args.window if args.window else 2
+    table = _read(args.data, args.columns, args.timestamp, min_rows)
+    if args.window is not None and args.window < 2:
+        raise ValueError(f"--window {args.window} is too short: use at least 2 steps.")
+    det = DAEDetector(contamination=args.contamination, threshold=_threshold_arg(args.threshold),
+                      threshold_k=args.k, window=args.window, stride=args.stride, model=args.model,
+                      noise=args.noise, noise_level=args.noise_level, n_estimators=args.members,
+                      epochs=args.epochs, device=args.device, random_state=args.seed, verbose=not args.quiet)
+    det.fit(table.values)
+    det.feature_names_ = list(table.columns)
+    det.save(args.out)
+    if not args.quiet:
+        print(f"fitted on {len(table.values)} rows x {len(table.columns)} columns ({', '.join(table.columns[:8])}"
+              f"{'...' if len(table.columns) > 8 else ''}); threshold {det.threshold_:.4g}, "
+              f"{int(det.labels_.sum())} training rows flagged; saved to {args.out}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from ..apps.anomaly import DAEDetector
+    from ..data.table import select_columns
+    from ..io import atomic_write_bytes
+
+    det = DAEDetector.load(args.model)
+    table = _read(args.data, None, "auto", det.window or 1)
+    names = list(getattr(det, "feature_names_", []) or [])
+    if names and all(n in table.columns for n in names):
+        table = select_columns(table, names)   # the fitted columns, in the fitted order
+    elif names and table.columns != names:
+        missing = [n for n in names if n not in table.columns]
+        raise ValueError(f"{args.data}: lacks the column(s) {', '.join(missing)} the detector was fitted on "
+                         f"(fitted on: {', '.join(names)}).")
+    if table.values.shape[1] != det.n_features_in_:
+        raise ValueError(f"{args.data}: has {table.values.shape[1]} numeric columns, but the detector was fitted on "
+                         f"{det.n_features_in_}.")
+    scores = det.decision_function(table.values)
+    threshold = det.threshold_ if args.threshold is None else args.threshold
+    flags = (scores > threshold).astype(int)
+    shares = det.explain(table.values) if args.explain else None
+
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    first = table.time_column or "row"
+    out.writerow([first, "score", "flag"] + ([f"share_{c}" for c in table.columns] if shares is not None else []))
+    for i, (s, f) in enumerate(zip(scores, flags)):
+        key = table.timestamps[i] if table.timestamps else i
+        out.writerow([key, f"{s:.6g}", f] + ([f"{v:.4f}" for v in shares[i]] if shares is not None else []))
+    atomic_write_bytes(args.output, buf.getvalue().encode())
+    if args.plot:
+        from ..apps.anomaly_plot import plot_detection
+
+        plot_detection(args.plot, table.values, scores, threshold, table.columns, title=Path(args.data).name)
+    if not args.quiet:
+        print(f"scored {len(scores)} {'steps' if det.window else 'rows'}: {int(flags.sum())} flagged "
+              f"(threshold {threshold:.4g}); wrote {args.output}" + (f" and {args.plot}" if args.plot else ""))
+    return 0
