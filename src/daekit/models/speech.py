@@ -174,7 +174,7 @@ class MaskStreamState:
         ref = model.window
         self._inbuf = torch.zeros(batch, n_fft - hop, dtype=ref.dtype, device=ref.device)  # past samples
         self._pending = torch.zeros(batch, 0, dtype=ref.dtype, device=ref.device)           # not yet a full hop
-        self._ola = torch.zeros(batch, n_fft, dtype=ref.dtype, device=ref.device)
+        self._ola = torch.zeros(batch, n_fft - hop, dtype=ref.dtype, device=ref.device)
         self._hidden = None
         self.samples_in = 0
 
@@ -195,12 +195,14 @@ class MaskStreamState:
         z, self._hidden = m.gru(m.inp(m.features(spec)), self._hidden)
         frames = torch.fft.irfft(spec * m.mask_from_code(z, self.min_gain), n=m.n_fft, dim=-1) * m.window
         self._inbuf = stream[:, -(m.n_fft - hop):]
-        out = []
-        for k in range(hops):
-            self._ola = self._ola + frames[:, k]
-            out.append(self._ola[:, :hop] / m.ola_norm)
-            self._ola = F.pad(self._ola[:, hop:], (0, hop))
-        return torch.cat(out, dim=-1)
+        # Overlap-add the new frames onto the unfinished tail; the first hops * hop samples are final.
+        n = frames.shape[0]
+        total = (hops - 1) * hop + m.n_fft
+        acc = F.fold(frames.transpose(1, 2), output_size=(1, total), kernel_size=(1, m.n_fft),
+                     stride=(1, hop)).reshape(n, total)
+        acc[:, :m.n_fft - hop] += self._ola
+        self._ola = acc[:, hops * hop:]
+        return acc[:, :hops * hop] / m.ola_norm
 
     @torch.no_grad()
     def flush(self) -> torch.Tensor:
