@@ -187,10 +187,10 @@ def estimate_image(image: Any, method: str = "pca", data_range: float | None = N
         arr = arr[0]
     if arr.ndim not in (2, 3):
         raise ValueError(f"an image must have shape (H, W), (H, W, C) or (C, H, W); got {arr.shape}.")
-    scale = 255.0 / _data_range(arr, data_range)
-    arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
         raise ValueError("the image holds NaN or infinite values; noise cannot be estimated.")
+    scale = 255.0 / _data_range(arr, data_range)
+    arr = arr.astype(np.float64)
     if arr.ndim == 2:
         return _above_floor(_sigma_gray(arr, method, patch_size) * scale)
     axis = _channel_axis(arr.shape, channel_axis)
