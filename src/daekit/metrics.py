@@ -154,3 +154,48 @@ def ssim(x_hat, x, data_range: float = 255.0, win_size: int = 7) -> float:
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
     return float(s.mean())
+
+
+# --------------------------------------------------------------------------- speech
+
+
+def si_sdr(x_hat, x, eps: float = 1e-12) -> float:
+    """Scale-invariant signal-to-distortion ratio in dB (Le Roux et al. 2019).
+
+    Both signals are made zero-mean; the reference is scaled by the optimal gain
+    ``<x_hat, x> / <x, x>`` before the ratio of its energy to the residual's.
+
+    Args:
+        x_hat: the estimate, ``(samples,)``. x: the clean reference, same length.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.sin(np.arange(800) / 5.0)
+        >>> round(si_sdr(0.5 * x, x), 1) > 100
+        True
+    """
+    x_hat, x = np.asarray(x_hat, np.float64).ravel(), np.asarray(x, np.float64).ravel()
+    if x_hat.shape != x.shape:
+        raise ValueError(f"si_sdr needs equal lengths, got {x_hat.size} and {x.size}.")
+    x_hat, x = x_hat - x_hat.mean(), x - x.mean()
+    target = (x_hat @ x) / (x @ x + eps) * x
+    residual = x_hat - target
+    return float(10 * np.log10((target @ target + eps) / (residual @ residual + eps)))
+
+
+def pesq_nb(x_hat, x, sample_rate: int = 8000) -> float:
+    """Narrow-band PESQ (ITU-T P.862, MOS-LQO) through the ``pesq`` package (8 or 16 kHz)."""
+    try:
+        from pesq import pesq
+    except ImportError:
+        raise ImportError("PESQ needs the pesq package: pip install pesq.") from None
+    return float(pesq(sample_rate, np.asarray(x, np.float64), np.asarray(x_hat, np.float64), "nb"))
+
+
+def stoi(x_hat, x, sample_rate: int = 8000, extended: bool = False) -> float:
+    """Short-time objective intelligibility (Taal et al. 2011) through ``pystoi``."""
+    try:
+        from pystoi import stoi as _stoi
+    except ImportError:
+        raise ImportError("STOI needs the pystoi package: pip install pystoi.") from None
+    return float(_stoi(np.asarray(x, np.float64), np.asarray(x_hat, np.float64), sample_rate, extended=extended))
