@@ -576,8 +576,8 @@ def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None,
     scorer = _Scorer(task, train, val, y, y_val, val_noisy, box, seed)
 
     if search == "random":
-        kinds = list(candidates) if isinstance(candidates, (list, tuple)) and all(k in _CLASSES for k in candidates) \
-            else list(_CLASSES)
+        # Random search draws types (from the candidates' keys or names, if given) and levels.
+        kinds = [k for k in (candidates or _CLASSES) if isinstance(k, str) and k in _CLASSES] or list(_CLASSES)
         plan = _random_candidates(n_trials or 12, kinds, seed)
     else:
         plan = _parse_candidates(candidates)
