@@ -48,6 +48,20 @@ def babble_tracks(clips_by_speaker: dict, n_tracks: int, seconds: float, rng: np
     return tracks
 
 
+def export_checkpoint(args) -> int:
+    """Write the model folder from the Trainer's last checkpoint (weights only)."""
+    from daekit.apps.speech import SpeechEnhancer
+    ck = torch.load(Path(args.run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
+    model = dk.create_model("speech_mask", n_fft=256, hop_length=64, hidden_size=args.hidden,
+                            num_layers=args.layers, causal=True)
+    prefix = "dae.model."
+    model.load_state_dict({k[len(prefix):]: v for k, v in ck["model"].items() if k.startswith(prefix)})
+    dae = dk.DenoisingAutoencoder(model, noise=dk.noise.MixAtSNR(["white"]), preprocessing={"sample_rate": SAMPLE_RATE})
+    SpeechEnhancer(dae).save_pretrained(args.out, recipe={"checkpoint_step": ck["step"], "run_dir": args.run_dir})
+    print(f"exported step {ck['step']} to {args.out}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/data/audio", help="folder with fsdd/ and noise_speech_commands/")
@@ -63,7 +77,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--seed", type=int, default=0, help="seed for data, noise and initialisation")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("--export-checkpoint", action="store_true",
+                    help="only write --out from the latest checkpoint in --run-dir (to evaluate a run in progress)")
     args = ap.parse_args(argv)
+    if args.export_checkpoint:
+        return export_checkpoint(args)
     torch.set_num_threads(args.threads)
     t0 = time.time()
     data = Path(args.data)
