@@ -1,0 +1,204 @@
+"""``daekit audio ...``: denoise files, train a speech model, stream a file through the live API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def register(sub) -> None:
+    audio = sub.add_parser("audio", help="speech enhancement: denoise, train, stream",
+                           description="Remove noise from speech recordings with the bundled 8 kHz model or your "
+                                       "own, train a model on clean speech and noise recordings, and run a file "
+                                       "through the low-latency streaming API.")
+    asub = audio.add_subparsers(dest="audio_command", metavar="COMMAND")
+
+    p = asub.add_parser("denoise", help="denoise audio files or folders",
+                        description="Enhance each input (WAV, FLAC, OGG; any sample rate, mono or multi-channel, "
+                                    "any length: files stream from and to disk) and write it with the same name, "
+                                    "rate and channels. A file that fails is reported and the others still get "
+                                    "done; the exit code is 1 when any failed.")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="audio files or folders of audio files")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output folder (or an output file name when there is one input file)")
+    _model_arguments(p)
+    p.add_argument("--recursive", action="store_true", help="look into sub-folders too")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_denoise)
+
+    from ..train import add_train_arguments
+
+    p = asub.add_parser("train", help="train a speech enhancer on clean speech and noise recordings",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                        description="Train a causal spectral-mask speech enhancer: clean items are cut from "
+                                    "--clean, and noise (recordings from --noise plus synthetic noises) is mixed "
+                                    "in at a random SNR on the fly. Writes the run and the model folder to --out.")
+    p.add_argument("--clean", required=True, nargs="+", metavar="DIR", help="folders (or files) of clean speech")
+    p.add_argument("--noise", nargs="*", default=[], metavar="DIR", help="folders (or files) of noise recordings")
+    p.add_argument("--noise-span", type=float, nargs=2, default=(0.0, 1.0), metavar=("START", "END"),
+                   help="use only this fraction of each noise recording (e.g. 0 0.7)")
+    p.add_argument("--synthetic", default="white,pink,brown,hum",
+                   help="synthetic noises to mix in too (comma-separated; '' for none)")
+    p.add_argument("--out", required=True, metavar="RUN", help="run and model folder")
+    p.add_argument("--sample-rate", type=int, default=8000, help="model sample rate (files are resampled)")
+    p.add_argument("--snr", type=float, nargs=2, default=(-5.0, 15.0), metavar=("LOW", "HIGH"), help="SNR range, dB")
+    p.add_argument("--items", type=int, default=2000, help="clean training items")
+    p.add_argument("--seconds", type=float, default=1.5, help="length of a training item")
+    p.add_argument("--hidden", type=int, default=160, help="GRU width")
+    p.add_argument("--layers", type=int, default=2, help="GRU layers")
+    p.add_argument("--n-fft", type=int, default=256, help="STFT window (latency = n_fft / sample rate)")
+    add_train_arguments(p)
+    p.set_defaults(func=cmd_train)
+
+    p = asub.add_parser("stream", help="run a file through the streaming API; report latency and speed",
+                        description="Feed IN to the streaming enhancer in chunks of --chunk-ms, as a live "
+                                    "input would arrive, write OUT, and report the algorithmic latency, the "
+                                    "compute time per chunk and the real-time factor.")
+    p.add_argument("input", metavar="IN", help="audio file")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output audio file")
+    p.add_argument("--chunk-ms", type=float, default=20.0, help="chunk length in milliseconds")
+    _model_arguments(p)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--quiet", action="store_true", help="only the summary line")
+    p.set_defaults(func=cmd_stream)
+    audio.set_defaults(func=lambda args: (audio.print_help(), 2)[1])
+
+
+def _model_arguments(p) -> None:
+    p.add_argument("--model", default="speech8k", help="'speech8k' (bundled) or a model folder")
+    p.add_argument("--attenuation-limit", type=float, default=None, metavar="DB",
+                   help="suppress no bin by more than this many dB (e.g. 20; default: no limit)")
+    p.add_argument("--wet", type=float, default=None, help="dry/wet mix: 1 = fully enhanced, 0 = input unchanged")
+
+
+def _enhancer(args):
+    from ..apps.speech import SpeechEnhancer
+    kwargs = {}
+    if args.attenuation_limit is not None:
+        kwargs["attenuation_limit_db"] = args.attenuation_limit
+    if args.wet is not None:
+        kwargs["wet"] = args.wet
+    folder = Path(args.model)
+    if folder.is_dir():
+        return SpeechEnhancer.from_pretrained(folder, **kwargs)
+    if args.model.startswith(".") or "/" in args.model:
+        raise FileNotFoundError(2, "no such model folder", args.model)
+    return SpeechEnhancer.pretrained(args.model, **kwargs)
+
+
+def _inputs(paths, recursive: bool) -> list[tuple[Path, Path]]:
+    """(file, path relative to the output) for every input file."""
+    from ..data.audio import AUDIO_SUFFIXES, list_audio_files
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files = list_audio_files(p, recursive=recursive)
+            if not files:
+                raise ValueError(f"{p}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder.")
+            out += [(f, f.relative_to(p)) for f in files]
+        elif p.is_file():
+            out.append((p, Path(p.name)))
+        else:
+            raise FileNotFoundError(2, "no such file or folder", str(p))
+    return out
+
+
+def cmd_denoise(args) -> int:
+    from ..data.audio import AUDIO_SUFFIXES
+    enhancer = _enhancer(args)
+    items = _inputs(args.inputs, args.recursive)
+    out = Path(args.output)
+    single_file = len(items) == 1 and out.suffix.lower() in AUDIO_SUFFIXES and not out.is_dir()
+    failed = 0
+    for src, rel in items:
+        dst = out if single_file else out / rel
+        try:
+            t0 = time.perf_counter()
+            info = enhancer.enhance_file(src, dst)
+            if not args.quiet:
+                print(f"{src} -> {dst}  ({info['seconds']:.1f} s of audio in {time.perf_counter() - t0:.1f} s, "
+                      f"RTF {info['rtf']:.3f})")
+        except (ValueError, OSError) as e:
+            failed += 1
+            print(f"daekit: error: {e}" if isinstance(e, ValueError) else f"daekit: error: {src}: {e}",
+                  file=sys.stderr)
+    if failed and not args.quiet:
+        print(f"{failed} of {len(items)} file(s) failed.", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_train(args) -> int:
+    import numpy as np
+    import torch
+
+    from ..apps.speech import SpeechEnhancer, train_speech_dae
+    from ..data.audio import load_audio, load_noise_bank, speech_items
+    from ..noise import SYNTHETIC_NOISES
+    from ..train import config_from_args
+
+    sr = args.sample_rate
+    clean_files = [f for f, _ in _inputs(args.clean, recursive=True)]
+    clips = [load_audio(f, sr)[0] for f in clean_files]
+    clips = [c for c in clips if np.abs(c).max() > 0]
+    if not clips:
+        raise ValueError("the --clean files hold only silence: speech is needed to train on.")
+    noise_files = [f for f, _ in _inputs(args.noise, recursive=True)] if args.noise else []
+    recorded = load_noise_bank(noise_files, sr, span=tuple(args.noise_span)) if noise_files else []
+    synthetic = [s.strip() for s in args.synthetic.split(",") if s.strip()]
+    for s in synthetic:
+        if s not in SYNTHETIC_NOISES:
+            raise ValueError(f"--synthetic {s!r} is not known: use some of {', '.join(SYNTHETIC_NOISES)}.")
+    bank = synthetic + [torch.from_numpy(np.ascontiguousarray(r)) for r in recorded if r.size > 0]
+    if not bank:
+        raise ValueError("no noise to train with: give --noise recordings or --synthetic noises.")
+    length = int(args.seconds * sr)
+    clean = torch.from_numpy(speech_items({"all": clips}, args.items, length, sr, seed=0))
+    val = torch.from_numpy(speech_items({"all": clips}, max(8, args.items // 20), length, sr, seed=1))
+    config = config_from_args(args, out_dir=args.out, batch_size=32, lr=2e-3, schedule="cosine",
+                              max_steps=2000, grad_clip=1.0, warmup_steps=100, device="cpu")
+    dae = train_speech_dae(clean, bank, sr, config, snr_db=tuple(args.snr), val=val,
+                           model_kwargs={"n_fft": args.n_fft, "hop_length": args.n_fft // 4,
+                                         "hidden_size": args.hidden, "num_layers": args.layers, "causal": True})
+    SpeechEnhancer(dae).save_pretrained(args.out, recipe={"clean_files": len(clean_files),
+                                                          "noise_files": len(noise_files), "synthetic": synthetic})
+    if not config.quiet:
+        print(f"wrote the model folder {args.out} (use: daekit audio denoise IN -o OUT --model {args.out})")
+    return 0
+
+
+def cmd_stream(args) -> int:
+    import numpy as np
+    import torch
+
+    from ..data.audio import AudioWriter, audio_info, iter_audio_blocks
+    torch.set_num_threads(max(1, args.threads))
+    if not args.chunk_ms > 0:
+        raise ValueError(f"--chunk-ms {args.chunk_ms} is not valid: a positive number of milliseconds.")
+    enhancer = _enhancer(args)
+    sr, channels, frames = audio_info(args.input)
+    if frames == 0:
+        raise ValueError(f"{args.input}: the audio file holds no samples.")
+    chunk = max(1, int(round(args.chunk_ms * sr / 1000)))
+    stream = enhancer.stream(sample_rate=sr, channels=channels)
+    times = []
+    with AudioWriter(args.output, sr, channels) as writer:
+        for block in iter_audio_blocks(args.input, chunk):
+            t0 = time.perf_counter()
+            y = stream.process(block)
+            times.append(time.perf_counter() - t0)
+            writer.write(y)
+        writer.write(stream.flush())
+    t = np.array(times) * 1000
+    chunk_ms = 1000 * chunk / sr
+    seconds = frames / sr
+    rtf = t.sum() / 1000 / seconds
+    if not args.quiet:
+        print(f"{len(t)} chunks of {chunk_ms:.1f} ms at {sr} Hz, {channels} channel(s)")
+        print(f"compute per chunk: mean {t.mean():.2f} ms, p95 {np.percentile(t, 95):.2f} ms, max {t.max():.2f} ms "
+              f"(keeps up when below {chunk_ms:.1f} ms)")
+    print(f"{args.input} -> {args.output}: {seconds:.1f} s of audio, algorithmic latency {stream.latency_ms:.1f} ms "
+          f"(+ up to one chunk, {chunk_ms:.1f} ms, of buffering), real-time factor {rtf:.4f}, "
+          f"{'keeps up with' if np.percentile(t, 99) < chunk_ms else 'falls behind'} real time")
+    return 0
