@@ -550,6 +550,8 @@ class Trainer:
         history: the metrics rows (dicts with ``METRIC_COLUMNS``), also in ``metrics.csv``.
         step_: optimiser steps done. ``best_val_loss_``, ``best_step_``: best validation.
         stopped_early_: whether early stopping ended the run. ``device_``: the device.
+        rank_, world_size_, is_main_process: the DDP position; under ``torchrun`` only the
+        main process should save the model after ``fit``.
 
     Example:
         >>> trainer = Trainer(model, max_steps=2000, out_dir="runs/a")   # doctest: +SKIP
@@ -570,6 +572,12 @@ class Trainer:
         self.best_step_: int | None = None
         self.stopped_early_ = False
         self.device_: torch.device | None = None
+        self.rank_, self.world_size_ = 0, 1
+
+    @property
+    def is_main_process(self) -> bool:
+        """True on rank 0 (or without DDP): the process that should save files after ``fit``."""
+        return self.rank_ == 0
 
     # -- setup ---------------------------------------------------------------------
 
@@ -616,6 +624,7 @@ class Trainer:
         """
         cfg = self.config
         rank, world, local_rank, own_group = self._distributed(cfg.device)
+        self.rank_, self.world_size_ = rank, world
         try:
             self._fit(train_data, val_data, rank, world, local_rank)
         finally:
@@ -696,6 +705,8 @@ class Trainer:
             else:  # a different number of processes: the old streams do not map; reseed
                 warnings.warn(f"{ckpt_path} was written by {len(rngs)} processes, now {world}; random streams are reseeded.")
                 _seed_all(cfg.seed + 1000 * rank + self.step_)
+            if main and not cfg.quiet:
+                print(f"resuming from {ckpt_path} at step {self.step_}", file=sys.stderr)
             for key in ("batch_size", "seed"):
                 if ck["config"].get(key) != getattr(cfg, key):
                     warnings.warn(f"Resuming {ckpt_path} with {key}={getattr(cfg, key)}, but it was written with {ck['config'].get(key)}.")

@@ -131,9 +131,10 @@ def cmd_train(args) -> int:
     dae = DenoisingAutoencoder(model, noise=noise_lib.from_spec(args.noise), loss=args.loss,
                                sparsity=args.sparsity, contractive=args.contractive, preprocessing=prep)
     config = config_from_args(args, out_dir=args.out, epochs=20)
-    Trainer(dae, config).fit(torch.from_numpy(train), None if val is None else torch.from_numpy(val))
-    dae.save_pretrained(args.out)
-    print(f"saved model to {args.out} ({model.num_parameters():,} parameters)")
+    trainer = Trainer(dae, config).fit(torch.from_numpy(train), None if val is None else torch.from_numpy(val))
+    if trainer.is_main_process:  # under torchrun, one process writes the model folder
+        dae.save_pretrained(args.out)
+        print(f"saved model to {args.out} ({model.num_parameters():,} parameters)")
     return 0
 
 

@@ -1,0 +1,185 @@
+"""Training throughput: daekit.Trainer against a plain PyTorch loop, side by side.
+
+Both loops train the same DAE (same model, data, batch, AdamW) for the same number of
+steps; rounds alternate A-B-B-A so drift in machine load hits both equally, and the
+median samples/s of each is reported with their ratio (Trainer / plain; goal >= 0.95).
+
+Cases:
+  dense  784-1000-500-250-30 mirrored dense DAE, Gaussian noise 0.1, batch 256
+  conv   10-conv-layer, 32-channel residual stack with BatchNorm (DnCNN-like), 40x40
+         patches, batch 64
+  dncnn  (CUDA only) DnCNN-17, 64 channels, 40x40 patches, batch 128, bf16 autocast +
+         channels_last, against BENCHMARKS.md section 6 (H200 plain PyTorch: 15,300/s)
+
+Usage:
+  python benchmarks/throughput.py                      # CPU: threads 1 and 2
+  python benchmarks/throughput.py --threads 2 --rounds 5 --out benchmarks/results/throughput.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import daekit as dk  # noqa: E402
+from daekit.train import TrainConfig, Trainer  # noqa: E402
+
+H200_PLAIN_DNCNN_BF16 = 15_300  # patches/s, BENCHMARKS.md section 6 (bf16 + channels_last, batch 128)
+
+
+def make_case(name: str, device: torch.device):
+    """(dae, data, batch size, steps per round, precision) for one case."""
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    noise = dk.noise.Gaussian(std=0.1)
+    if name == "dense":
+        model = dk.create_model("mlp", in_features=784, hidden_sizes=(1000, 500, 250, 30))
+        data, batch, steps, precision = torch.rand(8192, 784, generator=g), 256, 40, "fp32"
+    elif name == "conv":
+        model = dk.create_model("conv2d", in_channels=1, channels=(32,), blocks_per_level=9,
+                                residual=True, norm="batch")
+        data, batch, steps, precision = torch.rand(640, 1, 40, 40, generator=g), 64, 5, "fp32"
+    elif name == "dncnn":
+        model = dk.create_model("conv2d", in_channels=1, channels=(64,), blocks_per_level=16,
+                                residual=True, norm="batch")
+        data, batch, steps, precision = torch.rand(128 * 64, 1, 40, 40, generator=g), 128, 60, "bf16"
+    else:
+        raise ValueError(name)
+    if device.type == "cuda":
+        steps *= 10  # GPU steps are short: longer rounds for stable timings
+    return dk.DenoisingAutoencoder(model, noise=noise).to(device), data, batch, steps, precision
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def plain_loop(dae, data, batch: int, steps: int, device: torch.device, precision: str) -> float:
+    """The loop a PyTorch user writes by hand; returns samples/s."""
+    channels_last = device.type == "cuda" and data.dim() == 4
+    model = dae.to(memory_format=torch.channels_last) if channels_last else dae
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0,
+                            fused=True if device.type == "cuda" else None)
+    amp = precision == "bf16"
+    model.train()
+    per_epoch = len(data) // batch
+    sync(device)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        if i % per_epoch == 0:
+            perm = torch.randperm(len(data))
+        x = data[perm[(i % per_epoch) * batch:(i % per_epoch + 1) * batch]]
+        if device.type == "cuda":
+            x = x.pin_memory().to(device, non_blocking=True)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss = model(x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    sync(device)
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def trainer_loop(dae, data, batch: int, steps: int, device: torch.device, precision: str) -> float:
+    """The same training through daekit.Trainer (fit() end to end); returns samples/s."""
+    cfg = TrainConfig(max_steps=steps, batch_size=batch, lr=1e-3, quiet=True, device=str(device),
+                      precision=precision, log_every=steps, tensorboard=False)
+    sync(device)
+    t0 = time.perf_counter()
+    Trainer(dae, cfg).fit(data)
+    sync(device)
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def measure(name: str, device: torch.device, rounds: int) -> dict:
+    dae, data, batch, steps, precision = make_case(name, device)
+    # Warm-up: allocator, kernels, thread pools, for both loops.
+    plain_loop(dae, data, batch, max(2, steps // 4), device, precision)
+    trainer_loop(dae, data, batch, max(2, steps // 4), device, precision)
+    plain, trainer = [], []
+    for r in range(rounds):  # A-B-B-A ordering
+        first, second = (plain_loop, trainer_loop) if r % 2 == 0 else (trainer_loop, plain_loop)
+        for fn in (first, second):
+            value = fn(dae, data, batch, steps, device, precision)
+            (plain if fn is plain_loop else trainer).append(value)
+    p, t = statistics.median(plain), statistics.median(trainer)
+    return {"case": name, "threads": torch.get_num_threads(), "batch": batch, "steps_per_round": steps,
+            "rounds": rounds, "precision": precision, "plain_samples_per_s": p, "trainer_samples_per_s": t,
+            "ratio": t / p, "plain_all": plain, "trainer_all": trainer}
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default="dense,conv", help="comma-separated: dense, conv (and dncnn on CUDA)")
+    parser.add_argument("--threads", default="1,2", help="CPU thread counts to try, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per loop")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--out", default="benchmarks/results/throughput.json", help="JSON results file")
+    args = parser.parse_args(argv)
+
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
+                          else ("cpu" if args.device == "auto" else args.device))
+    cases = [c for c in args.cases.split(",") if c]
+    if device.type == "cuda":
+        cases += [] if "dncnn" in cases else ["dncnn"]
+        threads = [torch.get_num_threads()]
+    else:
+        cases = [c for c in cases if c != "dncnn"]
+        threads = [int(t) for t in args.threads.split(",")]
+
+    results = []
+    print(f"{'case':<7}{'threads':>8}{'plain/s':>12}{'trainer/s':>12}{'ratio':>8}")
+    for n_threads in threads:
+        if device.type == "cpu":
+            torch.set_num_threads(n_threads)
+        for case in cases:
+            res = measure(case, device, args.rounds)
+            results.append(res)
+            print(f"{case:<7}{res['threads']:>8}{res['plain_samples_per_s']:>12,.0f}"
+                  f"{res['trainer_samples_per_s']:>12,.0f}{res['ratio']:>8.3f}", flush=True)
+            if case == "dncnn":
+                res["h200_plain_reference"] = H200_PLAIN_DNCNN_BF16
+                res["vs_h200_reference"] = res["trainer_samples_per_s"] / H200_PLAIN_DNCNN_BF16
+                print(f"        DnCNN-17 bf16 Trainer vs H200 plain reference {H200_PLAIN_DNCNN_BF16:,}/s: "
+                      f"{res['vs_h200_reference']:.2f}x")
+
+    report = {
+        "benchmark": "throughput",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "commit": git_commit(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": results,
+        "min_ratio": min(r["ratio"] for r in results),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"min ratio {report['min_ratio']:.3f} (goal >= 0.95); wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
