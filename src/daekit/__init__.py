@@ -11,11 +11,15 @@ from . import losses, noise
 from .dae import DenoisingAutoencoder
 from .io import ModelFileError
 from .models import create_model, list_models, register_model
+from .train import TrainConfig, Trainer
 from .apps.anomaly import DAEDetector
+from .apps.image import ImageDenoiser
 
 __all__ = [
     "__version__", "noise", "losses",
     "DenoisingAutoencoder", "ModelFileError",
     "create_model", "list_models", "register_model",
+    "Trainer", "TrainConfig",
     "DAEDetector",
+    "ImageDenoiser",
 ]

@@ -255,11 +255,10 @@ class ImageDenoiser:
 
         c, h, w = x.shape
         y0, x0 = max(0, (h - 1024) // 2), max(0, (w - 1024) // 2)
-        crop = x[:, y0:y0 + 1024, x0:x0 + 1024]
+        crop = np.asarray(x[:, y0:y0 + 1024, x0:x0 + 1024], dtype=np.float32)
         s = estimate_image(crop[0] if c == 1 else crop, data_range=1.0, channel_axis=None if c == 1 else 0)
         return float(np.mean(s))
 
-    @torch.no_grad()
     def denoise_array(self, x: np.ndarray, sigma: float | None = None, progress=None) -> np.ndarray:
         """Denoise a float ``(C, H, W)`` image on [0, 1] with this model's channel count.
 
@@ -269,22 +268,38 @@ class ImageDenoiser:
         c, h, w = x.shape
         if c != self.channels:
             raise ValueError(f"this model takes {self.channels}-channel images, got {c}.")
+        out = np.empty((c, h, w), np.float32)
+
+        def put(y0, y1, rows):
+            out[:, y0:y1] = rows
+        self._run_tiles(lambda y0, y1, x0, x1: x[:, y0:y1, x0:x1], put, h, w,
+                        sigma if sigma is not None else self._blind_sigma(lambda a, b, c_, d: x[:, a:b, c_:d], h, w),
+                        progress)
+        return out
+
+    def _blind_sigma(self, get, h: int, w: int) -> float | None:
+        if not getattr(self.model, "noise_map", False):
+            return None
+        y0, x0 = max(0, (h - 1024) // 2), max(0, (w - 1024) // 2)
+        return self.estimate_sigma(get(y0, min(h, y0 + 1024), x0, min(w, x0 + 1024)))
+
+    @torch.no_grad()
+    def _run_tiles(self, get, put, h: int, w: int, sigma: float | None, progress=None) -> None:
+        """The tiling loop. ``get(y0, y1, x0, x1)`` gives float ``(C, h, w)`` input pixels;
+        ``put(y0, y1, rows)`` receives finished float ``(C, y1 - y0, W)`` output rows, top to
+        bottom. Only one row of tiles is held at a time: memory ~ C × tile × W floats."""
+        c = self.channels
         dev = self._device()
         model = self.model.to(dev)
         cuda = dev.type == "cuda"
         if cuda:
             model = model.to(memory_format=torch.channels_last)
         noise_map = getattr(model, "noise_map", False)
-        if noise_map and sigma is None:
-            sigma = self.estimate_sigma(x)
-        s = None if not noise_map else torch.tensor([float(sigma) / 255.0], device=dev)
+        s = torch.tensor([float(sigma or 0.0) / 255.0], device=dev) if noise_map else None
         tile, step = self.tile, self.tile - self.overlap
         ys, xs = _starts(h, tile, step), _starts(w, tile, step)
-        out = np.empty((c, h, w), np.float32)
         # Rows [pend_y, pend_y + acc.shape[1]) are still collecting contributions.
-        acc = torch.zeros(c, 0, w)
-        wacc = torch.zeros(0, w)
-        pend_y = 0
+        acc, wacc, pend_y = torch.zeros(c, 0, w), torch.zeros(0, w), 0
         for row, y0 in enumerate(ys):
             th = min(tile, h - y0)
             need = y0 + th - pend_y - acc.shape[1]
@@ -294,7 +309,8 @@ class ImageDenoiser:
             wy = _ramp(th, self.overlap)
             for x0 in xs:
                 tw = min(tile, w - x0)
-                patch = torch.from_numpy(np.ascontiguousarray(x[:, y0:y0 + th, x0:x0 + tw]))[None].to(dev)
+                patch = torch.from_numpy(np.ascontiguousarray(get(y0, y0 + th, x0, x0 + tw), dtype=np.float32))
+                patch = patch[None].to(dev)
                 if cuda:
                     patch = patch.contiguous(memory_format=torch.channels_last)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
@@ -308,9 +324,8 @@ class ImageDenoiser:
                     progress(1)
             done_to = ys[row + 1] if row + 1 < len(ys) else h  # no later tile reaches above this
             k = done_to - pend_y
-            out[:, pend_y:done_to] = (acc[:, :k] / wacc[:k]).numpy()
+            put(pend_y, done_to, (acc[:, :k] / wacc[:k]).numpy())
             acc, wacc, pend_y = acc[:, k:], wacc[k:], done_to
-        return out
 
     def n_tiles(self, h: int, w: int) -> int:
         step = self.tile - self.overlap
@@ -318,6 +333,10 @@ class ImageDenoiser:
 
     def __call__(self, image: np.ndarray, sigma: float | None = None, progress=None) -> np.ndarray:
         """Denoise an image array; returns the same shape and dtype.
+
+        The image is converted tile by tile and the result written row by row into an
+        array of the input's dtype, so a large photo needs little more memory than its
+        own pixels (an 8000×8000 RGB photo: 192 MB in, 192 MB out, plus one row of tiles).
 
         Args:
             image: ``(H, W)``, ``(H, W, 1|2|3|4)`` as uint8, uint16 (kept 16-bit) or float
@@ -332,29 +351,45 @@ class ImageDenoiser:
         arr = np.asarray(image)
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
             raise ValueError(f"expected an image of shape (H, W) or (H, W, C) with C in 1..4, got {arr.shape}.")
-        if arr.dtype not in (np.uint8, np.uint16) and not np.issubdtype(arr.dtype, np.floating):
+        floating = np.issubdtype(arr.dtype, np.floating)
+        if arr.dtype not in (np.uint8, np.uint16) and not floating:
             raise ValueError(f"pixels must be uint8, uint16 or float, got {arr.dtype}.")
-        x = imdata.to_float(arr)
-        if not np.isfinite(x).all():
+        if floating and not np.isfinite(arr).all():
             raise ValueError("the image holds NaN or infinite values.")
-        if x.ndim == 2:
-            x = x[..., None]
-        alpha = None
-        if x.shape[2] in (2, 4):
-            x, alpha = x[..., :-1], arr[..., -1:] if arr.ndim == 3 else None
-        chw = np.ascontiguousarray(x.transpose(2, 0, 1))
-        if chw.shape[0] == self.channels:
-            y = self.denoise_array(chw, sigma, progress)
-        elif self.channels == 1:
-            y = np.concatenate([self.denoise_array(chw[i:i + 1], sigma, progress) for i in range(chw.shape[0])])
-        else:
-            y = self.denoise_array(np.repeat(chw, self.channels, 0), sigma, progress).mean(0, keepdims=True)
-        y = np.clip(y, 0.0, 1.0).transpose(1, 2, 0)
-        y = y if np.issubdtype(arr.dtype, np.floating) else imdata.from_float(y, arr.dtype)
-        y = y.astype(arr.dtype, copy=False)
-        if alpha is not None:
-            y = np.concatenate([y, alpha.astype(y.dtype)], axis=2)
-        return y[..., 0] if arr.ndim == 2 else y
+        hwc = arr[..., None] if arr.ndim == 2 else arr
+        h, w, total = hwc.shape
+        colours = total - 1 if total in (2, 4) else total
+        out = np.empty_like(hwc)
+        if colours < total:
+            out[..., colours:] = hwc[..., colours:]  # alpha passes through untouched
+        out_float = np.float32 if floating else None
+
+        def reader(chans):
+            def get(y0, y1, x0, x1):
+                return imdata.to_float(hwc[y0:y1, x0:x1, chans]).transpose(2, 0, 1)
+            return get
+
+        def writer(chans, reduce_mean=False):
+            def put(y0, y1, rows):
+                rows = rows.mean(0, keepdims=True) if reduce_mean else rows
+                rows = np.clip(rows, 0.0, 1.0).transpose(1, 2, 0)
+                out[y0:y1, :, chans] = rows.astype(out_float) if out_float else imdata.from_float(rows, arr.dtype)
+            return put
+
+        if colours == self.channels or self.channels == 3:
+            chans = slice(0, colours)
+            get = reader(chans)
+            if colours != self.channels:  # gray into a colour model: three equal channels
+                base = get
+                get = lambda *a: np.repeat(base(*a), self.channels, 0)  # noqa: E731
+            s = sigma if sigma is not None else self._blind_sigma(get, h, w)
+            self._run_tiles(get, writer(chans, colours != self.channels), h, w, s, progress)
+        else:  # a gray model on colour: channel by channel
+            for i in range(colours):
+                get = reader(slice(i, i + 1))
+                s = sigma if sigma is not None else self._blind_sigma(get, h, w)
+                self._run_tiles(get, writer(slice(i, i + 1)), h, w, s, progress)
+        return out[..., 0] if arr.ndim == 2 else out
 
     def denoise_file(self, src: str | os.PathLike, dst: str | os.PathLike, sigma: float | None = None,
                      progress=None) -> Path:
