@@ -1,0 +1,130 @@
+"""The models a server holds: loaded once at start, looked up by kind and name.
+
+A model folder's ``config.json`` names its class, and the class decides the endpoint:
+``ImageDenoiser`` → ``/v1/image/denoise``, ``SpeechEnhancer`` → ``/v1/audio/denoise``,
+``DAEDetector`` → ``/v1/anomaly/score``. Serving a new kind of model is one entry in
+:data:`LOADERS` plus its endpoint. Names are labels the operator chose; a client only
+ever picks among them, it never passes a path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..io import ModelFileError, read_config
+
+__all__ = ["ModelRegistry", "LoadedModel", "LOADERS", "KINDS", "parse_model_specs", "shipped_models"]
+
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+
+
+def _load_image(path):
+    from ..apps.image import ImageDenoiser
+    return ImageDenoiser.from_pretrained(path)
+
+
+def _load_speech(path):
+    from ..apps.speech import SpeechEnhancer
+    return SpeechEnhancer.from_pretrained(path)
+
+
+def _load_detector(path):
+    from ..apps.anomaly import DAEDetector
+    return DAEDetector.load(path)
+
+
+def _image_facts(m) -> dict:
+    return {"channels": m.channels, "tile": m.tile}
+
+
+def _speech_facts(m) -> dict:
+    return {"sample_rate": m.sample_rate, "latency_ms": round(m.latency_ms, 2)}
+
+
+def _detector_facts(m) -> dict:
+    return {"n_features": int(m.n_features_in_), "window": m.window, "threshold": float(m.threshold_),
+            "columns": list(getattr(m, "feature_names_", []) or [])}
+
+
+#: config class -> (kind, loader, facts shown by /v1/models)
+LOADERS = {
+    "ImageDenoiser": ("image", _load_image, _image_facts),
+    "SpeechEnhancer": ("audio", _load_speech, _speech_facts),
+    "DAEDetector": ("anomaly", _load_detector, _detector_facts),
+}
+#: every endpoint kind, with what it needs when nothing is loaded for it
+KINDS = {"image": "an ImageDenoiser folder (e.g. daekit/pretrained/gray)",
+         "audio": "a SpeechEnhancer folder (e.g. daekit/pretrained/speech8k)",
+         "anomaly": "a DAEDetector folder (from 'daekit anomaly fit')"}
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    kind: str
+    cls: str
+    model: object = field(repr=False)
+    facts: dict = field(default_factory=dict)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "class": self.cls, **self.facts}
+
+
+def load_model(name: str, path: str | os.PathLike) -> LoadedModel:
+    """Load one model folder; ``ModelFileError`` when its class is not one serve knows."""
+    config = read_config(path)
+    cls = config.get("class")
+    if cls not in LOADERS:
+        raise ModelFileError(f"{path} holds a {cls or 'model of unknown class'}; serve takes "
+                             f"{', '.join(LOADERS)} folders.")
+    kind, loader, facts = LOADERS[cls]
+    model = loader(path)
+    return LoadedModel(name, kind, cls, model, facts(model))
+
+
+def parse_model_specs(specs: list[str]) -> dict[str, str]:
+    """``["gray=DIR", ...]`` → ``{"gray": "DIR"}``, refusing bad or repeated names."""
+    out = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        name = name.strip()
+        if not sep or not name or not path:
+            raise ValueError(f"--model {spec!r} must look like NAME=DIR.")
+        if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ValueError(f"--model name {name!r} may hold only letters, digits, '-', '_' and '.'.")
+        if name in out:
+            raise ValueError(f"--model {name} is given twice.")
+        out[name] = path
+    return out
+
+
+def shipped_models() -> dict[str, str]:
+    """The bundled model folders that exist in this install (``gray``, ``color``, ``speech8k``...)."""
+    if not PRETRAINED_DIR.is_dir():
+        return {}
+    found = {}
+    for p in sorted(PRETRAINED_DIR.iterdir()):
+        try:
+            if read_config(p).get("class") in LOADERS:
+                found[p.name] = str(p)
+        except ModelFileError:
+            continue
+    return found
+
+
+class ModelRegistry:
+    """Name → :class:`LoadedModel`, grouped by kind."""
+
+    def __init__(self, models: dict[str, str]):
+        self.models = {name: load_model(name, path) for name, path in models.items()}
+
+    def of_kind(self, kind: str) -> list[LoadedModel]:
+        return [m for m in self.models.values() if m.kind == kind]
+
+    def describe(self) -> dict:
+        return {"models": [m.describe() for m in self.models.values()],
+                "endpoints": {kind: ("ready" if self.of_kind(kind) else f"no model loaded; start the server with "
+                                     f"--model NAME=DIR, DIR being {need}")
+                              for kind, need in KINDS.items()}}

@@ -1,0 +1,29 @@
+"""Tiny, untrained model folders of every kind ``daekit serve`` takes, for the serve tests.
+
+Untrained weights are enough here: these tests check the plumbing (formats, shapes,
+limits, errors), not denoising quality, which the apps' own tests and benchmarks measure.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def make_models(root: Path) -> dict[str, str]:
+    from daekit import DAEDetector, DenoisingAutoencoder, ImageDenoiser, create_model
+    from daekit.apps.speech import SpeechEnhancer
+
+    torch.manual_seed(0)
+    out = {}
+    for name, ch in (("gray", 1), ("color", 3)):
+        net = create_model("image_unet", in_channels=ch, channels=(8, 16), blocks=1)
+        ImageDenoiser(net, tile=64, overlap=8).save_pretrained(root / name)
+        out[name] = str(root / name)
+    net = create_model("speech_mask", n_fft=64, hop_length=16, hidden_size=16, num_layers=1)
+    SpeechEnhancer(DenoisingAutoencoder(net, preprocessing={"sample_rate": 8000})).save_pretrained(root / "speech")
+    out["speech"] = str(root / "speech")
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    DAEDetector(n_estimators=1, epochs=2, random_state=0).fit(X).save(root / "table")
+    out["table"] = str(root / "table")
+    return out
