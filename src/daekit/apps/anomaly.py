@@ -20,8 +20,10 @@ from the window that ends at it (history + new points, nothing from the future).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import random
 from pathlib import Path
 
 import numpy as np
@@ -162,12 +164,13 @@ class DAEDetector:
         self.members_ = []
         inputs = [self._member_inputs(X, k, self.stride) for k in range(self.n_estimators)]
         for k, train in enumerate(inputs):
-            dae = self._build_member(train.shape[1:])
-            steps = self._train_steps(len(train))
-            cfg = TrainConfig(max_steps=steps, batch_size=min(self.batch_size, len(train)), lr=self.lr,
-                              seed=seed + 7919 * k, device=self.device, quiet=not self.verbose,
-                              out_dir=None, log_every=max(steps, 1), tensorboard=False)
-            Trainer(dae, cfg).fit(torch.as_tensor(train))
+            with _own_random_state(seed + 7919 * k), self._threads():   # same fit every time; the caller's RNGs untouched
+                dae = self._build_member(train.shape[1:])
+                steps = self._train_steps(len(train))
+                cfg = TrainConfig(max_steps=steps, batch_size=min(self.batch_size, len(train)), lr=self.lr,
+                                  seed=seed + 7919 * k, device=self.device, quiet=not self.verbose,
+                                  out_dir=None, log_every=max(steps, 1), tensorboard=False)
+                Trainer(dae, cfg).fit(torch.as_tensor(train))
             self.members_.append(dae.eval())
         # Each member's errors are divided by its median training error so that no member
         # (and no scaling) dominates the mean; the median is robust to the anomalies that
@@ -208,6 +211,8 @@ class DAEDetector:
 
     def _validate(self, X, fitting):
         """A float64 array of the right shape, or one clear sentence saying what is wrong."""
+        if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+            raise TypeError("X is a sparse matrix; sparse input is not supported, pass a dense array (X.toarray()).")
         try:
             arr = np.asarray(X)
         except Exception as e:  # ragged lists and the like
@@ -215,10 +220,12 @@ class DAEDetector:
         if arr.dtype == object or arr.dtype.kind in "USV":
             try:
                 arr = arr.astype(np.float64)
-            except (TypeError, ValueError):
-                raise ValueError("X holds non-numeric values (strings or objects); every column must be numeric.") from None
+            except TypeError as e:
+                raise TypeError(f"X holds values that are not numbers ({e}).") from None
+            except ValueError:
+                raise ValueError("X holds non-numeric values (strings); every column must be numeric.") from None
         if arr.dtype.kind == "c":
-            raise ValueError("X holds complex numbers; only real values are accepted.")
+            raise ValueError("X holds complex numbers: Complex data not supported, only real values are.")
         if arr.dtype.kind not in "biuf":
             raise ValueError(f"X has dtype {arr.dtype}; only numeric values are accepted.")
         series = self.window is not None
@@ -227,10 +234,11 @@ class DAEDetector:
         if arr.ndim != 2:
             what = "(T, C) or (T,) series" if series else "2-D (rows, features) table"
             raise ValueError(f"X has shape {arr.shape}; a {what} is expected"
-                             + ("; for a single sample use X.reshape(1, -1)." if arr.ndim == 1 else "."))
+                             + ("; Reshape your data with X.reshape(1, -1) for a single sample." if arr.ndim == 1
+                                else "."))
         arr = arr.astype(np.float64, copy=False)
         if arr.shape[1] == 0:
-            raise ValueError(f"X has 0 features (shape {arr.shape}); at least one is required.")
+            raise ValueError(f"X has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
         if not np.all(np.isfinite(arr)):
             bad = np.argwhere(~np.isfinite(arr))[0]
             raise ValueError(f"X contains NaN or infinity (first at row {bad[0]}, column {bad[1]}); "
@@ -238,15 +246,15 @@ class DAEDetector:
         if fitting:
             need = self.window if series else 2
             if arr.shape[0] < need:
-                unit = "time steps" if series else "rows"
+                unit = "time steps" if series else "rows (n_samples = 1)" if arr.shape[0] == 1 else "rows"
                 raise ValueError(f"X has {arr.shape[0]} {unit}; at least {need} are needed to fit.")
             self.n_features_in_ = arr.shape[1]
         else:
             if not hasattr(self, "members_"):
                 raise _not_fitted()
             if arr.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {arr.shape[1]} features, but DAEDetector was fitted with "
-                                 f"{self.n_features_in_} features.")
+                raise ValueError(f"X has {arr.shape[1]} features, but DAEDetector is expecting "
+                                 f"{self.n_features_in_} features as input.")
             if series and arr.shape[0] < self.window:
                 raise ValueError(f"X has {arr.shape[0]} time steps, fewer than one window of {self.window}.")
             if arr.shape[0] == 0:
@@ -307,6 +315,10 @@ class DAEDetector:
     @torch.no_grad()
     def _member_errors(self, dae, samples):
         """Squared error of each input element, shaped like ``samples`` (float64)."""
+        with self._threads():
+            return self._member_errors_now(dae, samples)
+
+    def _member_errors_now(self, dae, samples):
         x = torch.as_tensor(samples, dtype=torch.float32)
         out = np.empty(samples.shape, dtype=np.float64)
         gen = torch.Generator()
@@ -321,6 +333,14 @@ class DAEDetector:
                 err = (dae.denoise(xb) - xb) ** 2
             out[i:i + 4096] = err.double().cpu().numpy()
         return out
+
+    def _threads(self):
+        """One intra-op thread on the CPU for the duration of a call: these networks are
+        too small to gain from more, and on a busy 2-core machine two threads made a fit
+        six times slower (3.8 s vs 22.8 s, tests/test_anomaly.py's series case)."""
+        if self._device().type != "cpu" or torch.get_num_threads() == 1:
+            return contextlib.nullcontext()
+        return _one_thread()
 
     def _device(self):
         if self.device == "auto":
@@ -473,6 +493,30 @@ class DAEDetector:
         except (KeyError, TypeError, RuntimeError) as e:
             raise ModelFileError(f"{path} is not a complete DAEDetector folder ({type(e).__name__}: {e}).") from None
         return det
+
+
+@contextlib.contextmanager
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def _own_random_state(seed):
+    """Seed torch for one member and give back the global torch, numpy and random states
+    afterwards (the Trainer seeds all three)."""
+    np_state, py_state = np.random.get_state(), random.getstate()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
 
 
 def _is_real(v):
