@@ -1,0 +1,790 @@
+"""Feature learning with denoising autoencoders, behind scikit-learn's contracts.
+
+* ``DAEFeatureExtractor``: a transformer (``fit``, ``transform``, ``fit_transform``,
+  ``inverse_transform``, ``get_feature_names_out``) whose features are the code of a
+  dense DAE — one layer, or a stack pretrained greedily layer by layer (Vincent et al.
+  2010) — or the flattened bottleneck of a convolutional one.
+* ``DAEClassifier``: the stacked DAE fine-tuned with labels under a softmax layer
+  (``fit(X, y)``, ``predict``, ``predict_proba``, ``score``); ``pretrain=False`` trains
+  the same network from random initialisation, the baseline of the pretraining effect.
+* ``plot_filters`` / ``plot_codes``: first-layer filters as an image grid, and a 2-D map
+  of the codes coloured by label.
+
+scikit-learn is an optional dependency (``pip install 'daekit[sklearn]'``), so these
+classes do not inherit from ``sklearn.base.BaseEstimator``: they implement its contract
+(``get_params``, ``set_params``, ``__sklearn_tags__``, fitted attributes ending in ``_``)
+themselves and import scikit-learn only inside ``fit``/``transform``. ``clone``,
+``Pipeline`` and ``GridSearchCV`` work with them, and ``check_estimator`` passes
+(tests/test_features.py lists the one warning and why).
+
+Example:
+    >>> import numpy as np, daekit as dk
+    >>> X = np.random.default_rng(0).random((200, 64))
+    >>> fx = dk.DAEFeatureExtractor(hidden_sizes=(32,), epochs=2, random_state=0)
+    >>> fx.fit_transform(X).shape
+    (200, 32)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import random
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..dae import DenoisingAutoencoder
+from ..io import ModelFileError, read_config
+from ..models import create_model
+from ..train import TrainConfig, Trainer
+from .stacked import FineTuneNet, layer_noises, pretrain_stack
+
+__all__ = ["DAEFeatureExtractor", "DAEClassifier", "plot_filters", "plot_codes"]
+
+SCALINGS = ("minmax", "standard", "none")
+_SKLEARN_HINT = "pip install 'daekit[sklearn]'"
+
+
+def _sklearn():
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise ImportError(f"DAEFeatureExtractor and DAEClassifier need scikit-learn: {_SKLEARN_HINT}.") from None
+
+
+# --------------------------------------------------------------------------- the contract
+
+
+class _Estimator:
+    """scikit-learn's estimator contract without importing scikit-learn.
+
+    Constructor arguments are stored unchanged and read back by ``get_params``;
+    ``set_params`` validates names only (values are checked in ``fit``, as scikit-learn
+    asks).
+    """
+
+    _estimator_type: str | None = None
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        return sorted(p for p in inspect.signature(cls.__init__).parameters if p != "self")
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor arguments (``deep`` is accepted; there are no sub-estimators)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params) -> "_Estimator":
+        """Set constructor arguments by name; returns self."""
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                                 f"Valid parameters are: {valid!r}.")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = []
+        for name, value in self.get_params().items():
+            default = defaults.get(name)
+            same = value is default or (type(value) is type(default) and _safe_equal(value, default))
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "n_features_in_")
+
+    def _base_tags(self):
+        _sklearn()
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(estimator_type=self._estimator_type, target_tags=TargetTags(required=False),
+                    input_tags=InputTags(two_d_array=True, allow_nan=False, sparse=False))
+
+    # -- shared pieces of fit / transform ---------------------------------------------
+
+    def _validate(self, X, *, reset: bool):
+        """Check X the scikit-learn way: 2-D, numeric, finite, non-empty, right width."""
+        _sklearn()
+        from sklearn.utils.validation import check_is_fitted, validate_data
+
+        if not reset:
+            check_is_fitted(self)
+        try:
+            return validate_data(self, X, reset=reset, dtype=(np.float64, np.float32),
+                                 ensure_all_finite=True, ensure_min_samples=1)
+        except ValueError as e:
+            text = str(e)
+            if "NaN" in text or "infinity" in text:
+                raise ValueError(f"X contains NaN or infinity; {type(self).__name__} needs finite numbers "
+                                 f"(impute or drop those values first). ({text})") from None
+            raise
+
+    def _check_params(self) -> None:
+        sizes = self.hidden_sizes
+        if isinstance(sizes, (int, np.integer)):
+            sizes = (sizes,)
+        if not isinstance(sizes, (list, tuple)) or not sizes or not all(
+                isinstance(h, (int, np.integer)) and h > 0 for h in sizes):
+            raise ValueError(f"hidden_sizes={self.hidden_sizes!r} must be a non-empty sequence of positive integers.")
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"scaling={self.scaling!r} is not valid: use one of {', '.join(SCALINGS)}.")
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive integer.")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"lr={self.lr!r} must be a positive number.")
+        layer_noises(self.noise, len(sizes))  # raises on a bad spec or count
+
+    def _loss_name(self) -> str:
+        if self.loss == "auto":
+            return "bce" if self.scaling == "minmax" else "mse"
+        if self.loss not in ("bce", "mse", "l1"):
+            raise ValueError(f"loss={self.loss!r} is not valid: use 'auto', 'bce', 'mse' or 'l1'.")
+        return self.loss
+
+    def _hidden(self) -> tuple[int, ...]:
+        sizes = self.hidden_sizes
+        return (int(sizes),) if isinstance(sizes, (int, np.integer)) else tuple(int(h) for h in sizes)
+
+    def _fit_scaling(self, X: np.ndarray) -> None:
+        # Global min/max (not per feature): a pixel that is always dark in training must not
+        # blow up at test time, and [0, 1] data is what BCE and masking noise assume.
+        if self.scaling == "minmax":
+            lo, hi = float(X.min()), float(X.max())
+            self.scale_offset_ = np.full(X.shape[1], lo)
+            self.scale_ = np.full(X.shape[1], hi - lo if hi > lo else 1.0)
+        elif self.scaling == "standard":
+            std = X.std(axis=0)
+            self.scale_offset_, self.scale_ = X.mean(axis=0), np.where(std > 0, std, 1.0)
+        else:
+            self.scale_offset_, self.scale_ = np.zeros(X.shape[1]), np.ones(X.shape[1])
+
+    def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
+        scaled = (np.asarray(X, dtype=np.float64) - self.scale_offset_) / self.scale_
+        return torch.tensor(scaled, dtype=torch.float32)
+
+    def _train_config(self, seed: int) -> TrainConfig:
+        return TrainConfig(epochs=int(self.epochs), max_steps=self.max_steps, batch_size=int(self.batch_size),
+                           lr=float(self.lr), weight_decay=float(self.weight_decay), seed=seed,
+                           device=self.device, quiet=not self.verbose, tensorboard=False, out_dir=None)
+
+    def _seed(self) -> int:
+        _sklearn()
+        from sklearn.utils import check_random_state
+
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+
+
+def _safe_equal(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _private_rng(num_threads: int | None):
+    """Train without disturbing the caller: the Trainer seeds the global torch, numpy and
+    random generators, so their states (and torch's thread count) are put back after."""
+    np_state, py_state = np.random.get_state(), random.getstate()
+    threads = torch.get_num_threads()
+    if num_threads:
+        torch.set_num_threads(int(num_threads))
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+        torch.set_num_threads(threads)
+
+
+def _batched(fn, x: torch.Tensor, size: int = 2048) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([fn(chunk) for chunk in x.split(size)]) if len(x) else fn(x)
+
+
+def _output_dtype(X: np.ndarray):
+    return X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+
+
+# --------------------------------------------------------------------------- transformer
+
+
+class DAEFeatureExtractor(_Estimator):
+    """Unsupervised features: the code of a denoising autoencoder, as a scikit-learn transformer.
+
+    With one entry in ``hidden_sizes`` this is one DAE layer; with more it is a stacked
+    DAE pretrained greedily (each layer a DAE on the clean codes of the layer below, with
+    its own noise) unless ``layerwise=False``, which trains the deep DAE end to end.
+    ``model="conv2d"`` uses a convolutional DAE on images of ``image_shape`` and returns
+    its flattened bottleneck.
+
+    Defaults follow Vincent et al. (2010): 25 % masking noise, sigmoid units, tied
+    weights, cross-entropy on inputs min-max scaled to [0, 1].
+
+    Args:
+        hidden_sizes: layer widths, bottom to top; the last is the number of features
+            (dense model). For ``conv2d``: the channels of each level.
+        activation: hidden activation (``sigmoid``, ``relu``, ``tanh``...).
+        tied: decoder weights are the transposed encoder weights (dense model).
+        noise: a ``daekit.noise`` process or spec (``"masking:0.25"``,
+            ``"gaussian:0.3"``), or a list with one per layer.
+        model: ``"mlp"`` (dense) or ``"conv2d"``.
+        image_shape: ``(H, W)`` or ``(C, H, W)`` of the flattened rows: needed by
+            ``conv2d``, used by ``plot_filters`` otherwise.
+        layerwise: greedy layer-wise pretraining of a multi-layer dense model.
+        loss: ``"auto"`` (BCE after min-max scaling, else MSE), ``"bce"``, ``"mse"``, ``"l1"``.
+        scaling: ``"minmax"`` (one global min and max), ``"standard"`` (per feature) or ``"none"``.
+        epochs: training passes over the data, per layer.
+        max_steps: optimiser steps per layer (wins over ``epochs`` when set).
+        batch_size, lr, weight_decay: AdamW settings of ``daekit.Trainer``.
+        random_state: seed (int), or None for a fresh one each fit.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        num_threads: torch CPU threads while fitting/transforming (None: leave as is).
+        verbose: show progress bars.
+
+    Attributes:
+        dae_: the trained ``DenoisingAutoencoder``. n_features_in_: input width.
+        n_features_out_: number of features. history_: per-layer training metrics.
+
+    Shape:
+        X: ``(N, F)`` → ``transform``: ``(N, n_features_out_)``; ``inverse_transform`` back.
+
+    Example:
+        >>> from sklearn.pipeline import make_pipeline
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> clf = make_pipeline(DAEFeatureExtractor(hidden_sizes=(500,)), LogisticRegression())
+        >>> clf.fit(X_train, y_train).score(X_test, y_test)   # doctest: +SKIP
+    """
+
+    def __init__(self, hidden_sizes: Sequence[int] = (1000,), activation: str = "sigmoid", tied: bool = True,
+                 noise="masking:0.25", model: str = "mlp", image_shape: Sequence[int] | None = None,
+                 layerwise: bool = True, loss: str = "auto", scaling: str = "minmax", epochs: int = 30,
+                 max_steps: int | None = None, batch_size: int = 64, lr: float = 1e-3,
+                 weight_decay: float = 0.0, random_state: int | None = None, device: str = "cpu",
+                 num_threads: int | None = None, verbose: bool = False):
+        self.hidden_sizes = hidden_sizes
+        self.activation = activation
+        self.tied = tied
+        self.noise = noise
+        self.model = model
+        self.image_shape = image_shape
+        self.layerwise = layerwise
+        self.loss = loss
+        self.scaling = scaling
+        self.epochs = epochs
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.random_state = random_state
+        self.device = device
+        self.num_threads = num_threads
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = self._base_tags()
+        from sklearn.utils import TransformerTags
+
+        tags.estimator_type = None
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float64", "float32"])
+        return tags
+
+    # -- fit --------------------------------------------------------------------------
+
+    def _image_chw(self, n_features: int) -> tuple[int, int, int]:
+        if self.image_shape is None:
+            side = int(round(n_features ** 0.5))
+            if side * side != n_features:
+                raise ValueError(f"rows of {n_features} features are not square images: set image_shape=(H, W) "
+                                 "or (C, H, W).")
+            return (1, side, side)
+        shape = tuple(int(s) for s in self.image_shape)
+        chw = (1,) + shape if len(shape) == 2 else shape
+        if len(chw) != 3 or int(np.prod(chw)) != n_features:
+            raise ValueError(f"image_shape={self.image_shape!r} does not hold {n_features} features per row: "
+                             "use (H, W) or (C, H, W) with H*W*C equal to the number of features.")
+        return chw
+
+    def fit(self, X, y=None) -> "DAEFeatureExtractor":
+        """Learn the features from X alone (``y`` is ignored: the learning is unsupervised).
+
+        Args:
+            X: array-like ``(N, F)`` of finite numbers.
+            y: ignored.
+
+        Returns:
+            self.
+        """
+        X = self._validate(X, reset=True)
+        self._check_params()
+        if self.model not in ("mlp", "conv2d"):
+            raise ValueError(f"model={self.model!r} is not valid: use 'mlp' or 'conv2d'.")
+        loss = self._loss_name()
+        self._fit_scaling(X)
+        x = self._to_tensor(X)
+        seed = self._seed()
+        out_act = "sigmoid" if loss == "bce" else "identity"
+        self.history_ = []
+        with _private_rng(self.num_threads):
+            config = self._train_config(seed)
+            if self.model == "conv2d":
+                chw = self._image_chw(X.shape[1])
+                torch.manual_seed(seed)
+                net = create_model("conv2d", in_channels=chw[0], channels=self._hidden(), blocks_per_level=1,
+                                   activation=self.activation, output_activation=out_act)
+                dae = DenoisingAutoencoder(net, noise=layer_noises(self.noise, 1)[0], loss=loss)
+                self.history_.append(Trainer(dae, config).fit(x.reshape(-1, *chw)).history)
+            elif self.layerwise or len(self._hidden()) == 1:
+                net = pretrain_stack(x, self._hidden(), activation=self.activation, tied=bool(self.tied),
+                                     noise=self.noise, input_loss=loss, config=config, histories=self.history_)
+                # pretrain_stack's last layer noise is kept for the record; the whole model
+                # is saved with the first layer's noise, the one that touches the data.
+                dae = DenoisingAutoencoder(net, noise=layer_noises(self.noise, len(self._hidden()))[0], loss=loss)
+            else:
+                torch.manual_seed(seed)
+                net = create_model("mlp", in_features=X.shape[1], hidden_sizes=self._hidden(),
+                                   activation=self.activation, latent_activation=self.activation,
+                                   output_activation=out_act, tied=bool(self.tied))
+                dae = DenoisingAutoencoder(net, noise=layer_noises(self.noise, 1)[0], loss=loss)
+                self.history_.append(Trainer(dae, config).fit(x).history)
+        self.dae_ = dae.cpu().eval()
+        with torch.no_grad():
+            code = self.dae_.model.encode(self._model_input(x[:1]))
+        self.code_shape_ = tuple(code.shape[1:])
+        self.n_features_out_ = int(np.prod(self.code_shape_))
+        return self
+
+    # -- transform --------------------------------------------------------------------
+
+    def _model_input(self, x: torch.Tensor) -> torch.Tensor:
+        if self.model == "conv2d":
+            return x.reshape(-1, *self._image_chw(self.n_features_in_))
+        return x
+
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dae_.model.encode(self._model_input(x)).flatten(1)
+
+    def transform(self, X) -> np.ndarray:
+        """The learned features of X (clean input, no noise).
+
+        Args:
+            X: array-like ``(N, n_features_in_)``.
+
+        Returns:
+            ``(N, n_features_out_)`` array, float32 for float32 input, else float64.
+        """
+        X = self._validate(X, reset=False)
+        with _private_rng(self.num_threads):
+            z = _batched(self._encode, self._to_tensor(X))
+        return z.numpy().astype(_output_dtype(X))
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """``fit(X).transform(X)``."""
+        return self.fit(X, y).transform(X)
+
+    def inverse_transform(self, X) -> np.ndarray:
+        """Decode features back to the input space (the autoencoder's reconstruction).
+
+        Args:
+            X: features ``(N, n_features_out_)``, as given by ``transform``.
+
+        Returns:
+            ``(N, n_features_in_)`` array in the units of the original data.
+        """
+        _sklearn()
+        from sklearn.utils.validation import check_array, check_is_fitted
+
+        check_is_fitted(self)
+        Z = check_array(X, dtype=(np.float64, np.float32), ensure_all_finite=True)
+        if Z.shape[1] != self.n_features_out_:
+            raise ValueError(f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform is "
+                             f"expecting {self.n_features_out_} features (the width of its codes).")
+        z = torch.tensor(Z, dtype=torch.float32).reshape(-1, *self.code_shape_)
+        with _private_rng(self.num_threads):
+            x_hat = _batched(self.dae_.model.decode, z)
+        if self.model == "conv2d":  # the decoder works at the padded size: crop back
+            _, h, w = self._image_chw(self.n_features_in_)
+            x_hat = x_hat[..., :h, :w]
+        x_hat = x_hat.reshape(len(Z), -1).double().numpy()
+        return (x_hat * self.scale_ + self.scale_offset_).astype(_output_dtype(Z))
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the features: ``daefeatureextractor0``, ``daefeatureextractor1``, ...
+
+        Args:
+            input_features: ignored apart from a length check (features are not one-to-one).
+        """
+        _sklearn()
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        if input_features is not None and len(input_features) != self.n_features_in_:
+            raise ValueError(f"input_features has {len(input_features)} names, but {type(self).__name__} "
+                             f"was fitted on {self.n_features_in_} features.")
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self.n_features_out_)], dtype=object)
+
+    # -- saving -----------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a model folder (``config.json`` + ``model.safetensors``) that ``load`` reads.
+
+        Returns:
+            The folder's path.
+        """
+        _sklearn()
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
+        params["noise"] = [n.to_config() for n in layer_noises(self.noise, len(self._hidden()))] \
+            if isinstance(self.noise, (list, tuple)) else layer_noises(self.noise, 1)[0].to_config()
+        extra = {"class": type(self).__name__, "params": params,
+                 "fitted": {"n_features_in": int(self.n_features_in_), "code_shape": list(self.code_shape_),
+                            "scale_offset": self.scale_offset_.tolist(), "scale": self.scale_.tolist()}}
+        return self.dae_.save_pretrained(path, extra=extra)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "DAEFeatureExtractor":
+        """Read a folder written by ``save``; ``ModelFileError`` says what is wrong with it."""
+        from .. import noise as noise_lib
+
+        config = read_config(path)
+        if config.get("class") != cls.__name__ or "fitted" not in config:
+            raise ModelFileError(f"{path} holds a {config.get('class', 'unknown')} model, not a {cls.__name__}.")
+        try:
+            params = dict(config["params"])
+            noise_cfg = params["noise"]
+            params["noise"] = [noise_lib.from_config(c) for c in noise_cfg] if isinstance(noise_cfg, list) \
+                else noise_lib.from_config(noise_cfg)
+            for key in ("hidden_sizes", "image_shape"):
+                if isinstance(params.get(key), list):
+                    params[key] = tuple(params[key])
+            est = cls(**params)
+            fitted = config["fitted"]
+            est.n_features_in_ = int(fitted["n_features_in"])
+            est.code_shape_ = tuple(int(s) for s in fitted["code_shape"])
+            est.n_features_out_ = int(np.prod(est.code_shape_))
+            est.scale_offset_ = np.asarray(fitted["scale_offset"], dtype=np.float64)
+            est.scale_ = np.asarray(fitted["scale"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelFileError(f"{path}/config.json does not describe a fitted {cls.__name__} ({e}).") from None
+        if len(est.scale_) != est.n_features_in_:
+            raise ModelFileError(f"{path}/config.json is inconsistent: {len(est.scale_)} scale values for "
+                                 f"{est.n_features_in_} features.")
+        est.dae_ = DenoisingAutoencoder.from_pretrained(path)
+        est.history_ = []
+        return est
+
+    # -- pictures ---------------------------------------------------------------------
+
+    def filters(self) -> np.ndarray:
+        """First-layer filters, one per hidden unit, shaped as input images.
+
+        Returns:
+            ``(units, H, W)`` for one-channel data, else ``(units, C, H, W)``.
+        """
+        _sklearn()
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        model = self.dae_.model
+        if self.model == "conv2d":
+            weight = model.stem[0].weight.detach()
+            return weight[:, 0].numpy() if weight.shape[1] == 1 else weight.numpy()
+        weight = model.encoder_layers[0].weight.detach().numpy()
+        c, h, w = self._image_chw(self.n_features_in_)
+        return weight.reshape(-1, h, w) if c == 1 else weight.reshape(-1, c, h, w)
+
+
+# --------------------------------------------------------------------------- classifier
+
+
+class DAEClassifier(_Estimator):
+    """A stacked denoising autoencoder fine-tuned as a classifier (Vincent et al. 2010).
+
+    ``fit(X, y)`` pretrains the encoder greedily without labels (each layer a DAE on the
+    clean codes of the layer below), puts a softmax layer on the top code and fine-tunes
+    the whole network with cross-entropy. ``pretrain=False`` skips the pretraining: the
+    same network and fine-tuning from random initialisation.
+
+    Args:
+        hidden_sizes: layer widths, bottom to top.
+        activation, tied, noise, scaling, loss: as in ``DAEFeatureExtractor``.
+        pretrain: greedy layer-wise pretraining before fine-tuning.
+        pretrain_epochs: pretraining passes per layer.
+        epochs: fine-tuning passes.
+        finetune_lr: learning rate of fine-tuning (None: ``lr``).
+        dropout: dropout on the top code during fine-tuning.
+        batch_size, lr, weight_decay, max_steps, random_state, device, num_threads,
+        verbose: as in ``DAEFeatureExtractor`` (``max_steps`` caps each phase).
+
+    Attributes:
+        classes_: the class labels. net_: the ``FineTuneNet``. n_features_in_.
+
+    Shape:
+        X: ``(N, F)``, y: ``(N,)`` → ``predict``: ``(N,)``; ``predict_proba``: ``(N, n_classes)``.
+
+    Example:
+        >>> clf = DAEClassifier(hidden_sizes=(500, 500)).fit(X_train, y_train)   # doctest: +SKIP
+        >>> clf.score(X_test, y_test)                                             # doctest: +SKIP
+    """
+
+    _estimator_type = "classifier"
+
+    def __init__(self, hidden_sizes: Sequence[int] = (1000, 1000), activation: str = "sigmoid", tied: bool = True,
+                 noise="masking:0.25", pretrain: bool = True, loss: str = "auto", scaling: str = "minmax",
+                 pretrain_epochs: int = 30, epochs: int = 30, max_steps: int | None = None,
+                 batch_size: int = 64, lr: float = 1e-3, finetune_lr: float | None = None,
+                 weight_decay: float = 0.0, dropout: float = 0.0, random_state: int | None = None,
+                 device: str = "cpu", num_threads: int | None = None, verbose: bool = False):
+        self.hidden_sizes = hidden_sizes
+        self.activation = activation
+        self.tied = tied
+        self.noise = noise
+        self.pretrain = pretrain
+        self.loss = loss
+        self.scaling = scaling
+        self.pretrain_epochs = pretrain_epochs
+        self.epochs = epochs
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.finetune_lr = finetune_lr
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.random_state = random_state
+        self.device = device
+        self.num_threads = num_threads
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = self._base_tags()
+        from sklearn.utils import ClassifierTags
+
+        tags.target_tags.required = True
+        tags.classifier_tags = ClassifierTags(multi_class=True, multi_label=False)
+        return tags
+
+    def fit(self, X, y) -> "DAEClassifier":
+        """Pretrain (unless ``pretrain=False``), then fine-tune on the labels.
+
+        Args:
+            X: array-like ``(N, F)``.
+            y: class labels ``(N,)`` (any hashable labels).
+
+        Returns:
+            self.
+        """
+        _sklearn()
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        self._check_params()
+        if not isinstance(self.pretrain_epochs, (int, np.integer)) or self.pretrain_epochs < 1:
+            raise ValueError(f"pretrain_epochs={self.pretrain_epochs!r} must be a positive integer.")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout={self.dropout!r} must lie in [0, 1).")
+        try:
+            X, y = validate_data(self, X, y, reset=True, dtype=(np.float64, np.float32), ensure_all_finite=True)
+        except ValueError as e:
+            if "NaN" in str(e) or "infinity" in str(e):
+                raise ValueError(f"X contains NaN or infinity; {type(self).__name__} needs finite numbers "
+                                 f"(impute or drop those values first). ({e})") from None
+            raise
+        check_classification_targets(y)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        loss = self._loss_name()
+        self._fit_scaling(X)
+        x = self._to_tensor(X)
+        targets = torch.as_tensor(y_index.reshape(-1), dtype=torch.long)
+        seed = self._seed()
+        out_act = "sigmoid" if loss == "bce" else "identity"
+        self.history_ = []
+        with _private_rng(self.num_threads):
+            base = self._train_config(seed)
+            if self.pretrain:
+                net = pretrain_stack(x, self._hidden(), activation=self.activation, tied=bool(self.tied),
+                                     noise=self.noise, input_loss=loss,
+                                     config=base.replace(epochs=int(self.pretrain_epochs)), histories=self.history_)
+            else:
+                torch.manual_seed(seed)
+                net = create_model("mlp", in_features=X.shape[1], hidden_sizes=self._hidden(),
+                                   activation=self.activation, latent_activation=self.activation,
+                                   output_activation=out_act, tied=bool(self.tied))
+            # The softmax layer's initial weights come from their own seed, so pretrained
+            # and random-init runs start their heads identically.
+            torch.manual_seed(seed + 10_000)
+            model = FineTuneNet(net, n_classes=len(self.classes_), dropout=float(self.dropout))
+            finetune = base.replace(lr=float(self.finetune_lr or self.lr), seed=seed + 10_000)
+            self.history_.append(Trainer(model, finetune).fit(torch.utils.data.TensorDataset(x, targets)).history)
+        self.net_ = model.cpu().eval()
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        X = self._validate(X, reset=False)
+        with _private_rng(self.num_threads):
+            logits = _batched(self.net_.logits, self._to_tensor(X))
+        return torch.softmax(logits.double(), dim=1).numpy()
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Mean accuracy on ``(X, y)``."""
+        from sklearn.metrics import accuracy_score
+
+        return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
+
+    def transform(self, X) -> np.ndarray:
+        """The fine-tuned top code of X (features for another model)."""
+        X = self._validate(X, reset=False)
+        with _private_rng(self.num_threads):
+            z = _batched(self.net_.autoencoder.encode, self._to_tensor(X))
+        return z.numpy().astype(_output_dtype(X))
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+def _figure_tools():
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("plots need matplotlib: pip install 'daekit[plot]'.") from None
+    return Figure, FigureCanvasAgg
+
+
+def filter_grid(filters: np.ndarray, columns: int | None = None, pad: int = 1) -> np.ndarray:
+    """Tile filters into one image, each scaled to its own [0, 1] range.
+
+    Args:
+        filters: ``(K, H, W)`` (or ``(K, C, H, W)``, shown by their channel mean).
+        columns: filters per row (default: about square).
+        pad: pixels of gap between filters.
+
+    Returns:
+        A 2-D array on [0, 1].
+    """
+    f = np.asarray(filters, dtype=np.float64)
+    if f.ndim == 4:
+        f = f.mean(axis=1)
+    if f.ndim != 3 or len(f) == 0:
+        raise ValueError(f"filters must have shape (K, H, W), got {f.shape}.")
+    k, h, w = f.shape
+    lo, hi = f.reshape(k, -1).min(1), f.reshape(k, -1).max(1)
+    f = (f - lo[:, None, None]) / np.where(hi > lo, hi - lo, 1.0)[:, None, None]
+    cols = columns or int(np.ceil(np.sqrt(k)))
+    rows = int(np.ceil(k / cols))
+    grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad))
+    for i in range(k):
+        r, c = divmod(i, cols)
+        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = f[i]
+    return grid
+
+
+def plot_filters(extractor: DAEFeatureExtractor, path: str | os.PathLike, max_filters: int = 100,
+                 columns: int | None = None) -> Path:
+    """Save the first-layer filters of a fitted extractor as a grid PNG.
+
+    With masking noise and sigmoid units these are the stroke and blob detectors of
+    Vincent et al. (2010); without noise they look like noise.
+
+    Args:
+        extractor: a fitted ``DAEFeatureExtractor``.
+        path: the PNG to write (atomically).
+        max_filters: show the first this many units.
+        columns: filters per row.
+
+    Returns:
+        The path written.
+    """
+    Figure, Canvas = _figure_tools()
+    grid = filter_grid(extractor.filters()[:max_filters], columns)
+    scale = max(2, int(600 / max(grid.shape)))
+    fig = Figure(figsize=(grid.shape[1] * scale / 100, grid.shape[0] * scale / 100), dpi=100)
+    canvas = Canvas(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(grid, cmap="gray", interpolation="nearest", vmin=0, vmax=1)
+    ax.axis("off")
+    return _save_figure(fig, canvas, path)
+
+
+def plot_codes(codes: np.ndarray, labels, path: str | os.PathLike, method: str = "pca",
+               title: str | None = None, random_state: int = 0) -> Path:
+    """Save a 2-D map of codes (PCA or t-SNE), one dot per row, coloured by label.
+
+    Args:
+        codes: ``(N, D)`` features, e.g. ``extractor.transform(X)``.
+        labels: ``(N,)`` labels (any values).
+        path: the PNG to write (atomically).
+        method: ``"pca"`` (fast) or ``"tsne"`` (clusters, slower; keep N to a few thousand).
+        title: plot title.
+        random_state: seed of t-SNE.
+
+    Returns:
+        The path written.
+    """
+    _sklearn()
+    codes = np.asarray(codes, dtype=np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    if codes.ndim != 2 or len(codes) != len(labels):
+        raise ValueError(f"codes {codes.shape} and labels {labels.shape} must be (N, D) and (N,) with the same N.")
+    if len(codes) < 3:
+        raise ValueError("a map of codes needs at least 3 rows.")
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        xy = PCA(n_components=2, random_state=random_state).fit_transform(codes) if codes.shape[1] > 1 \
+            else np.column_stack([codes[:, 0], np.zeros(len(codes))])
+    elif method == "tsne":
+        from sklearn.manifold import TSNE
+
+        xy = TSNE(n_components=2, init="pca", random_state=random_state,
+                  perplexity=min(30.0, (len(codes) - 1) / 3)).fit_transform(codes)
+    else:
+        raise ValueError(f"method={method!r} is not valid: use 'pca' or 'tsne'.")
+    Figure, Canvas = _figure_tools()
+    fig = Figure(figsize=(6.5, 5.5), dpi=100)
+    canvas = Canvas(fig)
+    ax = fig.add_subplot()
+    classes = np.unique(labels)
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
+    for i, label in enumerate(classes):
+        keep = labels == label
+        ax.scatter(xy[keep, 0], xy[keep, 1], s=4, alpha=0.6, color=cmap(i % cmap.N), label=str(label))
+    ax.legend(markerscale=3, fontsize=8, loc="best", title="label")
+    ax.set_xlabel(f"{method.upper()} 1")
+    ax.set_ylabel(f"{method.upper()} 2")
+    ax.set_title(title or f"codes ({codes.shape[1]}-D) by label, {method.upper()}")
+    fig.tight_layout()
+    return _save_figure(fig, canvas, path)
+
+
+def _save_figure(fig, canvas, path: str | os.PathLike) -> Path:
+    import io
+
+    from ..io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path.parent))
+    atomic_write_bytes(path, buf.getvalue())
+    return path
