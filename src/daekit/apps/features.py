@@ -41,7 +41,7 @@ from ..dae import DenoisingAutoencoder
 from ..io import ModelFileError, read_config
 from ..models import create_model
 from ..train import TrainConfig, Trainer
-from .stacked import FineTuneNet, layer_noises, pretrain_stack
+from .features_stacked import FineTuneNet, layer_noises, pretrain_stack
 
 __all__ = ["DAEFeatureExtractor", "DAEClassifier", "plot_filters", "plot_codes"]
 
