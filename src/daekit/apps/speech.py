@@ -110,18 +110,22 @@ def train_speech_dae(clean: torch.Tensor, noise_bank: list, sample_rate: int, co
 class StreamResampler:
     """Causal polyphase FIR resampling for a stream, chunk by chunk (any chunk size).
 
-    The filter is scipy's ``resample_poly`` default (Kaiser window, beta 5, half-length
-    10 * max(up, down) at the upsampled rate); being causal it delays the signal by
+    The filter is scipy's ``resample_poly`` design (Kaiser window, beta 5, half-length at
+    least 10 * max(up, down) at the upsampled rate); being causal it delays the signal by
     ``delay`` output samples, which the stream accounts for in its latency.
 
     Shape: ``process((C, S))`` -> ``(C, S')``.
     """
 
-    def __init__(self, orig_sr: int, target_sr: int, channels: int = 1):
+    def __init__(self, orig_sr: int, target_sr: int, channels: int = 1, align: float = 0.0):
         from scipy.signal import firwin
         g = math.gcd(int(orig_sr), int(target_sr))
         self.up, self.down = int(target_sr) // g, int(orig_sr) // g
+        # At least scipy's half-length, lengthened so that delay + align is a whole number of
+        # output samples: then the stream can drop exactly its delay (``align`` is a delay the
+        # signal already carries, in output samples, e.g. from a resampler before this one).
         half = 10 * max(self.up, self.down)
+        half += (-(half + int(round(align * self.down)))) % self.down
         h = firwin(2 * half + 1, 1.0 / max(self.up, self.down), window=("kaiser", 5.0)) * self.up
         taps = -(-h.size // self.up)  # input samples per output sample
         self.h = np.zeros(taps * self.up, np.float64)
@@ -362,7 +366,8 @@ class SpeechStream:
         self.resampler_delay_ms = 0.0
         if self._resample:
             self._down = StreamResampler(self.sample_rate, model_sr, self.channels)
-            self._up = StreamResampler(model_sr, self.sample_rate, self.channels)
+            self._up = StreamResampler(model_sr, self.sample_rate, self.channels,
+                                       align=self._down.delay * self.sample_rate / model_sr)
             # Both filters delay: the output keeps that delay out by skipping its first samples.
             self._skip_out = int(round(self._down.delay * self.sample_rate / model_sr + self._up.delay))
             self.resampler_delay_ms = 1000.0 * self._skip_out / self.sample_rate
