@@ -14,6 +14,7 @@ from .models import create_model, list_models, register_model
 from .train import TrainConfig, Trainer
 from .apps.anomaly import DAEDetector
 from .apps.image import ImageDenoiser
+from .apps.speech import SpeechEnhancer
 
 __all__ = [
     "__version__", "noise", "losses",
@@ -22,4 +23,5 @@ __all__ = [
     "Trainer", "TrainConfig",
     "DAEDetector",
     "ImageDenoiser",
+    "SpeechEnhancer",
 ]
