@@ -15,6 +15,7 @@ from .train import TrainConfig, Trainer
 from .apps.anomaly import DAEDetector
 from .apps.image import ImageDenoiser
 from .apps.speech import SpeechEnhancer
+from .apps.features import DAEClassifier, DAEFeatureExtractor
 
 __all__ = [
     "__version__", "noise", "losses",
@@ -24,4 +25,5 @@ __all__ = [
     "DAEDetector",
     "ImageDenoiser",
     "SpeechEnhancer",
+    "DAEFeatureExtractor", "DAEClassifier",
 ]

@@ -16,7 +16,7 @@ from .. import __version__
 from ..io import ModelFileError
 
 # Command-group modules, in the order their commands are listed in ``daekit --help``.
-COMMAND_MODULES = ("core", "image", "noise", "anomaly", "audio", "serve")
+COMMAND_MODULES = ("core", "image", "noise", "anomaly", "audio", "features", "serve")
 
 USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError,
                ModelFileError, ImportError)
