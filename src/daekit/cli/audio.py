@@ -107,8 +107,8 @@ def _inputs(paths, recursive: bool) -> list[tuple[Path, Path]]:
 
 def cmd_denoise(args) -> int:
     from ..data.audio import AUDIO_SUFFIXES
+    items = _inputs(args.inputs, args.recursive)  # a wrong path is reported before the model loads
     enhancer = _enhancer(args)
-    items = _inputs(args.inputs, args.recursive)
     out = Path(args.output)
     single_file = len(items) == 1 and out.suffix.lower() in AUDIO_SUFFIXES and not out.is_dir()
     failed = 0
