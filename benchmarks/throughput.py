@@ -104,8 +104,9 @@ def trainer_loop(dae, data, batch: int, steps: int, device: torch.device, precis
     return steps * batch / (time.perf_counter() - t0)
 
 
-def measure(name: str, device: torch.device, rounds: int) -> dict:
+def measure(name: str, device: torch.device, rounds: int, scale: float = 1.0) -> dict:
     dae, data, batch, steps, precision = make_case(name, device)
+    steps = max(2, round(steps * scale))
     # Warm-up: allocator, kernels, thread pools, for both loops.
     plain_loop(dae, data, batch, max(2, steps // 4), device, precision)
     trainer_loop(dae, data, batch, max(2, steps // 4), device, precision)
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default="dense,conv", help="comma-separated: dense, conv (and dncnn on CUDA)")
     parser.add_argument("--threads", default="1,2", help="CPU thread counts to try, comma-separated")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per loop")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the steps per round (e.g. 0.5 on a busy machine)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--out", default="benchmarks/results/throughput.json", help="JSON results file")
     args = parser.parse_args(argv)
@@ -149,12 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         threads = [int(t) for t in args.threads.split(",")]
 
     results = []
-    print(f"{'case':<7}{'threads':>8}{'plain/s':>12}{'trainer/s':>12}{'ratio':>8}")
+    print(f"{'case':<7}{'threads':>8}{'plain/s':>12}{'trainer/s':>12}{'ratio':>8}", flush=True)
     for n_threads in threads:
         if device.type == "cpu":
             torch.set_num_threads(n_threads)
         for case in cases:
-            res = measure(case, device, args.rounds)
+            res = measure(case, device, args.rounds, args.scale)
             results.append(res)
             print(f"{case:<7}{res['threads']:>8}{res['plain_samples_per_s']:>12,.0f}"
                   f"{res['trainer_samples_per_s']:>12,.0f}{res['ratio']:>8.3f}", flush=True)
@@ -171,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "commit": git_commit(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "results": results,
         "min_ratio": min(r["ratio"] for r in results),
     }

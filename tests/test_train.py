@@ -381,3 +381,22 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     resumed = _losses(metrics)
     assert [r[0] for r in resumed] == list(range(5, 61, 5))  # no duplicated or lost rows
     assert resumed == _losses(clean / "metrics.csv")  # bit-for-bit the same losses
+
+
+def test_unreadable_or_foreign_checkpoint_is_one_sentence(tmp_path):
+    x = torch.randn(64, 8)
+    (tmp_path / CHECKPOINT_NAME).write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot be read as a training checkpoint"):
+        Trainer(Recon(), quick(out_dir=str(tmp_path))).fit(x)
+    Trainer(Recon(), quick(max_steps=5, out_dir=str(tmp_path), resume=False)).fit(x)
+    with pytest.raises(ValueError, match="holds a different model"):
+        Trainer(Recon(dim=6), quick(out_dir=str(tmp_path))).fit(torch.randn(64, 6))
+
+
+@pytest.mark.slow
+def test_torch_compile_trains():
+    model = Recon(noise=0.0)
+    x = torch.randn(64, 8)
+    before = float(model(x).detach())
+    Trainer(model, quick(max_steps=30, lr=1e-2, compile=True)).fit(x)
+    assert float(model(x).detach()) < before

@@ -527,12 +527,13 @@ def _plot(history: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path)
 
 
-def _tensorboard(out_dir: Path) -> Any:
+def _tensorboard(out_dir: Path, step: int) -> Any:
     try:  # optional dependency, only when installed
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(str(out_dir / "tensorboard"))
+    # purge_step: a resumed run drops the events a killed run wrote after its checkpoint.
+    return SummaryWriter(str(out_dir / "tensorboard"), purge_step=step or None)
 
 
 # --------------------------------------------------------------------------- trainer
@@ -683,10 +684,18 @@ class Trainer:
         n_acc = 0
         ckpt_path = out_dir / CHECKPOINT_NAME if out_dir else None
         if ckpt_path is not None and cfg.resume and ckpt_path.exists():
-            ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            if ck.get("format") != _CHECKPOINT_FORMAT:
+            try:
+                ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            except Exception as exc:  # truncated or foreign file: say so, keep it for inspection
+                raise ValueError(f"{ckpt_path} cannot be read as a training checkpoint ({exc}); "
+                                 "move it away or start afresh with resume=False (--no-resume).") from None
+            if not isinstance(ck, dict) or ck.get("format") != _CHECKPOINT_FORMAT:
                 raise ValueError(f"{ckpt_path} is not a daekit training checkpoint.")
-            model.load_state_dict(ck["model"])
+            try:
+                model.load_state_dict(ck["model"])
+            except RuntimeError as exc:
+                raise ValueError(f"{ckpt_path} holds a different model than this run's ({str(exc).splitlines()[0]}); "
+                                 "use another output folder or resume=False (--no-resume).") from None
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])
             if scaler is not None and ck["scaler"]:
@@ -697,8 +706,9 @@ class Trainer:
             self.best_val_loss_, self.best_step_, bad_evals = best["val_loss"], best["step"], best["bad_evals"]
             best_state = best["state"]
             self.stopped_early_, done = ck["stopped_early"], ck["stopped_early"]
-            loss_sum.fill_(ck["loss_acc"][0])
-            n_acc, elapsed = ck["loss_acc"][1], ck["elapsed"]
+            sums, n_acc = ck["loss_acc"]
+            loss_sum.fill_(sums[rank] if len(sums) == world else sums[0])
+            elapsed = ck["elapsed"]
             rngs = ck["rng"]
             if len(rngs) == world:
                 _set_rng_state(rngs[rank])
@@ -718,7 +728,7 @@ class Trainer:
         metrics = writer = bar = None
         if out_dir is not None and main:
             metrics = self._open_metrics(out_dir / METRICS_NAME)
-            writer = _tensorboard(out_dir) if cfg.tensorboard else None
+            writer = _tensorboard(out_dir, step) if cfg.tensorboard else None
         if main and not cfg.quiet:
             from tqdm.auto import tqdm
 
@@ -733,12 +743,14 @@ class Trainer:
             run_model = torch.compile(run_model)
 
         def save_checkpoint() -> None:
-            rng = [_rng_state()]
+            # Each process has its own random streams and loss accumulator: gather them all.
+            mine = (_rng_state(), float(loss_sum.item()))
+            per_rank = [mine]
             if world > 1:
                 import torch.distributed as dist
 
-                rng = [None] * world
-                dist.all_gather_object(rng, _rng_state())
+                per_rank = [None] * world
+                dist.all_gather_object(per_rank, mine)
             if not main:
                 return
             _atomic_save({
@@ -748,13 +760,13 @@ class Trainer:
                 "scheduler": sched.state_dict(),
                 "scaler": scaler.state_dict() if scaler is not None else None,
                 "step": step, "epoch": epoch, "batch_in_epoch": start,
-                "rng": rng,
+                "rng": [r[0] for r in per_rank],
                 "config": cfg.to_dict(),
                 "best": {"val_loss": self.best_val_loss_, "step": self.best_step_,
                          "bad_evals": bad_evals, "state": best_state},
                 "stopped_early": self.stopped_early_,
                 "history": self.history,
-                "loss_acc": [float(loss_sum.item()), n_acc],
+                "loss_acc": [[r[1] for r in per_rank], n_acc],
                 "elapsed": elapsed + time.perf_counter() - t_start,
                 "world_size": world,
             }, ckpt_path)
