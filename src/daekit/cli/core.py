@@ -50,9 +50,10 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_denoise)
 
     p = sub.add_parser("export", help="export a model folder to ONNX",
-                       description="Export the model in DIR to ONNX with dynamic batch (and size) axes, then "
-                                   "check the file with onnxruntime against PyTorch.")
-    p.add_argument("model", metavar="DIR", help="model folder")
+                       description="Export the model in DIR (a DenoisingAutoencoder, ImageDenoiser, SpeechEnhancer or "
+                                   "DAEDetector folder) to ONNX with dynamic batch and size axes, then check the "
+                                   "file with onnxruntime against PyTorch.")
+    p.add_argument("model", metavar="DIR", help="model folder (e.g. src/daekit/pretrained/gray)")
     p.add_argument("--onnx", required=True, metavar="FILE", help="ONNX file to write")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime comparison")
     p.set_defaults(func=cmd_export)
@@ -160,15 +161,12 @@ def cmd_denoise(args) -> int:
 # -- export ----------------------------------------------------------------------------
 
 def cmd_export(args) -> int:
-    from .. import DenoisingAutoencoder
-    from ..io import export_onnx
+    from ..export import export_model_folder
 
-    dae = DenoisingAutoencoder.from_pretrained(args.model)
-    example = example_input(dae.model)
-    worst = export_onnx(dae.model, args.onnx, example, check=not args.no_check)
-    msg = f"wrote {args.onnx}"
-    if worst is not None:
-        msg += f"; onnxruntime matches PyTorch within {worst:.1e}"
+    info = export_model_folder(args.model, args.onnx, check=not args.no_check)
+    msg = f"wrote {args.onnx} ({info['class']}: {', '.join(info['inputs'])} -> {', '.join(info['outputs'])})"
+    if info["max_abs_diff"] is not None:
+        msg += f"; onnxruntime matches PyTorch within {info['max_abs_diff']:.1e}"
     print(msg)
     return 0
 
