@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from daekit.data.image import load_tiles
-from image_gray import HERE, parse, run
+from image_gray import export_checkpoint, parse, run
 
 SKIMAGE_COLOUR = ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png",
                   "retina.jpg", "rocket.jpg", "motorcycle_left.png", "motorcycle_right.png")
@@ -45,4 +45,7 @@ def colour_bank(train400: str, tile: int = 128) -> torch.Tensor:
 
 if __name__ == "__main__":
     args = parse(channels=3)
-    run(args, channels=3, tiles=colour_bank(args.data[0], tile=128))
+    if args.from_checkpoint:
+        export_checkpoint(args, 3)
+    else:
+        run(args, channels=3, tiles=colour_bank(args.data[0], tile=128))

@@ -47,7 +47,31 @@ def parse(argv=None, data_default=str(HERE.parent.parent / "shared/data/images/t
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave as is)")
     p.add_argument("--val-every", type=int, default=500, help="validate every N steps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--from-checkpoint", action="store_true",
+                   help="do not train: turn --out/checkpoint.pt (e.g. of a run stopped early) into model folders")
     return p.parse_args(argv)
+
+
+def export_checkpoint(args, channels: int) -> None:
+    """Model folder(s) from the last checkpoint of a run (the Trainer wraps the net in
+    PatchObjective, so its weights sit under ``model.``)."""
+    from daekit import create_model
+    from daekit.apps.image import ImageDenoiser
+
+    ck = torch.load(Path(args.out) / "checkpoint.pt", map_location="cpu", weights_only=True)
+    spec = DEFAULT_MODELS[args.model]
+    net = create_model(spec["name"], in_channels=channels, **spec["kwargs"])
+    state = ck["best"]["state"] if ck["best"]["state"] is not None else ck["model"]
+    net.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
+    den = ImageDenoiser(net.eval(), training={"steps": ck["step"], "batch_size": ck["config"]["batch_size"],
+                                              "seed": ck["config"]["seed"], "best_val_mse": ck["best"]["val_loss"],
+                                              "best_step": ck["best"]["step"], "patch_size": args.patch,
+                                              "wall_seconds": round(ck["elapsed"], 1), "preset": args.model,
+                                              "data": [str(d) for d in args.data], "from_checkpoint": True})
+    den.save_pretrained(args.out)
+    if args.export:
+        den.save_pretrained(args.export, half=True)
+    print(json.dumps(den.training, indent=1, default=str))
 
 
 def run(args, channels: int = 1, tiles: torch.Tensor | None = None) -> dict:
@@ -77,4 +101,5 @@ def run(args, channels: int = 1, tiles: torch.Tensor | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    run(parse())
+    cli_args = parse()
+    export_checkpoint(cli_args, 1) if cli_args.from_checkpoint else run(cli_args)

@@ -116,6 +116,19 @@ def test_train_image_denoiser_end_to_end(tmp_path):
     assert back(synthetic_image(40), sigma=10).shape == (40, 40)
 
 
+def test_gpu_recipe_path_bf16_channels_last_runs_on_cpu(tmp_path):
+    """The GPU settings (bf16 autocast, channels-last, bank on the device) on the CPU."""
+    from daekit.train import TrainConfig
+
+    tiles = torch.from_numpy(synthetic_image(64))[None, None].repeat(4, 1, 1, 1)
+    cfg = TrainConfig(max_steps=2, batch_size=4, precision="bf16", channels_last=True, device="cpu", quiet=True,
+                      tensorboard=False)
+    den = train_image_denoiser(tiles, tmp_path / "run", channels=1, patch_size=32, config=cfg,
+                               model={"name": "image_unet", "kwargs": {"channels": [8, 16], "blocks": 1}})
+    assert den.training["steps"] == 2
+    assert np.isfinite(den(synthetic_image(32), sigma=10).astype(float)).all()
+
+
 def test_compare_grid_makes_one_rgb_picture():
     a = synthetic_image(32)
     grid = compare_grid([a, np.dstack([a] * 4)], ["clean", "rgba"])
