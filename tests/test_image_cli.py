@@ -75,3 +75,10 @@ def test_train_command(tmp_path):
     code = main(["image", "train", str(tmp_path), "--out", str(tmp_path / "run"), "--steps", "2",
                  "--batch-size", "2", "--patch", "32", "--tile", "64", "--quiet", "--device", "cpu"])
     assert code == 0 and (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def test_never_overwrites_the_input(tmp_path, model_dir, capsys):
+    im.write_image(tmp_path / "a.png", synthetic_image(16))
+    before = (tmp_path / "a.png").read_bytes()
+    assert main(["image", "denoise", str(tmp_path), "-o", str(tmp_path), "--model", str(model_dir), "--quiet"]) == 1
+    assert (tmp_path / "a.png").read_bytes() == before and "overwrite" in capsys.readouterr().err

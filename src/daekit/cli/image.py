@@ -115,6 +115,8 @@ def _run_each(pairs, work, quiet: bool) -> int:
     with _bar(len(pairs), quiet) as bar:
         for src, dst in pairs:
             try:
+                if dst.exists() and dst.resolve() == src.resolve():
+                    raise ValueError(f"{src}: the output would overwrite the input; choose another -o.")
                 work(src, dst)
             except (ValueError, OSError, ImportError) as e:
                 failed += 1
