@@ -25,7 +25,15 @@ async function loadModels() {
   }
   const noDetector = MODELS.endpoints.anomaly !== "ready";
   $("table-fit").checked = noDetector; $("table-fit").disabled = noDetector;
+  fitOptions();
 }
+// The model list matters when scoring with a loaded detector; the rest when fitting one.
+function fitOptions() {
+  const fit = $("table-fit").checked;
+  $("table-model").disabled = fit;
+  $("table-contamination").disabled = !fit; $("table-window").disabled = !fit;
+}
+$("table-fit").addEventListener("change", fitOptions);
 function fill(selectId, kind) {
   const sel = $(selectId);
   for (const m of MODELS.models.filter((m) => m.kind === kind)) {
@@ -88,11 +96,32 @@ wireDrop("audio-drop", "audio-input", async (file) => {
     const out = setUrl("audio-after", await r.blob());
     $("audio-before").src = setUrl("audio-before", file);
     $("audio-after").src = out;
+    drawWave("wave-before", await file.arrayBuffer());
+    drawWave("wave-after", await (await fetch(out)).arrayBuffer());
     $("audio-caption").textContent = `after — ${r.headers.get("X-Daekit-Model")}, ` +
       `${r.headers.get("X-Daekit-Audio-Seconds")} s of audio in ${r.headers.get("X-Daekit-Seconds")} s`;
     $("audio-download").href = out; $("audio-download").hidden = false; $("audio-result").hidden = false;
   } catch (e) { showError("audio", e.message); }
 });
+
+// Waveform envelope (min/max per pixel column) of a recording, decoded by the browser.
+async function drawWave(canvasId, buffer) {
+  const canvas = $(canvasId), ctx = canvas.getContext("2d");
+  canvas.width = canvas.clientWidth || 500; canvas.height = 64;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  let data;
+  try {
+    const audio = await new OfflineAudioContext(1, 1, 44100).decodeAudioData(buffer);
+    data = audio.getChannelData(0);
+  } catch (e) { return; }  // a format this browser cannot decode: the players still work
+  const w = canvas.width, mid = canvas.height / 2, step = Math.max(1, Math.floor(data.length / w));
+  ctx.fillStyle = "#2364aa";
+  for (let x = 0; x < w; x++) {
+    let lo = 0, hi = 0;
+    for (let i = x * step; i < Math.min(data.length, (x + 1) * step); i++) { lo = Math.min(lo, data[i]); hi = Math.max(hi, data[i]); }
+    ctx.fillRect(x, mid - hi * mid, 1, Math.max(1, (hi - lo) * mid));
+  }
+}
 
 // -- anomalies -----------------------------------------------------------------------
 wireDrop("table-drop", "table-input", async (file) => {
