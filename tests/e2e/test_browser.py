@@ -14,9 +14,21 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CHROMIUM = os.environ.get("DAEKIT_CHROMIUM", "/usr/bin/chromium")
+
+
+def missing(reason):
+    """Skip, except in CI (DAEKIT_REQUIRE_BROWSER=1, set by .ci/run), where it is a failure."""
+    if os.environ.get("DAEKIT_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser tests required but {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
 if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright)")
+    missing(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+try:
+    from playwright import sync_api
+except ImportError:
+    missing("Playwright for Python is not installed (pip install playwright)")
 pytest.importorskip("fastapi")
 
 from daekit.serve import Limits, create_app  # noqa: E402
