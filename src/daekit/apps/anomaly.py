@@ -93,7 +93,7 @@ class DAEDetector:
 
     def __init__(self, contamination=0.1, threshold="contamination", threshold_k=3.0, window=None, stride=1,
                  model="mlp", hidden_sizes=None, noise="gaussian", noise_level=0.1, scaler="minmax",
-                 n_estimators=3, epochs=None, batch_size=256, lr=1e-3, score_draws=0, device="cpu",
+                 n_estimators=3, latent_weight=0.0, epochs=None, batch_size=256, lr=1e-3, score_draws=0, device="cpu",
                  random_state=None, verbose=False):
         self.contamination = contamination
         self.threshold = threshold
@@ -106,6 +106,7 @@ class DAEDetector:
         self.noise_level = noise_level
         self.scaler = scaler
         self.n_estimators = n_estimators
+        self.latent_weight = latent_weight
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -177,7 +178,11 @@ class DAEDetector:
         # the training data holds.
         raw = [self._member_errors(dae, train) for dae, train in zip(self.members_, inputs)]
         self.member_scale_ = [float(np.median(r.mean(axis=tuple(range(1, r.ndim))))) or 1.0 for r in raw]
-        self.decision_scores_ = self._element_errors(raw, len(X), self.stride).mean(axis=1)
+        scores = self._element_errors(raw, len(X), self.stride).mean(axis=1)
+        if self.latent_weight and self.window is None:
+            self._fit_latent(inputs)
+            scores = scores + self.latent_weight * self._latent_score(inputs)
+        self.decision_scores_ = scores
         self.threshold_ = self._fit_threshold(self.decision_scores_)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         self.score_range_ = (float(np.min(self.decision_scores_)), float(np.max(self.decision_scores_)))
@@ -355,10 +360,46 @@ class DAEDetector:
         mean = mean.reshape(len(mean), self.n_features_in_, self.window)  # flattened mlp windows are (C, L) too
         return fold_to_steps(mean, window_starts(n_rows, self.window, stride), n_rows)   # (T, C)
 
-    def _errors_for(self, X):
+    def _errors_for(self, X, with_latent=False):
         X = self._validate(X, fitting=False)
-        raw = [self._member_errors(dae, self._member_inputs(X, k, 1)) for k, dae in enumerate(self.members_)]
-        return self._element_errors(raw, len(X), 1)
+        inputs = [self._member_inputs(X, k, 1) for k in range(len(self.members_))]
+        raw = [self._member_errors(dae, x) for dae, x in zip(self.members_, inputs)]
+        errors = self._element_errors(raw, len(X), 1)
+        if not with_latent:
+            return errors
+        latent = self._latent_score(inputs) if self.latent_weight and self.window is None else 0.0
+        return errors, latent
+
+    # Points far out along directions the data does vary in are rebuilt well by an
+    # autoencoder (it extrapolates), so their reconstruction error is small; their code is
+    # what is unusual. The latent term is the Mahalanobis distance of each member's code
+    # from its training codes, in units of its median, as in PCA's split of a Gaussian
+    # log-likelihood into a residual part and a principal-subspace part.
+
+    @torch.no_grad()
+    def _codes(self, dae, x):
+        with self._threads():
+            return dae.encode(torch.as_tensor(x).to(self._device())).double().cpu().numpy()
+
+    def _fit_latent(self, inputs):
+        self.latent_mean_, self.latent_precision_, self.latent_scale_ = [], [], []
+        for dae, x in zip(self.members_, inputs):
+            z = self._codes(dae, x)
+            mu = z.mean(axis=0)
+            cov = np.atleast_2d(np.cov(z, rowvar=False))
+            cov = cov + (1e-3 * np.trace(cov) / len(cov) + 1e-9) * np.eye(len(cov))   # shrink: codes may be collinear
+            prec = np.linalg.inv(cov)
+            d = np.einsum("ij,jk,ik->i", z - mu, prec, z - mu)
+            self.latent_mean_.append(mu)
+            self.latent_precision_.append(prec)
+            self.latent_scale_.append(float(np.median(d)) or 1.0)
+
+    def _latent_score(self, inputs):
+        total = 0.0
+        for k, (dae, x) in enumerate(zip(self.members_, inputs)):
+            c = self._codes(dae, x) - self.latent_mean_[k]
+            total = total + np.einsum("ij,jk,ik->i", c, self.latent_precision_[k], c) / self.latent_scale_[k]
+        return total / len(self.members_)
 
     def decision_function(self, X):
         """Anomaly score of each row (or time step): higher is more abnormal.
@@ -367,7 +408,8 @@ class DAEDetector:
             ``(N,)`` float array: the mean reconstruction error over features, in units of
             the members' median training error (so about 1 is typical of the training data).
         """
-        return self._errors_for(X).mean(axis=1)
+        errors, latent = self._errors_for(X, with_latent=True)
+        return errors.mean(axis=1) + self.latent_weight * latent
 
     def score_samples(self, X):
         """scikit-learn's convention (higher = more normal): ``-decision_function(X)``."""
@@ -447,6 +489,9 @@ class DAEDetector:
         for k, dae in enumerate(self.members_):
             for name, t in dae.model.state_dict().items():
                 tensors[f"member{k}.{name}"] = t
+        for k, (mu, prec) in enumerate(zip(getattr(self, "latent_mean_", []), getattr(self, "latent_precision_", []))):
+            tensors[f"latent{k}.mean"] = torch.as_tensor(mu)
+            tensors[f"latent{k}.precision"] = torch.as_tensor(prec)
         params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
         config = {
             "class": "DAEDetector",
@@ -457,6 +502,7 @@ class DAEDetector:
                 "member_scalers": self.member_scalers_,
                 "scale_min": self.scale_min_.tolist(), "scale_span": self.scale_span_.tolist(),
                 "member_scale": self.member_scale_, "threshold": self.threshold_,
+                "latent_scale": list(getattr(self, "latent_scale_", [])),
                 "score_range": list(self.score_range_),
                 "feature_names": list(getattr(self, "feature_names_", []) or []),
             },
@@ -471,8 +517,9 @@ class DAEDetector:
             raise ModelFileError(f"{path} holds a {config.get('class', 'unknown')} model, not a DAEDetector.")
         try:
             params = dict(config["params"])
-            if params.get("hidden_sizes") is not None:
-                params["hidden_sizes"] = tuple(params["hidden_sizes"])
+            for name in ("hidden_sizes", "scaler"):
+                if isinstance(params.get(name), list):
+                    params[name] = tuple(params[name])
             det = cls(**params)
             fitted = config["fitted"]
             det.n_features_in_ = int(fitted["n_features_in"])
@@ -483,6 +530,10 @@ class DAEDetector:
             det.threshold_ = float(fitted["threshold"])
             det.score_range_ = tuple(fitted["score_range"])
             det.feature_names_ = list(fitted.get("feature_names") or [])
+            det.latent_scale_ = [float(v) for v in fitted.get("latent_scale", [])]
+            det.latent_mean_ = [tensors[f"latent{k}.mean"].double().numpy() for k in range(len(det.latent_scale_))]
+            det.latent_precision_ = [tensors[f"latent{k}.precision"].double().numpy()
+                                     for k in range(len(det.latent_scale_))]
             det.members_ = []
             for k, member_cfg in enumerate(config["members"]):
                 dae = DenoisingAutoencoder.from_config(member_cfg, source=str(path))

@@ -97,18 +97,12 @@ def cmd_fit(args) -> int:
 
 def cmd_score(args) -> int:
     from ..apps.anomaly import DAEDetector
-    from ..data.table import select_columns
     from ..io import atomic_write_bytes
 
     det = DAEDetector.load(args.model)
-    table = _read(args.data, None, "auto", det.window or 1)
     names = list(getattr(det, "feature_names_", []) or [])
-    if names and all(n in table.columns for n in names):
-        table = select_columns(table, names)   # the fitted columns, in the fitted order
-    elif names and table.columns != names:
-        missing = [n for n in names if n not in table.columns]
-        raise ValueError(f"{args.data}: lacks the column(s) {', '.join(missing)} the detector was fitted on "
-                         f"(fitted on: {', '.join(names)}).")
+    # The fitted columns, by name and in the fitted order; other columns are not read.
+    table = _read(args.data, names or None, "auto", det.window or 1)
     if table.values.shape[1] != det.n_features_in_:
         raise ValueError(f"{args.data}: has {table.values.shape[1]} numeric columns, but the detector was fitted on "
                          f"{det.n_features_in_}.")

@@ -80,8 +80,8 @@ def read_table(path: str | os.PathLike, columns: list[str] | str | None = None, 
     if suffix in (".npy", ".npz"):
         table = _read_numpy(path, npz_key)
     else:
-        table = _read_text(path, timestamp)
-    if columns is not None:
+        table = _read_text(path, timestamp, columns)   # only the chosen columns are parsed
+    if columns is not None and suffix in (".npy", ".npz"):
         table = select_columns(table, columns)
     _check_values(table, min_rows)
     return table
@@ -89,27 +89,32 @@ def read_table(path: str | os.PathLike, columns: list[str] | str | None = None, 
 
 def select_columns(table: Table, columns: list[str] | str) -> Table:
     """Keep the named (or 0-based numbered) columns, in the order given."""
+    idx = _resolve(columns, table.columns, list(range(len(table.columns))), table.source)
+    return Table(table.values[:, idx], [table.columns[i] for i in idx], table.timestamps, table.time_column,
+                 table.source)
+
+
+def _resolve(columns, names: list[str], positions: list[int], source: str) -> list[int]:
+    """Positions (from ``positions``) of the wanted columns, by name or 0-based number."""
     wanted = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else [str(c) for c in columns]
     wanted = [c for c in wanted if c]
     if not wanted:
-        raise ValueError(f"{table.source}: no columns were named (use e.g. --columns a,b or --columns 0,2).")
-    idx = []
+        raise ValueError(f"{source}: no columns were named (use e.g. --columns a,b or --columns 0,2).")
+    out = []
     for name in wanted:
-        if name in table.columns:
-            idx.append(table.columns.index(name))
-        elif name.isdigit() and int(name) < len(table.columns):
-            idx.append(int(name))
+        if name in names:
+            out.append(positions[names.index(name)])
+        elif name.isdigit() and int(name) < len(names):
+            out.append(positions[int(name)])
         else:
-            raise ValueError(f"{table.source}: no numeric column '{name}' (numeric columns: "
-                             f"{', '.join(table.columns)}).")
-    return Table(table.values[:, idx], [table.columns[i] for i in idx], table.timestamps, table.time_column,
-                 table.source)
+            raise ValueError(f"{source}: no column '{name}' (columns: {', '.join(names)}).")
+    return out
 
 
 # -- text files ---------------------------------------------------------------------------
 
 
-def _read_text(path: Path, timestamp: str | None) -> Table:
+def _read_text(path: Path, timestamp: str | None, columns) -> Table:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -134,6 +139,8 @@ def _read_text(path: Path, timestamp: str | None) -> Table:
     time_col = _find_time_column(names, body, timestamp, path)
     timestamps = [r[time_col].strip() for r in body] if time_col is not None else None
     keep = [j for j in range(width) if j != time_col]
+    if columns is not None:
+        keep = _resolve(columns, [names[j] for j in keep], keep, str(path))
     if not keep:
         raise ValueError(f"{path}: the file has only a timestamp column; at least one numeric column is needed.")
     values = np.empty((len(body), len(keep)))
