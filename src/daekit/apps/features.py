@@ -640,7 +640,8 @@ class DAEClassifier(_Estimator):
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: it raises NotFittedError on an unfitted model
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, X, y, sample_weight=None) -> float:
         """Mean accuracy on ``(X, y)``."""
@@ -648,8 +649,9 @@ class DAEClassifier(_Estimator):
 
         return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
 
-    def transform(self, X) -> np.ndarray:
-        """The fine-tuned top code of X (features for another model)."""
+    def encode(self, X) -> np.ndarray:
+        """The fine-tuned top code of X (features for another model). Not called
+        ``transform`` so that scikit-learn does not take the classifier for a transformer."""
         X = self._validate(X, reset=False)
         with _private_rng(self.num_threads):
             z = _batched(self.net_.autoencoder.encode, self._to_tensor(X))
