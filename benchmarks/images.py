@@ -176,6 +176,7 @@ def main(argv=None) -> int:
                                sec_bm3d_subset=sub[:, 2].mean())
                 rows.append(row)
             print_rows([r for r in rows if r["set"] == set_name and r["sigma"] == sigma], n_bm3d)
+            write_json(args, rows, {"partial": True}, per_image)  # a long run killed midway keeps its rows
 
     dn_time = time_dncnn((321, 481))
     summary = {"dncnn17_forward_sec_481x321": dn_time}
@@ -196,14 +197,18 @@ def main(argv=None) -> int:
     for k, v in summary.items():
         if "ratio" in k or k.endswith(("params", "pixel")):
             print(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}")
+    write_json(args, rows, summary, per_image)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def write_json(args, rows, summary, per_image) -> None:
     out = {"benchmark": "images (BENCHMARKS.md §1)", "device": platform.processor() or platform.machine(),
            "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "commit": git_commit(),
            "command": " ".join(sys.argv), "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
            "rows": rows, "summary": summary, "per_image": per_image}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1, default=float))
-    print(f"wrote {args.out}")
-    return 0
 
 
 def print_rows(rows, n_bm3d) -> None:
