@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import os
 import random
@@ -576,12 +577,15 @@ class DAEClassifier(_Estimator):
         tags.classifier_tags = ClassifierTags(multi_class=True, multi_label=False)
         return tags
 
-    def fit(self, X, y) -> "DAEClassifier":
+    def fit(self, X, y, pretrained: DAEFeatureExtractor | None = None) -> "DAEClassifier":
         """Pretrain (unless ``pretrain=False``), then fine-tune on the labels.
 
         Args:
             X: array-like ``(N, F)``.
             y: class labels ``(N,)`` (any hashable labels).
+            pretrained: a fitted dense ``DAEFeatureExtractor`` (e.g. pretrained on more,
+                unlabelled data) whose network starts the fine-tuning instead of
+                pretraining here; its scaling is used too. A copy is fine-tuned.
 
         Returns:
             self.
@@ -605,7 +609,11 @@ class DAEClassifier(_Estimator):
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         loss = self._loss_name()
-        self._fit_scaling(X)
+        if pretrained is not None:
+            self._check_pretrained(pretrained, X.shape[1])
+            self.scale_offset_, self.scale_ = pretrained.scale_offset_, pretrained.scale_
+        else:
+            self._fit_scaling(X)
         x = self._to_tensor(X)
         targets = torch.as_tensor(y_index.reshape(-1), dtype=torch.long)
         seed = self._seed()
@@ -613,7 +621,9 @@ class DAEClassifier(_Estimator):
         self.history_ = []
         with _private_rng(self.num_threads):
             base = self._train_config(seed)
-            if self.pretrain:
+            if pretrained is not None:
+                net = copy.deepcopy(pretrained.dae_.model)
+            elif self.pretrain:
                 net = pretrain_stack(x, self._hidden(), activation=self.activation, tied=bool(self.tied),
                                      noise=self.noise, input_loss=loss,
                                      config=base.replace(epochs=int(self.pretrain_epochs)), histories=self.history_)
@@ -630,6 +640,13 @@ class DAEClassifier(_Estimator):
             self.history_.append(Trainer(model, finetune).fit(torch.utils.data.TensorDataset(x, targets)).history)
         self.net_ = model.cpu().eval()
         return self
+
+    def _check_pretrained(self, pretrained, n_features: int) -> None:
+        if not isinstance(pretrained, DAEFeatureExtractor) or not hasattr(pretrained, "dae_"):
+            raise ValueError("pretrained must be a fitted DAEFeatureExtractor.")
+        if pretrained.model != "mlp" or pretrained.n_features_in_ != n_features:
+            raise ValueError(f"pretrained must be a dense ('mlp') extractor fitted on {n_features} features, "
+                             f"not a {pretrained.model!r} one on {pretrained.n_features_in_}.")
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
