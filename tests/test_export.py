@@ -72,10 +72,17 @@ def test_image_onnx_matches_the_network_at_other_sizes(folders, tmp_path):
     assert got.shape == x.shape and np.abs(got - want).max() <= 1e-4
 
 
-def test_detector_onnx_scores_equal_decision_function(folders, tmp_path):
-    det = DAEDetector.load(folders["table"])
+@pytest.mark.parametrize("latent_weight", [0.0, 1.0])
+def test_detector_onnx_scores_equal_decision_function(folders, tmp_path, latent_weight):
     X = np.random.default_rng(3).normal(size=(31, 3)).astype(np.float32)
-    export_model_folder(folders["table"], tmp_path / "d.onnx")
+    if latent_weight:
+        train = np.random.default_rng(4).normal(size=(200, 3))
+        DAEDetector(n_estimators=2, epochs=2, latent_weight=latent_weight, random_state=0).fit(train).save(tmp_path / "lat")
+        folder = tmp_path / "lat"
+    else:
+        folder = folders["table"]
+    det = DAEDetector.load(folder)
+    export_model_folder(folder, tmp_path / "d.onnx")
     score, errors = session(tmp_path / "d.onnx").run(None, {"x": X})
     np.testing.assert_allclose(score, det.decision_function(X.astype(np.float64)), rtol=1e-4, atol=1e-5)
     assert errors.shape == X.shape

@@ -18,7 +18,7 @@ DAEDetector (series)      ``windows`` (N, C, L) raw values                 ``err
 The speech graph re-states the model's STFT and overlap-add as convolutions with a DFT
 basis (the exporter cannot trace ``unfold`` of a dynamic length or ``fold``), with the
 same framing, so it matches PyTorch to float precision at any length. The detector graph
-holds the members' scalers and error normalisation; for series the host averages the
+holds the members' scalers, error normalisation and latent (Mahalanobis) term; for series the host averages the
 window errors per time step (``daekit.apps.anomaly_windows.fold_to_steps``). Facts the
 host needs (sample rate, σ scale, threshold) go into the ONNX metadata.
 
@@ -113,17 +113,29 @@ class DetectorGraph(nn.Module):
         self.register_buffer("span", span.float().reshape(shape))
         self.register_buffer("norm", torch.tensor(det.member_scale_, dtype=torch.float32))
         self.flatten = det.window is not None and det.model != "conv1d"
+        # The latent (Mahalanobis) term of a table detector, when it has one.
+        self.latent_weight = float(getattr(det, "latent_weight", 0.0) or 0.0) if det.window is None else 0.0
+        if self.latent_weight:
+            self.register_buffer("latent_mean", torch.tensor(np.stack(det.latent_mean_), dtype=torch.float32))
+            self.register_buffer("latent_precision", torch.tensor(np.stack(det.latent_precision_), dtype=torch.float32))
+            self.register_buffer("latent_scale", torch.tensor(det.latent_scale_, dtype=torch.float32))
 
     def forward(self, x):
-        total = 0.0
+        total, latent = 0.0, 0.0
         for k, model in enumerate(self.members):
             xs = (x - self.lo[k]) / self.span[k]
             inp = xs.flatten(1) if self.flatten else xs
             x_hat = model(inp).reshape(xs.shape)
             total = total + (x_hat - xs) ** 2 / self.norm[k]
+            if self.latent_weight:
+                c = model.encode(inp) - self.latent_mean[k]
+                latent = latent + ((c @ self.latent_precision[k]) * c).sum(dim=1) / self.latent_scale[k]
         errors = total / len(self.members)
         if self.window is None:
-            return errors.mean(dim=1), errors
+            score = errors.mean(dim=1)
+            if self.latent_weight:
+                score = score + self.latent_weight * latent / len(self.members)
+            return score, errors
         return errors
 
 
