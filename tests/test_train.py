@@ -400,3 +400,13 @@ def test_torch_compile_trains():
     before = float(model(x).detach())
     Trainer(model, quick(max_steps=30, lr=1e-2, compile=True)).fit(x)
     assert float(model(x).detach()) < before
+
+
+def test_loader_workers_do_not_change_the_run():
+    x = torch.randn(100, 8)
+    runs = []
+    for workers in (0, 1):
+        torch.manual_seed(0)
+        trainer = Trainer(Recon(noise=0.5), quick(num_workers=workers)).fit(_ListDataset(x), _ListDataset(x[:30]))
+        runs.append([(r["train_loss"], r["val_loss"]) for r in trainer.history])
+    assert runs[0] == runs[1]
