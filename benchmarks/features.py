@@ -37,11 +37,11 @@ def parse_args(argv=None):
     p.add_argument("--seeds", default="0,1,2", help="seeds of the fine-tuning comparison")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these sizes on 2 cores)")
     p.add_argument("--hidden", default="1000", help="single DAE width")
-    p.add_argument("--stacked", default="1000,1000", help="stacked DAE widths")
+    p.add_argument("--stacked", default="500,500", help="stacked DAE widths")
     p.add_argument("--noise", default="masking:0.25", help="corruption of every layer")
     p.add_argument("--activation", default="sigmoid", help="hidden activation")
-    p.add_argument("--epochs", type=int, default=20, help="DAE pretraining epochs per layer")
-    p.add_argument("--finetune-epochs", type=int, default=20, help="supervised fine-tuning epochs")
+    p.add_argument("--epochs", type=int, default=15, help="DAE pretraining epochs per layer")
+    p.add_argument("--finetune-epochs", type=int, default=10, help="supervised fine-tuning epochs")
     p.add_argument("--batch-size", type=int, default=64, help="batch size of DAE training and fine-tuning")
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate of pretraining")
     p.add_argument("--finetune-lr", type=float, default=1e-3, help="AdamW learning rate of fine-tuning")
@@ -162,10 +162,10 @@ def digits_cv(args, rows: list) -> None:
         ("BernoulliRBM (256, 20 it)", [BernoulliRBM(n_components=256, learning_rate=0.05, n_iter=20,
                                                     batch_size=20, random_state=0)]),
         ("daekit DAE (256)", [dk.DAEFeatureExtractor(hidden_sizes=(256,), activation=args.activation,
-                                                     noise=args.noise, epochs=50, batch_size=32,
+                                                     noise=args.noise, epochs=30, batch_size=32,
                                                      random_state=0, num_threads=args.threads)]),
         ("daekit stacked DAE (256,256)", [dk.DAEFeatureExtractor(hidden_sizes=(256, 256), activation=args.activation,
-                                                                 noise=args.noise, epochs=50, batch_size=32,
+                                                                 noise=args.noise, epochs=30, batch_size=32,
                                                                  random_state=0, num_threads=args.threads)]),
     ]
     for name, steps in methods:
