@@ -4,10 +4,24 @@ Untrained weights are enough here: these tests check the plumbing (formats, shap
 limits, errors), not denoising quality, which the apps' own tests and benchmarks measure.
 """
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+_SHARED: dict[str, str] = {}
+
+
+def shared_models() -> dict[str, str]:
+    """:func:`make_models` once per test process (the folders are only ever read)."""
+    if not _SHARED:
+        root = Path(tempfile.mkdtemp(prefix="daekit_serve_models_"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        _SHARED.update(make_models(root))
+    return dict(_SHARED)
 
 
 def make_models(root: Path) -> dict[str, str]:

@@ -11,13 +11,13 @@ from daekit import DAEDetector, DenoisingAutoencoder, create_model  # noqa: E402
 from daekit.cli import main  # noqa: E402
 from daekit.export import DetectorGraph, SpeechGraph, export_model_folder  # noqa: E402
 from daekit.serve.registry import shipped_models  # noqa: E402
-from serve_models import make_models  # noqa: E402
+from serve_models import shared_models  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("export_models")
-    out = make_models(root)
+    out = shared_models()
     series = np.sin(np.arange(300) / 6.0)[:, None] * np.array([1.0, 0.5])
     DAEDetector(window=12, n_estimators=2, epochs=1, random_state=0).fit(series).save(root / "series_mlp")
     DAEDetector(window=12, model="conv1d", n_estimators=1, epochs=1, random_state=0).fit(series).save(root / "series_conv")

@@ -13,14 +13,14 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from daekit.serve import Limits, create_app  # noqa: E402
-from serve_models import make_models  # noqa: E402
+from serve_models import shared_models  # noqa: E402
 
 LIMITS = Limits(max_upload_mb=1, max_pixels=300 * 300, max_audio_seconds=3, max_rows=500, max_concurrent=1)
 
 
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory):
-    return make_models(tmp_path_factory.mktemp("serve_models"))
+def folders():
+    return shared_models()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ pytest.importorskip("uvicorn")
 
 from daekit.cli import main  # noqa: E402
 from daekit.serve import parse_model_specs  # noqa: E402
-from serve_models import make_models  # noqa: E402
+from serve_models import shared_models  # noqa: E402
 
 
 def test_model_specs_parse_and_refuse_bad_ones():
@@ -44,8 +44,8 @@ def test_a_folder_of_another_class_is_refused(tmp_path, capsys):
     assert "serve takes ImageDenoiser, SpeechEnhancer, DAEDetector" in capsys.readouterr().err
 
 
-def test_daekit_serve_starts_uvicorn_and_answers(tmp_path):
-    folders = make_models(tmp_path)
+def test_daekit_serve_starts_uvicorn_and_answers():
+    folders = shared_models()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -32,7 +32,7 @@ except ImportError:
 pytest.importorskip("fastapi")
 
 from daekit.serve import Limits, create_app  # noqa: E402
-from serve_models import RunningServer, make_models  # noqa: E402
+from serve_models import RunningServer, shared_models  # noqa: E402
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -40,8 +40,8 @@ SHOTS = os.environ.get("DAEKIT_E2E_SHOTS")  # a folder to keep screenshots in, f
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    app = create_app(make_models(tmp_path_factory.mktemp("e2e_models")), Limits(max_upload_mb=2))
+def server():
+    app = create_app(shared_models(), Limits(max_upload_mb=2))
     with RunningServer(app) as url:
         yield url
 
