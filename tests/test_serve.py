@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from daekit.serve import Limits, create_app  # noqa: E402
 from serve_models import shared_models  # noqa: E402
 
-LIMITS = Limits(max_upload_mb=1, max_pixels=300 * 300, max_audio_seconds=3, max_rows=500, max_concurrent=1)
+LIMITS = Limits(max_upload_mb=1, max_pixels=300 * 300, max_audio_seconds=3, max_rows=500, max_concurrent=1,
+                max_window_values=1_000_000)
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +233,8 @@ HOSTILE = [
     ("table too many rows", "/v1/anomaly/score", "m.csv", b"1,2,3\n" * 600, "text/csv", 413, "rows"),
     ("table wrong width", "/v1/anomaly/score", "w.csv", b"1,2\n3,4\n", "text/csv", 400, "fitted on 3"),
     ("table bad json", "/v1/anomaly/score", "j.json", b'{"rows": [[1,2,3],', "application/json", 400, "not valid JSON"),
+    ("table json nested bomb", "/v1/anomaly/score", "d.json", b"[" * 200_000 + b"]" * 200_000, "application/json", 400, "nested"),
+    ("table too wide", "/v1/anomaly/score", "w.csv", ",".join(["1"] * 2000).encode() + b"\n", "text/csv", 413, "columns"),
     ("table not utf-8", "/v1/anomaly/score", "b.csv", bytes(range(128, 256)), "text/csv", 400, "UTF-8"),
     ("upload too big", "/v1/image/denoise", "huge.png", b"\x89PNG" + bytes(1_100_000), "image/png", 413, "over the limit"),
 ]
@@ -254,6 +257,14 @@ def test_oversized_streamed_body_is_refused_while_it_arrives(client):
             yield bytes(100_000)
     r = client.post("/v1/anomaly/score", content=chunks(), headers={"content-type": "text/csv"})
     assert r.status_code == 413 and "limit of 1 MB" in r.json()["detail"]
+
+
+def test_series_too_big_for_its_windows_is_413(client):
+    csv = "value\n" + "1.0\n" * 400
+    r = client.post("/v1/anomaly/score?fit=true&window=4000", content=csv, headers={"content-type": "text/csv"})
+    assert r.status_code == 413 and "windows of 4000" in r.json()["detail"]
+    r = client.post("/v1/anomaly/score?fit=true&window=500", content=csv, headers={"content-type": "text/csv"})
+    assert r.status_code == 400 and "500" in r.json()["detail"]   # fewer steps than one window
 
 
 def test_bad_query_values_are_422(client):

@@ -179,6 +179,11 @@ def create_app(models=None, limits=None):
 
         def work():
             X, columns, index = parse_table(data, kind, limits)
+            span = window if chosen is None else chosen.model.window
+            if span and X.shape[0] * X.shape[1] * span > limits.max_window_values:
+                raise ClientError(413, f"{X.shape[0]:,} rows × {X.shape[1]} columns in windows of {span} make "
+                                       f"{X.shape[0] * X.shape[1] * span:,} values, over the limit of "
+                                       f"{limits.max_window_values:,}; send fewer rows or a shorter window.")
             if chosen is None:
                 return _fit_and_score(X, contamination, window) + (X, columns, index)
             det = chosen.model

@@ -234,6 +234,8 @@ def _json_rows(text: str):
         obj = json.loads(text)
     except json.JSONDecodeError as e:
         raise ClientError(400, f"the JSON body is not valid JSON ({e.msg} at line {e.lineno}).") from None
+    except RecursionError:
+        raise ClientError(400, "the JSON body is nested too deeply; send rows of numbers.") from None
     columns = None
     if isinstance(obj, dict):
         columns = obj.get("columns")

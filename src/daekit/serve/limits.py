@@ -29,6 +29,8 @@ class Limits:
         max_audio_seconds: longest recording, checked from the header and again while reading.
         max_rows: most rows (or time steps) in one anomaly request.
         max_features: most columns in one anomaly request.
+        max_window_values: most values a series request may unfold into (rows × window ×
+            columns): sliding windows are materialised, so this bounds their memory.
         max_concurrent: model jobs running at once; beyond it requests get 503.
         retry_after_s: the ``Retry-After`` a refused request is told.
     """
@@ -38,6 +40,7 @@ class Limits:
     max_audio_seconds: float = 300.0
     max_rows: int = 100_000
     max_features: int = 1024
+    max_window_values: int = 20_000_000
     max_concurrent: int = 2
     retry_after_s: int = 1
 
