@@ -67,7 +67,7 @@ def make_methods(colour: bool, models: dict) -> dict:
         return denoise_wavelet(y / 255, sigma=s / 255, method="BayesShrink", mode="soft", rescale_sigma=True,
                                channel_axis=axis, convert2ycbcr=colour) * 255
 
-    def tv(y, s):  # weight ~ σ (on [0, 1]) × 2: tuned on three Train400 images, never on test data
+    def tv(y, s):  # weight = 2σ (on [0, 1]): a fixed rule of thumb, not tuned (it over-smooths at low σ)
         return denoise_tv_chambolle(y / 255, weight=2.0 * s / 255, channel_axis=axis) * 255
 
     def nlm(y, s):  # scikit-image's documented choice: h = 0.8 σ, fast mode, σ given
