@@ -251,6 +251,38 @@ def test_hostile_upload_gets_a_clear_4xx_and_the_server_keeps_serving(client, ca
     assert post_file(client, "/v1/image/denoise", "g.png", png(GRAY), "image/png").status_code == 200
 
 
+def test_a_failing_model_is_a_500_sentence_and_the_server_keeps_serving(folders, caplog):
+    app = create_app({"gray": folders["gray"]}, LIMITS)
+    model = app.state.registry.models["gray"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    model.model, real = broken, model.model
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = post_file(c, "/v1/image/denoise", "g.png", png(GRAY), "image/png")
+        assert r.status_code == 500 and "RuntimeError" in r.json()["detail"]
+        assert "request POST /v1/image/denoise failed" in caplog.text
+        model.model = real
+        assert post_file(c, "/v1/image/denoise", "g.png", png(GRAY), "image/png").status_code == 200
+        assert c.get("/healthz").json()["jobs_running"] == 0
+
+
+@pytest.mark.parametrize("shape,query,status,words", [
+    ((2, 2), "?sigma=25", 200, None),
+    ((2, 3, 3), "?sigma=25", 200, None),
+    ((5, 5), "", 400, "noise estimation needs"),   # the app's own sentence: too small to estimate σ
+    ((1, 40), "?sigma=25", 400, "at least 2×2"),
+])
+def test_tiny_images(client, shape, query, status, words):
+    r = post_file(client, "/v1/image/denoise" + query, "t.png", png(np.full(shape, 128, np.uint8)), "image/png")
+    assert r.status_code == status, r.text
+    if words:
+        assert words in r.json()["detail"]
+    else:
+        assert read_png(r.content).shape == shape
+
+
 def test_oversized_streamed_body_is_refused_while_it_arrives(client):
     def chunks():
         for _ in range(20):

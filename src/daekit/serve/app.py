@@ -69,6 +69,14 @@ def create_app(models=None, limits=None):
     async def client_error(request, exc: ClientError):
         return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
 
+    @api.exception_handler(Exception)
+    async def server_error(request, exc: Exception):
+        # A bug or a resource failure inside a model: say so in one sentence, log the
+        # traceback for the operator, keep serving.
+        log.exception("request %s %s failed", request.method, request.url.path)
+        return JSONResponse({"detail": f"the server failed on this request ({type(exc).__name__}); "
+                                       "the failure is logged and the server keeps serving."}, status_code=500)
+
     def pick(kind: str, name, describe: str):
         loaded = registry.of_kind(kind)
         if not loaded:
