@@ -309,3 +309,20 @@ def test_bad_query_values_are_422(client):
 def test_limits_must_be_positive():
     with pytest.raises(ValueError, match="max_concurrent"):
         Limits(max_concurrent=0)
+
+
+def test_bundled_models_load_and_answer():
+    from daekit.serve import shipped_models
+    bundled = shipped_models()
+    if not bundled:
+        pytest.skip("no bundled model folders in src/daekit/pretrained yet")
+    app = create_app(bundled, LIMITS)
+    kinds = {m.kind for m in app.state.registry.models.values()}
+    with TestClient(app) as c:
+        if "image" in kinds:
+            for arr in (GRAY, RGB):
+                r = post_file(c, "/v1/image/denoise?sigma=25", "x.png", png(arr), "image/png")
+                assert r.status_code == 200 and read_png(r.content).shape == arr.shape
+        if "audio" in kinds:
+            r = post_file(c, "/v1/audio/denoise", "s.wav", wav(SPEECH, 16000), "audio/wav")
+            assert r.status_code == 200 and read_wav(r.content)[0].shape == SPEECH.T.shape

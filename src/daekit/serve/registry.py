@@ -57,7 +57,7 @@ LOADERS = {
 #: every endpoint kind, with what it needs when nothing is loaded for it
 KINDS = {"image": "an ImageDenoiser folder (e.g. daekit/pretrained/gray)",
          "audio": "a SpeechEnhancer folder (e.g. daekit/pretrained/speech8k)",
-         "anomaly": "a DAEDetector folder (from 'daekit anomaly fit')"}
+         "anomaly": "a DAEDetector folder (from 'daekit anomaly fit'); or ask ?fit=true to fit one on the upload"}
 
 
 @dataclass
