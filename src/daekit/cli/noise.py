@@ -40,7 +40,8 @@ def register(sub) -> None:
                                     "on the training part, so levels are on a [0, 1] scale. Criteria: denoise = "
                                     "PSNR of clean held-out data from its noisy version (--val-noisy or "
                                     "--target); features = linear-probe accuracy (labels needed); anomaly = "
-                                    "ROC-AUC of held-out rows against synthetic anomalies (no labels needed).")
+                                    "tail contrast of held-out reconstruction errors (no labels needed; see "
+                                    "benchmarks/noise.py for how well it picks).")
     p.add_argument("data", metavar="DATA", help="clean training data: .npz (array X, x_train or x; labels y or "
                                                 "y_train), .npy or .csv; one sample per row ((N, H, W) images are "
                                                 "flattened)")
