@@ -152,7 +152,8 @@ def test_anomaly_fit_mode_flags_a_spike_in_a_series(client):
 def test_page_docs_and_openapi_are_served_and_self_contained(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    for path in ("/", "/page.js", "/page.css", "/docs"):
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for path in ("/", "/page.js", "/page.css", "/docs", "/docs.js"):
         text = client.get(path).text
         external = [u for u in re.findall(r"https?://[^\s\"'<>)]+|[\"'(]//[\w.-]+", text)
                     if u != "http://www.w3.org/2000/svg"]

@@ -26,7 +26,14 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("daekit.serve")
 STATIC = {"/": ("page.html", "text/html"), "/page.js": ("page.js", "text/javascript"),
-          "/page.css": ("page.css", "text/css"), "/docs": ("docs.html", "text/html")}
+          "/page.css": ("page.css", "text/css"), "/docs": ("docs.html", "text/html"),
+          "/docs.js": ("docs.js", "text/javascript")}
+#: The browser itself refuses anything from elsewhere (and inline scripts): the page is
+#: offline by construction, not only by care.
+PAGE_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'self'; img-src 'self' blob:; media-src 'self' blob:; "
+                                           "connect-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+                                           "frame-ancestors 'none'; form-action 'none'"}
 
 
 def _static(name: str) -> bytes:
@@ -106,7 +113,7 @@ def create_app(models=None, limits=None):
 
     for route, (filename, media) in STATIC.items():
         def page(filename=filename, media=media):
-            return Response(_static(filename), media_type=media, headers={"Cache-Control": "no-cache"})
+            return Response(_static(filename), media_type=media, headers=PAGE_HEADERS)
         api.add_api_route(route, page, methods=["GET"], include_in_schema=False)
 
     @api.get("/healthz", summary="liveness: the server answers and how busy it is")
