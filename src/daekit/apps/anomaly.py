@@ -7,10 +7,14 @@ threshold fitted from ``contamination`` (or a value, or median + k·MAD), and th
 ``decision_scores_``, ``threshold_``, ``labels_`` describe the training data.
 
 The defaults were chosen by measurement on the ADBench protocol (benchmarks/
-anomaly_tabular.py): data scaled to [0, 1] on the training rows, Gaussian noise of 0.1 on
-that scale, a dense encoder–decoder sized from the number of features, a short
-full-batch training run, and an ensemble of a few seeds whose reconstruction errors of
-the clean input are averaged after each is divided by its own median training error.
+anomaly_tabular.py, seed 1; ROC-AUC 0.774 → 0.850 along the way): four members, half
+fitted on data scaled to [0, 1] and half on standardised data, Gaussian noise of 0.1 on
+that scale, a dense encoder–decoder sized from the number of features, a short training
+run (20 epochs, 100..400 steps). Each member's score is its reconstruction error of the
+clean input plus twice the Mahalanobis distance of its code, each divided by its median
+on the training data, and the members' scores are averaged. Reconstruction error alone
+misses points that lie far out along directions the data does vary in (the network
+extrapolates and rebuilds them well); the code distance catches those.
 
 Time series: set ``window`` and pass a ``(T, C)`` (or ``(T,)``) series; the detector
 trains on sliding windows and gives one score per time step, the mean error of that
@@ -61,8 +65,13 @@ class DAEDetector:
             (``"gaussian:0.1+masking:0.1"``); levels apply to the scaled data.
         noise_level: std (gaussian) or probability (masking) when ``noise`` is a name.
         scaler: ``"minmax"`` ([0, 1] on the training rows), ``"robust"`` (median/IQR),
-            ``"standard"`` or ``"none"``; fitted inside ``fit``.
-        n_estimators: ensemble members (different seeds).
+            ``"standard"``, ``"none"``, a tuple of these (members take them in turn), or
+            ``"auto"``: ``("minmax", "standard")`` for tables, ``"standard"`` for series.
+            Fitted inside ``fit``.
+        n_estimators: ensemble members (different seeds, and scalers in turn).
+        latent_weight: tables only: weight of the latent term, the Mahalanobis distance
+            of each member's code from the training codes (in units of its median),
+            added to the reconstruction term (0 = reconstruction error only).
         epochs: passes over the training data per member (None: enough steps for the
             data size, see ``_train_steps``).
         batch_size: rows per step.
@@ -92,8 +101,8 @@ class DAEDetector:
     """
 
     def __init__(self, contamination=0.1, threshold="contamination", threshold_k=3.0, window=None, stride=1,
-                 model="mlp", hidden_sizes=None, noise="gaussian", noise_level=0.1, scaler="minmax",
-                 n_estimators=3, latent_weight=0.0, epochs=None, batch_size=256, lr=1e-3, score_draws=0, device="cpu",
+                 model="mlp", hidden_sizes=None, noise="gaussian", noise_level=0.1, scaler="auto",
+                 n_estimators=4, latent_weight=2.0, epochs=None, batch_size=256, lr=1e-3, score_draws=0, device="cpu",
                  random_state=None, verbose=False):
         self.contamination = contamination
         self.threshold = threshold
@@ -156,7 +165,7 @@ class DAEDetector:
         """
         self._check_params()
         X = self._validate(X, fitting=True)
-        scalers = (self.scaler,) if isinstance(self.scaler, str) else tuple(self.scaler)
+        scalers = self._scaler_names()
         self.member_scalers_ = [scalers[k % len(scalers)] for k in range(self.n_estimators)]
         fitted = [self._fit_scaler(X, name) for name in self.member_scalers_]
         self.scale_min_ = np.stack([lo for lo, _ in fitted])
@@ -172,7 +181,9 @@ class DAEDetector:
                                   seed=seed + 7919 * k, device=self.device, quiet=not self.verbose,
                                   out_dir=None, log_every=max(steps, 1), tensorboard=False)
                 Trainer(dae, cfg).fit(torch.as_tensor(train))
-            self.members_.append(dae.eval())
+            # Scoring runs in float64: float32 matmuls round differently for different
+            # batch sizes, and a row's score must not depend on which rows come with it.
+            self.members_.append(dae.double().eval())
         # Each member's errors are divided by its median training error so that no member
         # (and no scaling) dominates the mean; the median is robust to the anomalies that
         # the training data holds.
@@ -188,6 +199,13 @@ class DAEDetector:
         self.score_range_ = (float(np.min(self.decision_scores_)), float(np.max(self.decision_scores_)))
         return self
 
+    def _scaler_names(self):
+        if self.scaler == "auto":
+            # Tables: members alternate between [0, 1] scaling (global, axis-aligned
+            # anomalies stand out) and standardisation (local ones do); measured on ADBench.
+            return ("minmax", "standard") if self.window is None else ("standard",)
+        return (self.scaler,) if isinstance(self.scaler, str) else tuple(self.scaler)
+
     def _seed(self):
         if self.random_state is None:
             return 0
@@ -200,7 +218,7 @@ class DAEDetector:
             raise ValueError(f"contamination={self.contamination!r} must lie in (0, 0.5].")
         if not (self.threshold in ("contamination", "mad") or _is_real(self.threshold)):
             raise ValueError(f"threshold={self.threshold!r} must be 'contamination', 'mad' or a number.")
-        scalers = (self.scaler,) if isinstance(self.scaler, str) else tuple(self.scaler)
+        scalers = self._scaler_names()
         if not scalers or any(name not in _SCALERS for name in scalers):
             raise ValueError(f"scaler={self.scaler!r} must be one of {', '.join(_SCALERS)} (or a tuple of them).")
         if self.model not in _MODELS:
@@ -324,7 +342,7 @@ class DAEDetector:
             return self._member_errors_now(dae, samples)
 
     def _member_errors_now(self, dae, samples):
-        x = torch.as_tensor(samples, dtype=torch.float32)
+        x = torch.as_tensor(samples, dtype=torch.float64)
         out = np.empty(samples.shape, dtype=np.float64)
         gen = torch.Generator()
         for i in range(0, len(x), 4096):
@@ -379,7 +397,7 @@ class DAEDetector:
     @torch.no_grad()
     def _codes(self, dae, x):
         with self._threads():
-            return dae.encode(torch.as_tensor(x).to(self._device())).double().cpu().numpy()
+            return dae.encode(torch.as_tensor(x, dtype=torch.float64).to(self._device())).cpu().numpy()
 
     def _fit_latent(self, inputs):
         self.latent_mean_, self.latent_precision_, self.latent_scale_ = [], [], []
@@ -540,7 +558,7 @@ class DAEDetector:
                 prefix = f"member{k}."
                 state = {n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)}
                 dae.model.load_state_dict(state, strict=True)
-                det.members_.append(dae.to(det._device()).eval())
+                det.members_.append(dae.to(det._device()).double().eval())
         except (KeyError, TypeError, RuntimeError) as e:
             raise ModelFileError(f"{path} is not a complete DAEDetector folder ({type(e).__name__}: {e}).") from None
         return det
