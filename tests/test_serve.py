@@ -302,9 +302,11 @@ def test_series_too_big_for_its_windows_is_413(client):
 
 def test_bad_query_values_are_422(client):
     r = post_file(client, "/v1/image/denoise?sigma=-3", "g.png", png(GRAY), "image/png")
-    assert r.status_code == 422
+    assert r.status_code == 422 and r.json()["detail"].startswith("sigma: Input should be greater than")
     r = client.post("/v1/anomaly/score?fit=true&contamination=0.9", json=[[1.0]])
-    assert r.status_code == 422
+    assert r.status_code == 422 and "contamination" in r.json()["detail"]
+    r = client.post("/v1/image/denoise", data={"nofile": "x"})
+    assert r.status_code == 422 and r.json()["detail"] == "file: Field required."
 
 
 def test_limits_must_be_positive():

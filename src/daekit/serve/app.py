@@ -58,6 +58,7 @@ def create_app(models=None, limits=None):
     """
     try:
         from fastapi import FastAPI, File, Query, Request, UploadFile
+        from fastapi.exceptions import RequestValidationError
         from fastapi.responses import JSONResponse, Response
         from starlette.concurrency import run_in_threadpool
     except ImportError:
@@ -75,6 +76,13 @@ def create_app(models=None, limits=None):
     @api.exception_handler(ClientError)
     async def client_error(request, exc: ClientError):
         return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid_request(request, exc: RequestValidationError):
+        # FastAPI's own answer is a list of objects; clients of this API get one sentence.
+        parts = [f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
+                 for e in exc.errors()]
+        return JSONResponse({"detail": "; ".join(parts).rstrip(".") + "."}, status_code=422)
 
     @api.exception_handler(Exception)
     async def server_error(request, exc: Exception):
@@ -117,12 +125,12 @@ def create_app(models=None, limits=None):
         api.add_api_route(route, page, methods=["GET"], include_in_schema=False)
 
     @api.get("/healthz", summary="liveness: the server answers and how busy it is")
-    def healthz():
+    async def healthz():  # on the event loop: answers even while every worker thread is busy
         return {"status": "ok", "models": len(registry.models), "jobs_running": gate.running,
                 "max_concurrent": limits.max_concurrent}
 
     @api.get("/v1/models", summary="the loaded models, which endpoints are ready, and the limits")
-    def list_models():
+    async def list_models():
         return {**registry.describe(), "limits": {
             "max_upload_mb": limits.max_upload_mb, "max_pixels": limits.max_pixels,
             "max_audio_seconds": limits.max_audio_seconds, "max_rows": limits.max_rows,
