@@ -30,6 +30,7 @@ def test_model_specs_parse_and_refuse_bad_ones():
     (["--model", "nonsense"], "NAME=DIR"),
     (["--port", "70000"], "1..65535"),
     (["--max-concurrent", "0"], "max_concurrent"),
+    (["--max-connections", "2", "--max-concurrent", "2"], "must exceed"),
 ])
 def test_bad_arguments_are_one_sentence_and_exit_2(argv, words, capsys):
     assert main(["serve", "--no-bundled", *argv]) == 2

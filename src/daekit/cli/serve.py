@@ -20,6 +20,9 @@ def register(sub) -> None:
     p.add_argument("--max-rows", type=int, default=100_000, help="most rows in one anomaly request")
     p.add_argument("--max-concurrent", type=int, default=2,
                    help="model jobs running at once; more get 503 with Retry-After")
+    p.add_argument("--max-connections", type=int, default=64,
+                   help="open connections at once (uvicorn answers 503 beyond it); with --max-upload-mb "
+                        "this bounds the memory that uploads in flight can take")
     p.add_argument("--torch-threads", type=int, default=0,
                    help="threads per model job (0: PyTorch's default); jobs x threads should not exceed the cores")
     p.add_argument("--quiet", action="store_true", help="log warnings only (no access log)")
@@ -37,6 +40,8 @@ def cmd_serve(args) -> int:
 
     if not 0 < args.port < 65536:
         raise ValueError(f"--port {args.port} must lie in 1..65535.")
+    if args.max_connections < args.max_concurrent + 1:
+        raise ValueError(f"--max-connections {args.max_connections} must exceed --max-concurrent {args.max_concurrent}.")
     models = {} if args.no_bundled else shipped_models()
     models.update(parse_model_specs(args.model))
     limits = Limits(max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
@@ -48,5 +53,5 @@ def cmd_serve(args) -> int:
     loaded = ", ".join(f"{m.name} ({m.kind})" for m in app.state.registry.models.values()) or "none"
     print(f"daekit serve: models {loaded}; http://{args.host}:{args.port}/", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
-                access_log=not args.quiet)
+                access_log=not args.quiet, limit_concurrency=args.max_connections)
     return 0
