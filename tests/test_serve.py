@@ -94,6 +94,18 @@ def test_image_denoise_keeps_size_and_mode_and_picks_model_by_colour(client):
     assert r.status_code == 200 and r.headers["x-daekit-model"] == "gray"
 
 
+def test_image_alpha_passes_through_and_jpeg_comes_back_as_png(client):
+    rgba = np.dstack([RGB, np.full(RGB.shape[:2], 77, np.uint8)])
+    r = post_file(client, "/v1/image/denoise", "a.png", png(rgba), "image/png")
+    out = read_png(r.content)
+    assert r.status_code == 200 and out.shape == rgba.shape and (out[..., 3] == 77).all()
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(RGB).save(buf, format="JPEG")
+    r = post_file(client, "/v1/image/denoise", "c.jpg", buf.getvalue(), "image/jpeg")
+    assert r.status_code == 200 and r.content[:8] == b"\x89PNG\r\n\x1a\n" and read_png(r.content).shape == RGB.shape
+
+
 def test_image_16bit_gray_stays_16bit(client):
     r = post_file(client, "/v1/image/denoise", "g16.png", png(GRAY.astype(np.uint16) * 257), "image/png")
     assert r.status_code == 200
