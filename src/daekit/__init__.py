@@ -16,6 +16,7 @@ from .apps.anomaly import DAEDetector
 from .apps.image import ImageDenoiser
 from .apps.speech import SpeechEnhancer
 from .apps.features import DAEClassifier, DAEFeatureExtractor
+from .export import export_model_folder
 
 __all__ = [
     "__version__", "noise", "losses",
@@ -26,4 +27,5 @@ __all__ = [
     "ImageDenoiser",
     "SpeechEnhancer",
     "DAEFeatureExtractor", "DAEClassifier",
+    "export_model_folder",
 ]
