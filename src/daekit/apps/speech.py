@@ -133,30 +133,42 @@ class StreamResampler:
         self.taps = taps
         self.delay = half / self.down  # in output samples (may be fractional)
         self.drain = taps + 1          # zeros to feed at the end so every output comes out
-        self._hist = np.zeros((channels, taps - 1), np.float64)   # last inputs before the chunk
+        self._buf = np.zeros((channels, 0), np.float64)  # inputs from absolute index _buf_start on
+        self._buf_start = 0
         self._n_in = 0   # input samples seen
         self._n_out = 0  # output samples produced
 
     def process(self, x: np.ndarray) -> np.ndarray:
+        from scipy.signal import upfirdn
         x = np.asarray(x, np.float64)
         if self.up == self.down:
             return x.astype(np.float32)
-        buf = np.concatenate([self._hist, x], axis=1)  # buf[:, j] is input index n_in - (taps-1) + j
+        self._buf = np.concatenate([self._buf, x], axis=1)
         self._n_in += x.shape[1]
-        # outputs m with m*down/up <= last input index: y[m] = sum_j h[phase + j*up] x[i0 - j]
-        last = (self._n_in - 1) * self.up // self.down if self._n_in else -1
-        m = np.arange(self._n_out, last + 1)
-        self._n_out = last + 1
-        self._hist = buf[:, buf.shape[1] - (self.taps - 1):] if self.taps > 1 else buf[:, :0]
-        if m.size == 0:
-            return np.zeros((x.shape[0], 0), np.float32)
-        pos = m * self.down
-        phase, i0 = pos % self.up, pos // self.up
-        j = np.arange(self.taps)
-        idx = (i0[:, None] - j[None, :]) - (self._n_in - x.shape[1]) + (self.taps - 1)  # into buf
-        coef = self.h[phase[:, None] + j[None, :] * self.up]                            # (M, taps)
-        vals = np.where(idx >= 0, buf[:, np.clip(idx, 0, None)], 0.0)                   # (C, M, taps)
-        return (vals * coef).sum(-1).astype(np.float32)
+        # Output m sits at upsampled position m * down and needs inputs up to m * down // up.
+        last = (self._n_in - 1) * self.up // self.down
+        m0 = self._n_out
+        out = np.zeros((x.shape[0], 0), np.float32)
+        if last >= m0:
+            # Start the filtered span at an input index b0 with b0 * up a multiple of down, so that
+            # upfirdn's outputs fall on the grid of absolute output positions.
+            need = (m0 * self.down) // self.up - (self.taps - 1)
+            b0 = (need // self.down) * self.down
+            if b0 < self._buf_start:  # before the stream began: zeros
+                pad = self._buf_start - b0
+                self._buf = np.concatenate([np.zeros((x.shape[0], pad)), self._buf], axis=1)
+                self._buf_start = b0
+            span = self._buf[:, b0 - self._buf_start:]
+            y = upfirdn(self.h, span, self.up, self.down, axis=1)
+            k0 = m0 - b0 * self.up // self.down
+            out = y[:, k0:k0 + last - m0 + 1].astype(np.float32)
+            self._n_out = last + 1
+        # keep what the next output can still need
+        need = (self._n_out * self.down) // self.up - (self.taps - 1)
+        keep_from = max(self._buf_start, (need // self.down) * self.down)
+        self._buf = self._buf[:, keep_from - self._buf_start:]
+        self._buf_start = keep_from
+        return out
 
 
 # ------------------------------------------------------------------------------- the app
