@@ -27,6 +27,7 @@ Requires the ``onnx`` extra (``pip install 'daekit[onnx]'``).
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import warnings
@@ -103,7 +104,9 @@ class DetectorGraph(nn.Module):
     def __init__(self, det):
         super().__init__()
         self.window = det.window
-        self.members = nn.ModuleList(dae.model.eval() for dae in det.members_)
+        # float32 copies: the detector scores in float64 on the host; a deployed graph is
+        # float32 (the test bounds the difference from decision_function).
+        self.members = nn.ModuleList(copy.deepcopy(dae.model).float().eval() for dae in det.members_)
         lo = torch.tensor(np.stack(det.scale_min_) if np.ndim(det.scale_min_) > 1 else det.scale_min_[None])
         span = torch.tensor(np.stack(det.scale_span_) if np.ndim(det.scale_span_) > 1 else det.scale_span_[None])
         shape = (len(self.members), 1, -1) if det.window is None else (len(self.members), 1, lo.shape[-1], 1)
