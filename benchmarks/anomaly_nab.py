@@ -5,7 +5,8 @@ min(15 %, 750) rows, which NAB does not score) and then scores each later row fr
 window that ends at it, so no row sees the future (NAB's rule for every detector). The
 raw reconstruction errors become a [0, 1] anomaly likelihood, like Numenta HTM's: the
 Gaussian tail probability of the mean log-error of the last few steps against the mean
-and spread of the log-errors over a long trailing history. As NAB does for every
+and spread of the log-errors over a long trailing history. After an alarm the detector
+stays quiet for ``--gap`` steps. As NAB does for every
 detector, one threshold per profile is chosen to maximise the corpus score; the
 reference detectors use their published thresholds and are rescored on the same files.
 Scores are normalised to NAB's 0 (no detections) .. 100 (perfect) over these files'
@@ -48,7 +49,7 @@ def window_rows(windows, timestamps):
     return [(row_of[a.split(".")[0]], row_of[b.split(".")[0]]) for a, b in windows]
 
 
-def likelihood(errors: np.ndarray, start: int, short: int, long: int) -> np.ndarray:
+def likelihood(errors: np.ndarray, start: int, short: int, long: int, min_sd: float = 0.0) -> np.ndarray:
     """Tail probability of the short-term mean log-error against the trailing history.
 
     Row t uses only errors up to t. Rows before ``start`` (the training period) get 0.
@@ -63,7 +64,8 @@ def likelihood(errors: np.ndarray, start: int, short: int, long: int) -> np.ndar
         a = max(0, t + 1 - long)
         n = t + 1 - a
         mu = (csum[t + 1] - csum[a]) / n
-        sd = math.sqrt(max((csq[t + 1] - csq[a]) / n - mu * mu, 1e-12))
+        # min_sd: a near-perfectly predictable series must not turn float noise into alarms
+        sd = max(math.sqrt(max((csq[t + 1] - csq[a]) / n - mu * mu, 1e-12)), min_sd)
         recent = (csum[t + 1] - csum[t + 1 - short]) / short
         z = (recent - mu) / sd
         out[t] = 0.5 * (1.0 + erf(z / math.sqrt(2.0)))
@@ -75,21 +77,46 @@ def detect_file(values: np.ndarray, args) -> tuple[np.ndarray, float]:
     n = len(values)
     probation = nab_probation(n)
     t0 = time.perf_counter()
-    det = DAEDetector(window=args.window, stride=1, n_estimators=args.members, random_state=0,
-                      noise_level=args.noise_level, scaler=args.scaler)
-    det.fit(values[:probation])
+    def fitted(rows):
+        return DAEDetector(window=args.window, stride=1, n_estimators=args.members, random_state=0,
+                           noise_level=args.noise_level, scaler=args.scaler).fit(rows)
+
+    det = fitted(values[:probation])
     errors = np.zeros(n)
-    # Online use: each row after the training part is scored from the window ending at it.
     errors[:probation] = det.decision_scores_
-    errors[probation:] = det.score_new(values[probation:], values[:probation])
-    scores = likelihood(errors, probation, args.short, args.long)
+    # Online use: each row after the training part is scored from the window ending at it;
+    # with --growth the detector is refitted on all past rows at probation x growth^k.
+    start = probation
+    while start < n:
+        end = min(n, int(math.ceil(start * args.growth))) if args.growth > 1 else n
+        if start > probation:
+            det = fitted(values[:start])
+        errors[start:end] = det.score_new(values[start:end], values[:start])
+        start = end
+    scores = likelihood(errors, probation, args.short, args.long, args.min_sd)
     return scores, time.perf_counter() - t0
 
 
-def best_threshold(per_file, windows_of, profile):
+def detections(scores: np.ndarray, threshold: float, gap: int) -> np.ndarray:
+    """0/1 detections: score >= threshold, but at most one per ``gap`` steps.
+
+    After an alarm the detector stays quiet for ``gap`` steps (an operator has been
+    told; the same event would only repeat the alarm). Causal: it uses only the past.
+    """
+    out = np.zeros(len(scores))
+    last = -(10 ** 9)
+    for i in np.flatnonzero(scores >= threshold):
+        if i - last > gap:
+            out[i] = 1.0
+            last = i
+    return out
+
+
+def best_threshold(per_file, windows_of, profile, gap):
     """NAB's threshold choice: the one value that maximises the corpus raw score."""
     grid = np.unique(np.concatenate([np.linspace(0.5, 0.99, 50), 1 - np.logspace(-2, -6, 41)]))
-    totals = [sum(nab_score(s, windows_of[k], thr, profile) for k, s in per_file.items()) for thr in grid]
+    totals = [sum(nab_score(detections(s, thr, gap), windows_of[k], 0.5, profile) for k, s in per_file.items())
+              for thr in grid]
     i = int(np.argmax(totals))
     return float(grid[i]), float(totals[i])
 
@@ -109,8 +136,12 @@ def main(argv=None) -> int:
     ap.add_argument("--members", type=int, default=3, help="ensemble members")
     ap.add_argument("--noise-level", type=float, default=0.1, help="Gaussian noise std on the scaled data")
     ap.add_argument("--scaler", default="minmax", help="scaler of the DAEDetector")
-    ap.add_argument("--short", type=int, default=5, help="steps averaged for the likelihood")
-    ap.add_argument("--long", type=int, default=1000, help="trailing history of the likelihood")
+    ap.add_argument("--growth", type=float, default=0.0,
+                    help="refit on all past rows when the scored part reaches growth x its start (0: never)")
+    ap.add_argument("--short", type=int, default=1, help="steps averaged for the likelihood")
+    ap.add_argument("--long", type=int, default=3000, help="trailing history of the likelihood")
+    ap.add_argument("--min-sd", type=float, default=0.5, help="floor of the log-error spread in the likelihood")
+    ap.add_argument("--gap", type=int, default=200, help="quiet steps after an alarm")
     ap.add_argument("--files", default="", help="comma-separated name fragments (default: every file)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     args = ap.parse_args(argv)
@@ -132,7 +163,7 @@ def main(argv=None) -> int:
 
     results = {}
     for profile in NAB_PROFILES:
-        thr, raw = best_threshold(ours, windows_of, profile)
+        thr, raw = best_threshold(ours, windows_of, profile, args.gap)
         results.setdefault("daekit", {})[profile] = {"threshold": thr, "raw": raw,
                                                      "score": nab_normalise(raw, n_windows, profile)}
     for det in REFERENCE:
