@@ -83,7 +83,11 @@ def detect_file(values: np.ndarray, args) -> tuple[np.ndarray, float]:
 
     det = fitted(values[:probation])
     errors = np.zeros(n)
-    errors[:probation] = det.decision_scores_
+    # The training rows are not scored by NAB; their (in-sample) online scores only start
+    # the likelihood's history.
+    w = args.window
+    errors[w - 1:probation] = det.score_new(values[w - 1:probation], values[:w - 1], reduce=args.reduce)
+    errors[:w - 1] = errors[w - 1]
     # Online use: each row after the training part is scored from the window ending at it;
     # with --growth the detector is refitted on all past rows at probation x growth^k.
     start = probation
@@ -91,7 +95,7 @@ def detect_file(values: np.ndarray, args) -> tuple[np.ndarray, float]:
         end = min(n, int(math.ceil(start * args.growth))) if args.growth > 1 else n
         if start > probation:
             det = fitted(values[:start])
-        errors[start:end] = det.score_new(values[start:end], values[:start])
+        errors[start:end] = det.score_new(values[start:end], values[:start], reduce=args.reduce)
         start = end
     scores = likelihood(errors, probation, args.short, args.long, args.min_sd)
     return scores, time.perf_counter() - t0
@@ -141,6 +145,8 @@ def main(argv=None) -> int:
     ap.add_argument("--short", type=int, default=1, help="steps averaged for the likelihood")
     ap.add_argument("--long", type=int, default=3000, help="trailing history of the likelihood")
     ap.add_argument("--min-sd", type=float, default=0.5, help="floor of the log-error spread in the likelihood")
+    ap.add_argument("--reduce", default="window", choices=["last", "window"],
+                    help="online score: error of the newest step, or mean error of the newest window")
     ap.add_argument("--gap", type=int, default=200, help="quiet steps after an alarm")
     ap.add_argument("--files", default="", help="comma-separated name fragments (default: every file)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
