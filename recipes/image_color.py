@@ -48,4 +48,5 @@ if __name__ == "__main__":
     if args.from_checkpoint:
         export_checkpoint(args, 3)
     else:
-        run(args, channels=3, tiles=colour_bank(args.data[0], tile=128))
+        args.data = [f"skimage/data/{n}" for n in SKIMAGE_COLOUR] + list(args.data)  # recorded in config.json
+        run(args, channels=3, tiles=colour_bank(args.data[-1], tile=128))
