@@ -94,6 +94,18 @@ def test_image_denoise_keeps_size_and_mode_and_picks_model_by_colour(client):
     assert r.status_code == 200 and r.headers["x-daekit-model"] == "gray"
 
 
+def test_endpoints_return_exactly_what_the_apps_return(client, folders):
+    from daekit import ImageDenoiser
+    from daekit.apps.speech import SpeechEnhancer
+    r = post_file(client, "/v1/image/denoise?sigma=20", "c.png", png(RGB), "image/png")
+    want = ImageDenoiser.from_pretrained(folders["color"])(RGB, sigma=20)
+    np.testing.assert_array_equal(read_png(r.content), want)
+    r = post_file(client, "/v1/audio/denoise", "s.wav", wav(SPEECH, 16000, "FLOAT"), "audio/wav")
+    want = SpeechEnhancer.from_pretrained(folders["speech"])(SPEECH, sample_rate=16000)
+    got, _ = read_wav(r.content)
+    assert np.abs(got.T - np.clip(want, -1, 1)).max() <= 1.0 / 32768 + 1e-7   # 16-bit output
+
+
 def test_image_alpha_passes_through_and_jpeg_comes_back_as_png(client):
     rgba = np.dstack([RGB, np.full(RGB.shape[:2], 77, np.uint8)])
     r = post_file(client, "/v1/image/denoise", "a.png", png(rgba), "image/png")
