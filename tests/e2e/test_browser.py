@@ -142,8 +142,12 @@ def test_csv_scores_are_plotted_with_flagged_points(page, tmp_path):
     shot(page, "anomaly")
 
 
-def test_a_bad_upload_shows_the_servers_sentence(page, tmp_path):
-    (tmp_path / "notes.png").write_bytes(b"this is not an image at all")
-    page.set_input_files("#image-input", str(tmp_path / "notes.png"))
+def test_a_dropped_bad_file_shows_the_servers_sentence(page):
+    # Dropped, not chosen: a synthetic drop event carrying a File, as a drag from the desktop.
+    page.evaluate("""() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(["this is not an image at all"], "notes.png", { type: "image/png" }));
+        document.querySelector("#image-drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true }));
+    }""")
     sync_api.expect(page.locator("#image-error")).to_contain_text("415: the upload is not an image")
     sync_api.expect(page.locator("#image-result")).to_be_hidden()
