@@ -348,8 +348,8 @@ class DAEFeatureExtractor(_Estimator):
             elif self.layerwise or len(self._hidden()) == 1:
                 net = pretrain_stack(x, self._hidden(), activation=self.activation, tied=bool(self.tied),
                                      noise=self.noise, input_loss=loss, config=config, histories=self.history_)
-                # pretrain_stack's last layer noise is kept for the record; the whole model
-                # is saved with the first layer's noise, the one that touches the data.
+                # The stacked model is wrapped with the first layer's noise, the one applied
+                # to the data itself (every layer's noise is in the saved params).
                 dae = DenoisingAutoencoder(net, noise=layer_noises(self.noise, len(self._hidden()))[0], loss=loss)
             else:
                 torch.manual_seed(seed)
