@@ -107,7 +107,7 @@ def probe_error(z_train, y_train, z_test, y_test) -> float:
     return float(1 - clf.score(sc.transform(z_test), y_test))
 
 
-def bench_mnist(data: Path, budget: float, steps: int, final_steps: int, seed: int) -> dict:
+def bench_mnist(data: Path, budget: float, steps: int, final_steps: int, seed: int, plot: Path | None = None) -> dict:
     from daekit.noise_select import _codes, _train_one, _candidate, _default_model, Candidate
 
     d = np.load(data / "mnist" / "mnist_small.npz")
@@ -117,7 +117,7 @@ def bench_mnist(data: Path, budget: float, steps: int, final_steps: int, seed: i
     print(f"\n2. MNIST-small features: select on 4,000/1,000 (budget {budget:.0f} s, {steps} steps per trial)")
     t = time.perf_counter()
     sel = select(x_train, task="features", y=y_train, budget=budget, steps=steps, normalize=False,
-                 seed=seed, quiet=True, plot=None)
+                 seed=seed, quiet=True, plot=plot)
     select_s = time.perf_counter() - t
     print(sel.format_table())
     factory = _default_model(x_train.shape[1:], normalized=True)  # sigmoid output for pixels on [0, 1]
@@ -264,7 +264,8 @@ def main(argv=None) -> int:
     if "estimate" in parts:
         out["estimate"] = bench_estimate(args.data)
     if "mnist" in parts:
-        out["mnist"] = bench_mnist(args.data, args.budget, args.steps, args.final_steps, seed=0)
+        out["mnist"] = bench_mnist(args.data, args.budget, args.steps, args.final_steps, seed=0,
+                                   plot=args.out.with_name(args.out.stem + "_mnist_select.png"))
     if "adbench" in parts:
         seeds = [int(s) for s in args.seeds.split(",")]
         out["adbench"] = bench_adbench(args.data, seeds, args.budget, args.steps)

@@ -272,6 +272,7 @@ class Selection:
             os.close(fd)
             try:
                 fig.savefig(tmp, dpi=110)
+                os.chmod(tmp, 0o644)  # mkstemp makes it private; a plot is for sharing
                 os.replace(tmp, path)
             finally:
                 if os.path.exists(tmp):
