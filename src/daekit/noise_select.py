@@ -378,7 +378,7 @@ def tail_contrast(errors: np.ndarray, top: float = 0.05) -> float:
 
     Example:
         >>> round(tail_contrast(np.r_[np.linspace(0, 1, 95), np.full(5, 10.0)]), 2)
-        19.0
+        17.99
     """
     e = np.sort(np.asarray(errors, np.float64))
     k = max(1, int(round(top * len(e))))
