@@ -136,7 +136,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="the NAB folder (data/, labels/, config/, reference_results/)")
     ap.add_argument("--out", default=None, help="JSON file for the results")
-    ap.add_argument("--window", type=int, default=32, help="DAE window length (steps)")
+    ap.add_argument("--window", type=int, default=128, help="DAE window length (steps)")
     ap.add_argument("--members", type=int, default=2, help="ensemble members")
     ap.add_argument("--noise-level", type=float, default=0.1, help="Gaussian noise std on the scaled data")
     ap.add_argument("--scaler", default="minmax", help="scaler of the DAEDetector")
