@@ -25,6 +25,8 @@ def register(sub) -> None:
                    help="output folder (or an output file name when there is one input file)")
     _model_arguments(p)
     p.add_argument("--recursive", action="store_true", help="look into sub-folders too")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (1 is fastest for this small recurrent model on a busy machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_denoise)
 
@@ -107,6 +109,8 @@ def _inputs(paths, recursive: bool) -> list[tuple[Path, Path]]:
 
 def cmd_denoise(args) -> int:
     from ..data.audio import AUDIO_SUFFIXES
+    import torch
+    torch.set_num_threads(max(1, args.threads))
     items = _inputs(args.inputs, args.recursive)  # a wrong path is reported before the model loads
     enhancer = _enhancer(args)
     out = Path(args.output)
