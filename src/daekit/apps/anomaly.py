@@ -98,7 +98,7 @@ class DAEDetector:
         >>> import numpy as np, daekit as dk
         >>> X = np.random.default_rng(0).normal(size=(500, 8))
         >>> det = dk.DAEDetector(contamination=0.05, random_state=0).fit(X)
-        >>> det.predict(X + 6.0).mean()   # far from the training data: all flagged
+        >>> float(det.predict(X + 6.0).mean())   # far from the training data: all flagged
         1.0
     """
 
