@@ -426,7 +426,9 @@ class DAEDetector:
 
         Returns:
             ``(N,)`` float array: the mean reconstruction error over features, in units of
-            the members' median training error (so about 1 is typical of the training data).
+            the members' median training error (so about 1 is typical of the training
+            data), plus for tables ``latent_weight`` × the code's Mahalanobis distance in
+            units of its training median.
         """
         errors, latent = self._errors_for(X, with_latent=True)
         return errors.mean(axis=1) + self.latent_weight * latent
@@ -456,7 +458,8 @@ class DAEDetector:
 
         Returns:
             ``(N, F)`` array of non-negative shares summing to 1 per row: the fraction of
-            the reconstruction error that comes from each feature.
+            the reconstruction error that comes from each feature. (The latent term of
+            table scores has no per-feature split; it is left out of the shares.)
         """
         err = self._errors_for(X)
         total = err.sum(axis=1, keepdims=True)
