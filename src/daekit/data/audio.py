@@ -62,6 +62,13 @@ def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
     return int(info.samplerate), int(info.channels), int(info.frames)
 
 
+def _default_mode(path: str) -> None:
+    # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def _short(e: BaseException) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return text.rstrip(".")
@@ -147,6 +154,7 @@ def save_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int, subt
     os.close(fd)
     try:
         sf.write(tmp, data, int(sample_rate), format=fmt, subtype=subtype)
+        _default_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -211,6 +219,7 @@ class AudioWriter:
         self._file.close()
         self._file = None
         if keep:
+            _default_mode(self._tmp)
             os.replace(self._tmp, self.path)
         elif os.path.exists(self._tmp):
             os.unlink(self._tmp)
