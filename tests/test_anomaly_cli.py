@@ -68,3 +68,13 @@ def test_mismatched_columns_and_missing_model(series_csv, tmp_path, capsys):
     assert "no column 'b'" in capsys.readouterr().err
     assert not (tmp_path / "s.csv").exists()
     assert main(["anomaly", "score", str(tmp_path / "none"), str(other), "-o", str(tmp_path / "s.csv")]) == 2
+
+
+def test_constant_columns(tmp_path, capsys):
+    data = tmp_path / "c.csv"
+    data.write_text("a,b\n1,5\n2,5\n3,5\n4,5\n")
+    assert main(["anomaly", "fit", str(data), "--out", str(tmp_path / "m"), *FAST]) == 0
+    assert "column(s) b are constant" in capsys.readouterr().err
+    data.write_text("a,b\n1,5\n1,5\n1,5\n")
+    assert main(["anomaly", "fit", str(data), "--out", str(tmp_path / "m2"), *FAST]) == 2
+    assert "every column used is constant" in capsys.readouterr().err

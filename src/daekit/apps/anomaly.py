@@ -88,6 +88,7 @@ class DAEDetector:
         decision_scores_: ``(n,)`` scores of the training data (per step for series).
         threshold_: scores above it are flagged. ``labels_``: the training flags.
         n_features_in_: columns seen in ``fit`` (channels for series).
+        constant_features_: indices of columns that were constant in ``fit``.
         members_: the fitted ``DenoisingAutoencoder`` instances.
 
     Shape:
@@ -167,6 +168,9 @@ class DAEDetector:
         """
         self._check_params()
         X = self._validate(X, fitting=True)
+        # Constant columns carry no information; they stay in (scaled to 0), so any other
+        # value in them at scoring time shows up as error. Listed for the caller to report.
+        self.constant_features_ = np.flatnonzero(np.ptp(X, axis=0) == 0).tolist()
         scalers = self._scaler_names()
         self.member_scalers_ = [scalers[k % len(scalers)] for k in range(self.n_estimators)]
         fitted = [self._fit_scaler(X, name) for name in self.member_scalers_]

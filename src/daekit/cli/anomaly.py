@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import sys
 from pathlib import Path
+
+import numpy as np
 
 
 def register(sub) -> None:
@@ -85,8 +88,14 @@ def cmd_fit(args) -> int:
                       threshold_k=args.k, window=args.window, stride=args.stride, model=args.model,
                       noise=args.noise, noise_level=args.noise_level, n_estimators=args.members,
                       epochs=args.epochs, device=args.device, random_state=args.seed, verbose=not args.quiet)
+    if np.all(np.ptp(table.values, axis=0) == 0):
+        raise ValueError(f"{args.data}: every column used is constant; there is nothing to learn from.")
     det.fit(table.values)
     det.feature_names_ = list(table.columns)
+    if det.constant_features_:
+        names = ", ".join(table.columns[j] for j in det.constant_features_)
+        print(f"daekit: note: column(s) {names} are constant in {args.data}; any other value in them "
+              "will be scored as abnormal.", file=sys.stderr)
     det.save(args.out)
     if not args.quiet:
         print(f"fitted on {len(table.values)} rows x {len(table.columns)} columns ({', '.join(table.columns[:8])}"
