@@ -244,7 +244,10 @@ def main(argv=None):
                      "endpoints": summarise(log, wall),
                      "rss_mb": {"at_start": round(rss_start, 1), "after_warmup": round(rss_warm, 1),
                                 "middle": round(mem[len(mem) // 2], 1),
-                                "end": round(mem[-1], 1), "peak": round(max(mem), 1)}},
+                                "end": round(mem[-1], 1), "peak": round(max(mem), 1),
+                                "first_quarter_mean": round(float(np.mean(mem[:max(1, len(mem) // 4)])), 1),
+                                "last_quarter_mean": round(float(np.mean(mem[-max(1, len(mem) // 4):])), 1),
+                                "samples": len(mem)}},
         }
         if args.overload > 0:
             over_clients = args.max_concurrent * 3
@@ -294,7 +297,8 @@ def print_table(r):
                   + "".join(f"{e.get(k, float('nan')):>9}" for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")))
     m = r["main"]["rss_mb"]
     print(f"\nserver RSS (MB): at start {m['at_start']}, after warm-up {m['after_warmup']}, middle {m['middle']}, end {m['end']}, "
-          f"peak {m['peak']}; healthy after: {r['healthy_after']}")
+          f"peak {m['peak']}; mean of the first quarter {m['first_quarter_mean']}, of the last quarter "
+          f"{m['last_quarter_mean']} ({m['samples']} samples); healthy after: {r['healthy_after']}")
 
 
 if __name__ == "__main__":
