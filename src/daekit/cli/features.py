@@ -150,8 +150,8 @@ def _load_extractor(folder: str):
 
 def _check_width(X: np.ndarray, extractor, source: str) -> None:
     if X.shape[1] != extractor.n_features_in_:
-        raise ValueError(f"{source}: rows have {X.shape[1]} values but the model was fitted on "
-                         f"{extractor.n_features_in_} per row.")
+        raise ValueError(f"{source}: rows have {X.shape[1]} value{'s' if X.shape[1] != 1 else ''} but the model "
+                         f"was fitted on {extractor.n_features_in_} per row.")
 
 
 def _positive(value, name: str) -> None:
