@@ -788,9 +788,10 @@ def plot_codes(codes: np.ndarray, labels, path: str | os.PathLike, method: str =
         keep = labels == label
         ax.scatter(xy[keep, 0], xy[keep, 1], s=4, alpha=0.6, color=cmap(i % cmap.N), label=str(label))
     ax.legend(markerscale=3, fontsize=8, loc="best", title="label")
-    ax.set_xlabel(f"{method.upper()} 1")
-    ax.set_ylabel(f"{method.upper()} 2")
-    ax.set_title(title or f"codes ({codes.shape[1]}-D) by label, {method.upper()}")
+    shown = {"pca": "PCA", "tsne": "t-SNE"}[method]
+    ax.set_xlabel(f"{shown} 1")
+    ax.set_ylabel(f"{shown} 2")
+    ax.set_title(title or f"codes ({codes.shape[1]}-D) by label, {shown}")
     fig.tight_layout()
     return _save_figure(fig, canvas, path)
 
