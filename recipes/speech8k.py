@@ -76,6 +76,8 @@ def main(argv=None) -> int:
     ap.add_argument("--layers", type=int, default=2, help="GRU layers")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--seed", type=int, default=0, help="seed for data, noise and initialisation")
+    ap.add_argument("--noise-weights", default="0.30,0.08,0.07,0.05,0.30,0.20",
+                    help="weights of white,pink,brown,hum,dishes,babble")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("--export-checkpoint", action="store_true",
                     help="only write --out from the latest checkpoint in --run-dir (to evaluate a run in progress)")
@@ -95,7 +97,10 @@ def main(argv=None) -> int:
     dishes = load_noise_bank([data / "noise_speech_commands" / "doing_the_dishes.wav"], SAMPLE_RATE, span=(0.0, 0.7))
     babble = babble_tracks(by_speaker, 8, 20.0, rng)
     bank = ["white", "pink", "brown", "hum"] + [torch.from_numpy(t) for t in dishes + babble]
-    weights = [0.30, 0.08, 0.07, 0.05, 0.30] + [0.20 / len(babble)] * len(babble)
+    w = [float(v) for v in args.noise_weights.split(",")]
+    if len(w) != 6:
+        raise SystemExit("--noise-weights needs 6 numbers: white,pink,brown,hum,dishes,babble")
+    weights = w[:5] + [w[5] / len(babble)] * len(babble)
 
     config = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, schedule="cosine",
                             warmup_steps=200, min_lr=args.lr / 100, grad_clip=1.0, val_every=500,
