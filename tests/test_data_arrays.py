@@ -18,7 +18,7 @@ def test_npy_npz_and_1d(tmp_path):
     assert load_array(tmp_path / "b.npz").shape == (3, 2)
     assert load_array(tmp_path / "b.npz", key="y").shape == (3, 1)
     np.savez(tmp_path / "c.npz", a=np.ones(2), b=np.ones(2))
-    with pytest.raises(ValueError, match="name one of its arrays"):
+    with pytest.raises(ValueError, match="say which array"):
         load_array(tmp_path / "c.npz")
 
 

@@ -111,7 +111,7 @@ def read_rows(path: str, key: str | None = None) -> tuple[np.ndarray, tuple[int,
     suffix = p.suffix.lower()
     if suffix not in (".npy", ".npz"):
         return arrays.load_array(p, key), None
-    arr = arrays._load_npy(p) if suffix == ".npy" else arrays._load_npz(p, key)
+    arr = arrays.load_numpy(p, key)
     shape = tuple(int(s) for s in arr.shape[1:]) if arr.ndim in (3, 4) else None
     if arr.ndim in (3, 4):
         arr = arr.reshape(len(arr), -1)
@@ -126,12 +126,7 @@ def read_labels(path: str, key: str | None, n_rows: int) -> np.ndarray:
     if not p.is_file():
         raise FileNotFoundError(2, "no such file", str(p))
     suffix = p.suffix.lower()
-    if suffix == ".npy":
-        y = arrays._load_npy(p)
-    elif suffix == ".npz":
-        y = arrays._load_npz(p, key)
-    else:
-        y = arrays.load_array(p, key)
+    y = arrays.load_numpy(p, key) if suffix in (".npy", ".npz") else arrays.load_array(p, key)
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]

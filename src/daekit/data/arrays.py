@@ -35,10 +35,8 @@ def load_array(path: str | os.PathLike, key: str | None = None, min_rows: int = 
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ValueError(f"{path}: unsupported file type '{suffix or path.name}' (use .npy, .npz or .csv).")
-    if suffix == ".npy":
-        arr = _load_npy(path)
-    elif suffix == ".npz":
-        arr = _load_npz(path, key)
+    if suffix in (".npy", ".npz"):
+        arr = load_numpy(path, key)
     else:
         arr = _load_text(path, delimiter="\t" if suffix == ".tsv" else None)
     return check_array(arr, str(path), min_rows=min_rows)
@@ -66,6 +64,18 @@ def check_array(arr: np.ndarray, name: str = "input", min_rows: int = 1, n_featu
     return arr.astype(np.float32, copy=False)
 
 
+def load_numpy(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
+    """The array of a ``.npy`` file, or one array of a ``.npz`` (``key``, else ``X``, else
+    its only array), of any shape and dtype; never unpickled.
+
+    Raises:
+        ValueError: one sentence when the file is corrupt, holds Python objects, or the
+            ``.npz`` array to read is ambiguous.
+    """
+    path = Path(path)
+    return _load_npy(path) if path.suffix.lower() == ".npy" else _load_npz(path, key)
+
+
 def _load_npy(path: Path) -> np.ndarray:
     with open(path, "rb") as f:
         if f.read(6) != b"\x93NUMPY":  # numpy would otherwise take any other bytes for a pickle
@@ -88,7 +98,7 @@ def _load_npz(path: Path, key: str | None) -> np.ndarray:
         if key is None:
             key = "X" if "X" in keys else (keys[0] if len(keys) == 1 else None)
         if key not in keys:
-            raise ValueError(f"{path}: name one of its arrays {keys} (key={key!r} not found).")
+            raise ValueError(f"{path}: say which array to read with its key, one of {keys} (key={key!r} not found).")
         try:
             return archive[key]
         except ValueError:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .arrays import load_numpy
+
 __all__ = ["Table", "read_table", "select_columns", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".npy", ".npz")
@@ -212,24 +214,7 @@ def _find_time_column(names: list[str], body: list[list[str]], timestamp: str | 
 
 
 def _read_numpy(path: Path, key: str | None) -> Table:
-    try:
-        if path.suffix.lower() == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        else:
-            with np.load(path, allow_pickle=False) as z:
-                names = list(z.files)
-                pick = key if key is not None else ("X" if "X" in names else (names[0] if len(names) == 1 else None))
-                if pick is None or pick not in names:
-                    raise ValueError(f"{path}: say which array to read (arrays: {', '.join(names) or 'none'}).")
-                arr = z[pick]
-    except ValueError as e:
-        if "allow_pickle" in str(e) or "Object arrays" in str(e):
-            raise ValueError(f"{path}: holds Python objects, which are not loaded; save a numeric array.") from None
-        if str(e).startswith(str(path)):
-            raise
-        raise ValueError(f"{path}: not a readable numpy file ({e}).") from None
-    except (OSError, EOFError) as e:
-        raise ValueError(f"{path}: not a readable numpy file ({e}).") from None
+    arr = load_numpy(path, key)
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{path}: holds {arr.dtype} values; a numeric array is expected.")
     if arr.ndim == 1:
