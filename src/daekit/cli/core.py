@@ -127,11 +127,12 @@ def cmd_train(args) -> int:
     n_val = int(round(len(x) * args.val_split))
     val, train = (x[order[:n_val]], x[order[n_val:]]) if n_val else (None, x)
 
+    config = config_from_args(args, out_dir=args.out, epochs=20)
+    torch.manual_seed(config.seed)  # the initial weights too follow --seed: same command, same model
     model = create_model("mlp", in_features=x.shape[1], hidden_sizes=hidden, activation=args.activation,
                          tied=args.tied, output_activation="sigmoid" if args.loss == "bce" else "identity")
     dae = DenoisingAutoencoder(model, noise=noise_lib.from_spec(args.noise), loss=args.loss,
                                sparsity=args.sparsity, contractive=args.contractive, preprocessing=prep)
-    config = config_from_args(args, out_dir=args.out, epochs=20)
     trainer = Trainer(dae, config).fit(torch.from_numpy(train), None if val is None else torch.from_numpy(val))
     if trainer.is_main_process:  # under torchrun, one process writes the model folder
         dae.save_pretrained(args.out)
@@ -169,18 +170,6 @@ def cmd_export(args) -> int:
         msg += f"; onnxruntime matches PyTorch within {info['max_abs_diff']:.1e}"
     print(msg)
     return 0
-
-
-def example_input(model: torch.nn.Module) -> torch.Tensor:
-    """A small input of the right shape for tracing ``model``."""
-    if hasattr(model, "in_features"):
-        return torch.rand(2, model.in_features)
-    if hasattr(model, "in_channels") and hasattr(model, "dims"):
-        size = 4 * getattr(model, "size_multiple", 8)
-        return torch.rand(1, model.in_channels, *([size] * model.dims))
-    if hasattr(model, "contract_example"):
-        return torch.rand(*model.contract_example()[1])
-    raise ValueError(f"cannot tell the input shape of {type(model).__name__} for export.")
 
 
 # -- demo ------------------------------------------------------------------------------
