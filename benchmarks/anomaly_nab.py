@@ -24,7 +24,6 @@ import gzip
 import json
 import math
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch
 
 from daekit import DAEDetector
 from daekit.metrics import NAB_PROFILES, nab_normalise, nab_probation, nab_score
+from common import git_commit
 
 REFERENCE = ["numenta", "knncad", "skyline", "windowedGaussian", "ARTime"]
 
@@ -123,13 +123,6 @@ def best_threshold(per_file, windows_of, profile, gap):
               for thr in grid]
     i = int(np.argmax(totals))
     return float(grid[i]), float(totals[i])
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except Exception:
-        return "unknown"
 
 
 def main(argv=None) -> int:

@@ -26,7 +26,6 @@ import argparse
 import csv
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 
 from daekit import DAEDetector
+from common import git_commit
 
 TRAIN_ROWS = 400
 SENSORS = 8
@@ -87,13 +87,6 @@ def iforest_flags(values: np.ndarray, args) -> np.ndarray:
     scaler = StandardScaler().fit(values[:TRAIN_ROWS])
     forest = IsolationForest(random_state=0).fit(scaler.transform(values[:TRAIN_ROWS]))
     return (forest.predict(scaler.transform(values[TRAIN_ROWS:])) == -1).astype(int)
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except Exception:
-        return "unknown"
 
 
 def main(argv=None) -> int:

@@ -18,13 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import git_commit
 
 
 def load_set(path: Path, seed: int):
@@ -77,13 +77,6 @@ def parse_params(items):
         if isinstance(params[key], list):
             params[key] = tuple(params[key])
     return params
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except Exception:
-        return "unknown"
 
 
 def main(argv=None) -> int:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import git_commit
 
 
 def parse_args(argv=None):
@@ -50,13 +50,6 @@ def parse_args(argv=None):
     p.add_argument("--rbm-iter", type=int, default=10, help="BernoulliRBM epochs")
     p.add_argument("--limit", type=int, default=None, help="use only this many train/test rows (smoke runs)")
     return p.parse_args(argv)
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def load_mnist(path: str, limit: int | None):

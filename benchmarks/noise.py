@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,16 +40,9 @@ import torch
 import daekit
 from daekit.noise_estimate import estimate_image, read_image
 from daekit.noise_select import roc_auc, select, tail_contrast
+from common import git_commit
 
 SIGMAS = (5, 10, 15, 20, 25, 30, 40, 50)
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.check_output(["git", "rev-parse", "HEAD"], text=True,
-                                       cwd=Path(__file__).parent).strip()
-    except Exception:
-        return "unknown"
 
 
 def spearman(a, b) -> float:

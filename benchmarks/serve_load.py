@@ -40,6 +40,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from common import git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -272,13 +273,6 @@ def http_ok(port) -> bool:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/healthz")
     return conn.getresponse().status == 200
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return "unknown"
 
 
 def print_table(r):

@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import daekit as dk  # noqa: E402
 from daekit.train import TrainConfig, Trainer  # noqa: E402
+from common import git_commit
 
 H200_PLAIN_DNCNN_BF16 = 15_300  # patches/s, BENCHMARKS.md section 6 (bf16 + channels_last, batch 128)
 
@@ -127,14 +127,6 @@ def measure(name: str, device: torch.device, rounds: int, scale: float = 1.0) ->
             "ratio": t / p, "best_ratio": max(v[0] for v in trainer) / max(v[0] for v in plain),
             "plain_samples_per_cpu_s": pc, "trainer_samples_per_cpu_s": tc, "cpu_ratio": tc / pc,
             "plain_all": [v[0] for v in plain], "trainer_all": [v[0] for v in trainer]}
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

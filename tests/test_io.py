@@ -107,7 +107,7 @@ def test_a_failed_save_leaves_the_old_files_whole(saved, monkeypatch):
 @pytest.mark.parametrize("name", ["mlp", "conv2d_unet", "conv1d"])
 def test_onnx_export_matches_pytorch(tmp_path, name):
     pytest.importorskip("onnxruntime")
-    from daekit.cli.core import example_input
+    from daekit.export import example_input
     from daekit.io import export_onnx
 
     kwargs, _ = dk.models._MODELS[name].contract_example()

@@ -144,7 +144,8 @@ class DetectorGraph(nn.Module):
 
 # ------------------------------------------------------------------------------ export
 
-def _example_input(model: nn.Module) -> torch.Tensor:
+def example_input(model: nn.Module) -> torch.Tensor:
+    """A small input of the right shape for tracing ``model``."""
     if hasattr(model, "in_features"):
         return torch.rand(2, model.in_features)
     if hasattr(model, "in_channels") and hasattr(model, "dims"):
@@ -205,7 +206,7 @@ def _plan(path: str | os.PathLike):
         from .dae import DenoisingAutoencoder
 
         model = DenoisingAutoencoder.from_pretrained(path).model.eval()
-        x = _example_input(model)
+        x = example_input(model)
         other = torch.rand(x.shape[0] + 1, *x.shape[1:2], *[s + 3 for s in x.shape[2:]])
         axes = {0: "batch"} | {d: f"size{d}" for d in range(2, x.dim())}
         return model, ["x_noisy"], [(x,), (other,)], ["x_hat"], {"x_noisy": axes, "x_hat": axes}, {}
