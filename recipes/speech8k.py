@@ -78,6 +78,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed for data, noise and initialisation")
     ap.add_argument("--noise-weights", default="0.30,0.08,0.07,0.05,0.30,0.20",
                     help="weights of white,pink,brown,hum,dishes,babble")
+    ap.add_argument("--init", default=None, metavar="FOLDER",
+                    help="start from this model folder's weights (a second stage; fresh optimiser and schedule)")
+    ap.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("--export-checkpoint", action="store_true",
                     help="only write --out from the latest checkpoint in --run-dir (to evaluate a run in progress)")
@@ -103,10 +106,12 @@ def main(argv=None) -> int:
     weights = w[:5] + [w[5] / len(babble)] * len(babble)
 
     config = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, schedule="cosine",
-                            warmup_steps=200, min_lr=args.lr / 100, grad_clip=1.0, val_every=500,
+                            warmup_steps=args.warmup, min_lr=args.lr / 100, grad_clip=1.0, val_every=500,
                             ckpt_every=250, out_dir=args.run_dir, seed=args.seed, device="cpu",
                             quiet=args.quiet, tensorboard=False, log_every=50)
-    dae = train_speech_dae(clean, bank, SAMPLE_RATE, config, snr_db=(-5.0, 15.0), p=weights, val=val,
+    from daekit.apps.speech import SpeechEnhancer
+    start = SpeechEnhancer.from_pretrained(args.init).dae.train() if args.init else None
+    dae = train_speech_dae(clean, bank, SAMPLE_RATE, config, snr_db=(-5.0, 15.0), p=weights, val=val, dae=start,
                            model_kwargs={"n_fft": 256, "hop_length": 64, "hidden_size": args.hidden,
                                          "num_layers": args.layers, "causal": True})
     minutes = (time.time() - t0) / 60
