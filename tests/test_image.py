@@ -160,7 +160,6 @@ def test_demo_writes_before_after_picture(tmp_path, capsys):
 @pytest.mark.slow
 def test_8000_by_8000_rgb_stays_within_bounded_memory():
     """Peak memory ~ the image itself (uint8 in + out) plus one row of tiles, not float copies."""
-    import resource
     import subprocess
     import sys
     import textwrap

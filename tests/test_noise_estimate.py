@@ -11,7 +11,7 @@ import pytest
 
 import daekit
 from daekit.cli import main
-from daekit.noise_estimate import (NO_NOISE, estimate, estimate_audio, estimate_image, estimate_series,
+from daekit.noise_estimate import (NO_NOISE, estimate, estimate_audio, estimate_image,
                                    estimate_table)
 
 

@@ -28,12 +28,20 @@ class ModelFileError(ValueError):
     """A model folder is missing, truncated, tampered with, or does not fit its model."""
 
 
+def default_file_mode() -> int:
+    """The permissions a plain ``open(path, "w")`` would give a new file (0666 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename, so a reader (or a
     crash) never sees half a file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, default_file_mode())  # mkstemp makes the file private (0600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

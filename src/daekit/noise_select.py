@@ -36,10 +36,10 @@ Example:
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +50,7 @@ import torch
 
 from . import noise as noise_lib
 from .dae import DenoisingAutoencoder
+from .io import atomic_write_bytes
 from .models import create_model
 
 __all__ = ["select", "Selection", "parse_budget", "default_candidates", "roc_auc", "tail_contrast",
@@ -268,15 +269,9 @@ class Selection:
         if path is not None:
             path = Path(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-            os.close(fd)
-            try:
-                fig.savefig(tmp, dpi=110)
-                os.chmod(tmp, 0o644)  # mkstemp makes it private; a plot is for sharing
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110)
+            atomic_write_bytes(path, buf.getvalue())
             self.plot_path = str(path)
         plt.close(fig)
         return fig

@@ -12,7 +12,6 @@ a GPU no data loader is involved; the noise level is drawn per patch over σ ∈
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from pathlib import Path
