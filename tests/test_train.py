@@ -390,6 +390,11 @@ def test_unreadable_or_foreign_checkpoint_is_one_sentence(tmp_path):
     Trainer(Recon(), quick(max_steps=5, out_dir=str(tmp_path), resume=False)).fit(x)
     with pytest.raises(ValueError, match="holds a different model"):
         Trainer(Recon(dim=6), quick(out_dir=str(tmp_path))).fit(torch.randn(64, 6))
+    ck = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
+    ck["format"] = "daekit.train/1"  # an older layout of the same kind of file
+    torch.save(ck, tmp_path / CHECKPOINT_NAME)
+    with pytest.raises(ValueError, match="checkpoint format daekit.train/1.*--no-resume"):
+        Trainer(Recon(), quick(out_dir=str(tmp_path))).fit(x)
 
 
 @pytest.mark.slow

@@ -53,7 +53,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.csv"
 PLOT_NAME = "loss_curve.png"
 METRIC_COLUMNS = ("step", "epoch", "train_loss", "val_loss", "lr", "samples_per_s", "time")
-_CHECKPOINT_FORMAT = "daekit.train/1"
+_CHECKPOINT_FORMAT = "daekit.train/2"  # /2: per-rank loss accumulators
 
 
 # --------------------------------------------------------------------------- config
@@ -689,8 +689,11 @@ class Trainer:
             except Exception as exc:  # truncated or foreign file: say so, keep it for inspection
                 raise ValueError(f"{ckpt_path} cannot be read as a training checkpoint ({exc}); "
                                  "move it away or start afresh with resume=False (--no-resume).") from None
-            if not isinstance(ck, dict) or ck.get("format") != _CHECKPOINT_FORMAT:
+            if not isinstance(ck, dict) or not str(ck.get("format", "")).startswith("daekit.train/"):
                 raise ValueError(f"{ckpt_path} is not a daekit training checkpoint.")
+            if ck["format"] != _CHECKPOINT_FORMAT:
+                raise ValueError(f"{ckpt_path} was written in checkpoint format {ck['format']}, this daekit reads "
+                                 f"{_CHECKPOINT_FORMAT}; start afresh with resume=False (--no-resume).")
             try:
                 model.load_state_dict(ck["model"])
             except RuntimeError as exc:
