@@ -1,7 +1,6 @@
 """Speech enhancement: the mask model, MixAtSNR, SpeechEnhancer offline and streaming, training."""
 
 import json
-import random
 
 import numpy as np
 import pytest
@@ -227,3 +226,16 @@ def test_pretrained_speech8k_if_shipped():
     y = enh(noisy)
     quiet = np.sin(2 * np.pi * 3 * t) <= 0
     assert np.mean(y[quiet] ** 2) < 0.5 * np.mean(noisy[quiet] ** 2)  # noise in the pauses goes down
+
+
+def test_clean_recordings_are_left_alone_and_noisy_ones_enhanced(enhancer):
+    t = np.arange(8000) / 8000
+    tone = (0.5 * np.sin(2 * np.pi * 300 * t) * (t > 0.5)).astype(np.float32)  # pauses of digital silence
+    assert np.array_equal(enhancer(tone, 8000), tone)
+    assert enhancer.last_estimate_.snr_db > 40
+    noisy = tone + 0.05 * np.random.default_rng(0).standard_normal(tone.shape).astype(np.float32)
+    assert not np.allclose(enhancer(noisy, 8000), noisy, atol=1e-3)
+    assert enhancer.last_estimate_.snr_db < 40
+    always = SpeechEnhancer(enhancer.dae, clean_snr_db=None)
+    assert not np.allclose(always(tone, 8000), tone, atol=1e-3)
+    assert enhancer(tone[:100], 8000).shape == (100,)  # too short to estimate: enhanced as before

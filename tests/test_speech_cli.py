@@ -78,3 +78,21 @@ def test_train_writes_a_usable_model(tmp_path, capsys):
     assert main(["audio", "train", "--clean", str(tmp_path / "noise" / "n.wav"), "--synthetic", "violet",
                  "--out", str(tmp_path / "r2"), "--steps", "1"]) == 2
     assert "violet" in capsys.readouterr().err
+
+
+def test_denoise_prints_the_noise_estimate_and_leaves_clean_audio_alone(tmp_path, model_dir, capsys):
+    t = np.arange(8000) / 8000
+    save_audio(tmp_path / "clean.wav", (0.5 * np.sin(2 * np.pi * 300 * t) * (t > 0.5)).astype(np.float32), 8000)
+    save_audio(tmp_path / "noisy.wav", noisy(seconds=1.0, sr=8000) * (0.2 + (t > 0.5)), 8000)
+    assert main(["audio", "denoise", str(tmp_path / "clean.wav"), str(tmp_path / "noisy.wav"),
+                 "-o", str(tmp_path / "out"), "--model", model_dir]) == 0
+    out = capsys.readouterr().out
+    assert "clean.wav: noise floor" in out and "left unchanged" in out  # 16-bit WAV: SNR ~90 dB
+    noisy_line = next(line for line in out.splitlines() if line.startswith(str(tmp_path / "noisy.wav") + ":"))
+    assert "SNR" in noisy_line and "left unchanged" not in noisy_line
+    clean, _ = load_audio(tmp_path / "clean.wav")
+    copied, _ = load_audio(tmp_path / "out" / "clean.wav")
+    assert np.array_equal(clean, copied)
+    assert main(["audio", "denoise", str(tmp_path / "clean.wav"), "-o", str(tmp_path / "forced.wav"),
+                 "--model", model_dir, "--always-enhance"]) == 0
+    assert "left unchanged" not in capsys.readouterr().out

@@ -201,6 +201,10 @@ class SpeechEnhancer:
         wet: dry/wet mix, 1.0 = fully enhanced, 0.0 = the input unchanged.
         block_seconds: audio processed per step offline; memory is bounded by it and the
             result does not depend on it (the causal model carries its state over).
+        clean_snr_db: offline, the input's noise is first estimated from its quietest
+            frames (``daekit.noise.estimate``); a recording with no noise detected, or an
+            estimated SNR at or above this, is returned unchanged rather than risk
+            dulling clean speech. None: always enhance. Streams always enhance.
 
     Shape:
         ``enhancer(wave, sample_rate)``: ``(samples,)`` or ``(channels, samples)`` in,
@@ -213,7 +217,7 @@ class SpeechEnhancer:
     """
 
     def __init__(self, dae: DenoisingAutoencoder, attenuation_limit_db: float | None = None, wet: float = 1.0,
-                 block_seconds: float = 30.0):
+                 block_seconds: float = 30.0, clean_snr_db: float | None = 40.0):
         if not hasattr(dae, "model") or not hasattr(dae.model, "stream_state"):
             raise ValueError("SpeechEnhancer needs a DenoisingAutoencoder holding a 'speech_mask' model.")
         if attenuation_limit_db is not None and not attenuation_limit_db > 0:
@@ -223,7 +227,11 @@ class SpeechEnhancer:
         if not block_seconds > 0:
             raise ValueError(f"block_seconds={block_seconds!r} is not valid: a positive number.")
         self.dae = dae.eval()
+        if clean_snr_db is not None and not isinstance(clean_snr_db, (int, float)):
+            raise ValueError(f"clean_snr_db={clean_snr_db!r} is not valid: a number of dB or None.")
         self.attenuation_limit_db, self.wet, self.block_seconds = attenuation_limit_db, wet, block_seconds
+        self.clean_snr_db = clean_snr_db
+        self.last_estimate_ = None
 
     # -- loading and saving ---------------------------------------------------------------
 
@@ -255,7 +263,7 @@ class SpeechEnhancer:
         """Write the model folder; ``extra`` entries (e.g. the training recipe) go into the
         config's ``"speech"`` section."""
         speech = {"settings": {"attenuation_limit_db": self.attenuation_limit_db, "wet": self.wet,
-                               "block_seconds": self.block_seconds},
+                               "block_seconds": self.block_seconds, "clean_snr_db": self.clean_snr_db},
                   "latency_ms": self.latency_ms} | extra
         return self.dae.save_pretrained(path, extra={"class": "SpeechEnhancer", "speech": speech})
 
@@ -270,6 +278,21 @@ class SpeechEnhancer:
     def latency_ms(self) -> float:
         """Algorithmic latency of streaming at the model's rate: one STFT window."""
         return 1000.0 * self.dae.model.n_fft / self.sample_rate
+
+    def estimate_noise(self, wave, sample_rate: int | None = None):
+        """The input's noise floor and SNR (``daekit.noise_estimate.AudioNoise``), or None
+        when the recording is too short to tell (under two 20 ms frames)."""
+        from ..noise_estimate import estimate_audio
+
+        try:
+            return estimate_audio(wave, sample_rate=self.sample_rate if sample_rate is None else int(sample_rate))
+        except ValueError:
+            return None
+
+    def _is_clean(self, estimate) -> bool:
+        if self.clean_snr_db is None or estimate is None:
+            return False
+        return estimate.noise_rms == 0.0 or (estimate.snr_db is not None and estimate.snr_db >= self.clean_snr_db)
 
     def _min_gain(self) -> float:
         return 0.0 if self.attenuation_limit_db is None else 10.0 ** (-self.attenuation_limit_db / 20.0)
@@ -291,6 +314,9 @@ class SpeechEnhancer:
         if wave.shape[-1] == 0:
             return wave.copy()
         x = wave[None] if wave.ndim == 1 else wave
+        self.last_estimate_ = self.estimate_noise(x, sr)
+        if self._is_clean(self.last_estimate_):
+            return wave.astype(np.float32)
         if sr != self.sample_rate:
             from ..data.audio import resample
             x_model = resample(x, sr, self.sample_rate)
@@ -317,8 +343,12 @@ class SpeechEnhancer:
         The output has the input's rate, channels and length; it is written to a temp
         file and renamed into place only when complete.
 
+        The noise is estimated on the first block; when it says the recording is clean
+        (see ``clean_snr_db``) the audio is copied through unchanged.
+
         Returns:
-            ``{"seconds": audio seconds, "compute_s": processing time, "rtf": ratio}``.
+            ``{"seconds": audio seconds, "compute_s": processing time, "rtf": ratio,
+            "noise": the estimate (AudioNoise), "enhanced": False when copied through}``.
         """
         import time
         from ..data.audio import AudioWriter, audio_info, iter_audio_blocks
@@ -326,21 +356,27 @@ class SpeechEnhancer:
         if frames == 0:
             raise ValueError(f"{in_path}: the audio file holds no samples.")
         stream = self.stream(sample_rate=sr, channels=channels)
-        compute = 0.0
+        compute, estimate, enhance, first = 0.0, None, True, True
         with AudioWriter(out_path, sr, channels) as writer:
             for block in iter_audio_blocks(in_path, max(1, int(block_seconds * sr))):
                 t0 = time.perf_counter()
-                y = stream.process(block)
+                if first:
+                    estimate, first = self.estimate_noise(block, sr), False
+                    enhance = not self._is_clean(estimate)
+                y = stream.process(block) if enhance else block
                 compute += time.perf_counter() - t0
                 writer.write(y)
                 if progress is not None:
                     progress(block.shape[1])
-            t0 = time.perf_counter()
-            y = stream.flush()
-            compute += time.perf_counter() - t0
-            writer.write(y)
+            if enhance:
+                t0 = time.perf_counter()
+                y = stream.flush()
+                compute += time.perf_counter() - t0
+                writer.write(y)
+        self.last_estimate_ = estimate
         seconds = frames / sr
-        return {"seconds": seconds, "compute_s": compute, "rtf": compute / max(seconds, 1e-9)}
+        return {"seconds": seconds, "compute_s": compute, "rtf": compute / max(seconds, 1e-9),
+                "noise": estimate, "enhanced": enhance}
 
     # -- streaming ---------------------------------------------------------------------------
 

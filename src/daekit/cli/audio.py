@@ -73,6 +73,9 @@ def _model_arguments(p) -> None:
     p.add_argument("--attenuation-limit", type=float, default=None, metavar="DB",
                    help="suppress no bin by more than this many dB (e.g. 20; default: no limit)")
     p.add_argument("--wet", type=float, default=None, help="dry/wet mix: 1 = fully enhanced, 0 = input unchanged")
+    p.add_argument("--always-enhance", action="store_true",
+                   help="enhance even recordings whose estimated noise says they are clean (by default a "
+                        "recording with no noise detected or an SNR of 40 dB or more is left unchanged)")
 
 
 def _enhancer(args):
@@ -82,6 +85,8 @@ def _enhancer(args):
         kwargs["attenuation_limit_db"] = args.attenuation_limit
     if args.wet is not None:
         kwargs["wet"] = args.wet
+    if getattr(args, "always_enhance", False):
+        kwargs["clean_snr_db"] = None
     folder = Path(args.model)
     if folder.is_dir():
         return SpeechEnhancer.from_pretrained(folder, **kwargs)
@@ -122,6 +127,9 @@ def cmd_denoise(args) -> int:
             t0 = time.perf_counter()
             info = enhancer.enhance_file(src, dst)
             if not args.quiet:
+                noise = info["noise"]
+                said = noise.message.rstrip(".") if noise is not None else "too short to estimate the noise"
+                print(f"{src}: {said}" + ("" if info["enhanced"] else "; left unchanged"))
                 print(f"{src} -> {dst}  ({info['seconds']:.1f} s of audio in {time.perf_counter() - t0:.1f} s, "
                       f"RTF {info['rtf']:.3f})")
         except (ValueError, OSError) as e:
