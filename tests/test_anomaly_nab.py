@@ -3,6 +3,7 @@
 import csv
 import gzip
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,9 @@ import pytest
 
 from daekit.metrics import nab_normalise, nab_probation, nab_score, nab_sigmoid
 
-NAB = Path(__file__).resolve().parents[2] / "shared" / "data" / "anomaly" / "nab"
-if not NAB.exists():
-    NAB = Path("/work/shared/data/anomaly/nab")
+# The shared data folder sits beside the checkout (../shared/data); DAEKIT_DATA points elsewhere.
+DATA = Path(os.environ.get("DAEKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+NAB = DATA / "anomaly" / "nab"
 needs_data = pytest.mark.skipif(not NAB.exists(), reason="NAB data folder not present")
 
 FEW_FILES = ["realKnownCause/nyc_taxi.csv", "realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv",
