@@ -42,6 +42,26 @@ def test_denoise_one_file_to_a_file_name_and_gray_model_on_rgb(tmp_path, model_d
     assert im.read_image(out).shape == (32, 32, 3)
 
 
+def test_denoise_prints_the_estimated_noise_level(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = dk.create_model("image_unet", in_channels=1, channels=(8, 16), blocks=1, noise_map=True)
+    folder = ImageDenoiser(model).save_pretrained(tmp_path / "model")
+    clean = synthetic_image(96).astype(np.float64)
+    noisy = np.clip(clean + 20 * np.random.default_rng(0).standard_normal(clean.shape), 0, 255).astype(np.uint8)
+    im.write_image(tmp_path / "noisy.png", noisy)
+    im.write_image(tmp_path / "flat.png", np.full((64, 64), 128, np.uint8))
+    for name in ("noisy", "flat"):
+        assert main(["image", "denoise", str(tmp_path / f"{name}.png"), "-o", str(tmp_path / f"{name}_out.png"),
+                     "--model", str(folder)]) == 0
+    err = capsys.readouterr().err
+    level = float(err.split("estimated noise σ ")[1].split()[0])
+    assert 15 < level < 25
+    assert "flat.png: no noise detected" in err
+    assert ImageDenoiser.from_pretrained(folder)(noisy, sigma="auto").shape == noisy.shape
+    with pytest.raises(ValueError, match="'auto'"):
+        ImageDenoiser.from_pretrained(folder)(noisy, sigma="blind")
+
+
 def test_bad_model_folder_is_a_user_error(tmp_path, capsys):
     im.write_image(tmp_path / "x.png", synthetic_image(16))
     code = main(["image", "denoise", str(tmp_path / "x.png"), "-o", str(tmp_path / "o"), "--model",

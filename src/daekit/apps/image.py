@@ -333,7 +333,7 @@ class ImageDenoiser:
         step = self.tile - self.overlap
         return len(_starts(h, self.tile, step)) * len(_starts(w, self.tile, step))
 
-    def __call__(self, image: np.ndarray, sigma: float | None = None, progress=None) -> np.ndarray:
+    def __call__(self, image: np.ndarray, sigma: float | str | None = "auto", progress=None) -> np.ndarray:
         """Denoise an image array; returns the same shape and dtype.
 
         The image is converted tile by tile and the result written row by row into an
@@ -345,11 +345,19 @@ class ImageDenoiser:
                 on [0, 1]. Alpha (channel 2 of 2, 4 of 4) is passed through untouched. A
                 gray model denoises colour channels one by one; a colour model takes gray
                 as three equal channels and returns their mean.
-            sigma: noise std on the 0–255 scale (of the full range, also for 16-bit), if known.
+            sigma: noise std on the 0–255 scale (of the full range, also for 16-bit), if known;
+                ``"auto"`` (or None) estimates it from the image. The level used, given or
+                estimated, is kept in ``last_sigma_`` (one value per pass; 0.0 means no
+                noise was detected).
 
         Returns:
             The denoised image, same shape and dtype (floats are clipped to [0, 1]).
         """
+        if isinstance(sigma, str):
+            if sigma != "auto":
+                raise ValueError(f"sigma={sigma!r} is not valid: a number on the 0-255 scale, or 'auto'.")
+            sigma = None
+        self.last_sigma_ = []
         arr = np.asarray(image)
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
             raise ValueError(f"expected an image of shape (H, W) or (H, W, C) with C in 1..4, got {arr.shape}.")
@@ -385,11 +393,13 @@ class ImageDenoiser:
                 base = get
                 get = lambda *a: np.repeat(base(*a), self.channels, 0)  # noqa: E731
             s = sigma if sigma is not None else self._blind_sigma(get, h, w)
+            self.last_sigma_.append(s)
             self._run_tiles(get, writer(chans, colours != self.channels), h, w, s, progress)
         else:  # a gray model on colour: channel by channel
             for i in range(colours):
                 get = reader(slice(i, i + 1))
                 s = sigma if sigma is not None else self._blind_sigma(get, h, w)
+                self.last_sigma_.append(s)
                 self._run_tiles(get, writer(slice(i, i + 1)), h, w, s, progress)
         return out[..., 0] if arr.ndim == 2 else out
 

@@ -133,6 +133,8 @@ def _run_each(pairs, work, quiet: bool) -> int:
 # -- commands ----------------------------------------------------------------------------
 
 def cmd_denoise(args) -> int:
+    from tqdm.auto import tqdm
+
     from ..apps.image import ImageDenoiser
     from ..data.image import read_image, write_image
 
@@ -152,7 +154,14 @@ def cmd_denoise(args) -> int:
 
     def work(src: Path, dst: Path) -> None:
         arr = read_image(src)
-        write_image(dst, model_for(arr)(arr, sigma=args.sigma))
+        model = model_for(arr)
+        write_image(dst, model(arr, sigma=args.sigma))
+        if args.sigma is None and not args.quiet:
+            levels = [s for s in model.last_sigma_ if s is not None]
+            if levels:
+                said = ("no noise detected" if max(levels) == 0 else
+                        "estimated noise σ " + ", ".join(f"{s:.1f}" for s in levels) + " (0-255)")
+                tqdm.write(f"{src}: {said}", file=sys.stderr)
 
     return _run_each(pairs, work, args.quiet)
 
