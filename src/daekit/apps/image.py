@@ -147,7 +147,8 @@ def train_image_denoiser(data, out_dir: str | os.PathLike, channels: int = 1, mo
     den = ImageDenoiser(net.cpu().float().eval(), std_max=std_max,
                         training={"patch_size": patch_size, "steps": trainer.step_, "batch_size": config.batch_size,
                                   "seed": config.seed, "best_val_mse": trainer.best_val_loss_})
-    den.save_pretrained(out_dir)
+    if trainer.is_main_process:  # under torchrun, one process writes the model folder
+        den.save_pretrained(out_dir)
     return den
 
 

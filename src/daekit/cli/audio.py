@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -173,6 +174,8 @@ def cmd_train(args) -> int:
     dae = train_speech_dae(clean, bank, sr, config, snr_db=tuple(args.snr), val=val,
                            model_kwargs={"n_fft": args.n_fft, "hop_length": args.n_fft // 4,
                                          "hidden_size": args.hidden, "num_layers": args.layers, "causal": True})
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 alone writes the model folder
+        return 0
     SpeechEnhancer(dae).save_pretrained(args.out, recipe={"clean_files": len(clean_files),
                                                           "noise_files": len(noise_files), "synthetic": synthetic})
     if not config.quiet:
