@@ -98,6 +98,21 @@ def _float(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) or not x.is_floating_point() else x
 
 
+def _mixture_weights(p: Sequence[float] | None, n: int, owner: str, item: str) -> tuple[list | None, torch.Tensor]:
+    """Check one non-negative weight per choice (None: equal) and return them as given
+    (for the config) and normalised (for drawing)."""
+    weights = [1.0] * n if p is None else [float(w) for w in p]
+    if len(weights) != n or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"{owner} weights p={p!r} are not valid: give one non-negative weight per {item}.")
+    return (None if p is None else weights), torch.tensor(weights) / sum(weights)
+
+
+def _draw_choice(weights: torch.Tensor, x: torch.Tensor, generator=None) -> torch.Tensor:
+    """One index per sample of ``x``, drawn with ``weights``, on ``x``'s device."""
+    device = _draw_device(x, generator)
+    return torch.multinomial(weights.to(device), x.shape[0], replacement=True, generator=generator).to(x.device)
+
+
 # ---------------------------------------------------------------------------------------
 # Pure functions
 # ---------------------------------------------------------------------------------------
@@ -406,17 +421,12 @@ class MixAtSNR(Noise):
                 raise ValueError(f"noise_bank entry {entry!r} is not valid: use a 1-D tensor or one of "
                                  f"{', '.join(SYNTHETIC_NOISES)}.")
         self.snr_db = check_level("snr_db", snr_db, -math.inf, math.inf)
-        weights = [1.0] * len(self.noise_bank) if p is None else [float(w) for w in p]
-        if len(weights) != len(self.noise_bank) or any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise ValueError(f"MixAtSNR weights p={p!r} are not valid: give one non-negative weight per noise.")
-        self.p = None if p is None else weights
+        self.p, self._weights = _mixture_weights(p, len(self.noise_bank), "MixAtSNR", "noise")
         self.sample_rate = int(sample_rate)
-        self._weights = torch.tensor(weights) / sum(weights)
 
     def __call__(self, x, generator=None):
         length, n = x.shape[-1], x.shape[0]
-        choice = torch.multinomial(self._weights.to(_draw_device(x, generator)), n, replacement=True,
-                                   generator=generator).to(x.device)
+        choice = _draw_choice(self._weights, x, generator)
         noise = torch.zeros(n, length, device=x.device)
         for i, entry in enumerate(self.noise_bank):
             idx = (choice == i).nonzero().flatten()
@@ -477,16 +487,10 @@ class OneOf(Noise):
         self.transforms = list(transforms)
         if not self.transforms:
             raise ValueError("OneOf needs at least one noise process.")
-        weights = [1.0] * len(self.transforms) if p is None else [float(w) for w in p]
-        if len(weights) != len(self.transforms) or any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise ValueError(f"OneOf weights p={p!r} are not valid: give one non-negative weight per process.")
-        self.p = None if p is None else weights
-        self._weights = torch.tensor(weights) / sum(weights)
+        self.p, self._weights = _mixture_weights(p, len(self.transforms), "OneOf", "process")
 
     def __call__(self, x, generator=None):
-        device = _draw_device(x, generator)
-        choice = torch.multinomial(self._weights.to(device), x.shape[0], replacement=True,
-                                   generator=generator).to(x.device)
+        choice = _draw_choice(self._weights, x, generator)
         out = x
         for i, t in enumerate(self.transforms):
             keep = (choice == i).view(-1, *([1] * (x.dim() - 1)))
