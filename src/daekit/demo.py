@@ -8,9 +8,11 @@ import numpy as np
 import torch
 
 
-def psnr(x_hat: np.ndarray, x: np.ndarray, data_range: float = 1.0) -> float:
-    mse = float(np.mean((np.clip(x_hat, 0, data_range) - x) ** 2))
-    return 10 * np.log10(data_range ** 2 / mse)
+def _psnr(x_hat: np.ndarray, x: np.ndarray) -> float:
+    """PSNR on [0, 1], the output clipped to that range first (as for images)."""
+    from .metrics import psnr
+
+    return psnr(np.clip(x_hat, 0.0, 1.0), x, data_range=1.0)
 
 
 def _pca_denoise(train: np.ndarray, noisy: np.ndarray, components: int = 16) -> np.ndarray:
@@ -64,8 +66,8 @@ def _train_and_report(x: np.ndarray, out_dir: str, steps: int, std: float, quiet
     clean = torch.from_numpy(test)
     noisy = noise.gaussian(clean, std, generator=torch.Generator().manual_seed(0))
     denoised = dae.denoise(noisy).numpy()
-    result = {"psnr_noisy": psnr(noisy.numpy(), test), "psnr_pca": psnr(_pca_denoise(train, noisy.numpy()), test),
-              "psnr_denoised": psnr(denoised, test), "seconds": seconds}
+    result = {"psnr_noisy": _psnr(noisy.numpy(), test), "psnr_pca": _psnr(_pca_denoise(train, noisy.numpy()), test),
+              "psnr_denoised": _psnr(denoised, test), "seconds": seconds}
     result["gain_db"] = result["psnr_denoised"] - result["psnr_noisy"]
     print(f"digits, Gaussian noise std={std} on [0, 1], {len(test)} held-out images:")
     print(f"  noisy input      PSNR {result['psnr_noisy']:6.2f} dB")
