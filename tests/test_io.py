@@ -105,12 +105,11 @@ def test_a_failed_save_leaves_the_old_files_whole(saved, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["mlp", "conv2d_unet", "conv1d"])
-def test_onnx_export_matches_pytorch(tmp_path, name):
+def test_onnx_export_of_a_dae_folder_matches_pytorch(tmp_path, name):
     pytest.importorskip("onnxruntime")
-    from daekit.export import example_input
-    from daekit.io import export_onnx
+    from daekit.export import export_model_folder
 
     kwargs, _ = dk.models._MODELS[name].contract_example()
-    model = dk.create_model(name, **kwargs).eval()
-    worst = export_onnx(model, tmp_path / "m.onnx", example_input(model))
+    dk.DenoisingAutoencoder(dk.create_model(name, **kwargs)).save_pretrained(tmp_path / "m")
+    worst = export_model_folder(tmp_path / "m", tmp_path / "m.onnx")["max_abs_diff"]
     assert worst <= 1e-4

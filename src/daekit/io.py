@@ -1,4 +1,4 @@
-"""Model folders on disk (``config.json`` + ``model.safetensors``) and ONNX export.
+"""Model folders on disk (``config.json`` + ``model.safetensors``), written atomically.
 
 A model folder is the one artifact format of daekit. Nothing here unpickles anything:
 weights are safetensors, the description is JSON, and the weights' SHA-256 sits in the
@@ -11,13 +11,12 @@ import hashlib
 import json
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import torch
 
 __all__ = ["ModelFileError", "write_model_folder", "read_model_folder", "read_config",
-           "atomic_write_bytes", "export_onnx", "CONFIG_NAME", "WEIGHTS_NAME"]
+           "atomic_write_bytes", "default_file_mode", "CONFIG_NAME", "WEIGHTS_NAME"]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -114,54 +113,3 @@ def read_model_folder(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Te
     except Exception:  # safetensors raises its own error types for every kind of damage
         raise ModelFileError(f"{w_path} is not a readable safetensors file (truncated or corrupt).") from None
     return config, tensors
-
-
-def export_onnx(module: torch.nn.Module, path: str | os.PathLike, example: torch.Tensor,
-                check: bool = True, atol: float = 1e-4) -> float | None:
-    """Export ``module`` (eval mode) to ONNX with dynamic batch and size axes.
-
-    Every axis of the input except the channel axis is dynamic. With ``check=True`` the
-    file is run with onnxruntime on ``example`` and on a second input of other sizes, and
-    the largest absolute difference from PyTorch is returned; above ``atol`` a
-    ``ValueError`` is raised.
-
-    Requires the ``onnx`` extra (``pip install 'daekit[onnx]'``).
-    """
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        raise ImportError("ONNX export needs the onnx extra: pip install 'daekit[onnx]'.") from None
-    module = module.eval()
-    names = {0: "batch"} | {d: f"size{d}" for d in range(2, example.dim())}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with torch.no_grad(), warnings.catch_warnings():
-        # The tracer warns about every shape check it freezes; the check below is what
-        # proves the file right, so the warnings only add noise.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, (example,), str(tmp), input_names=["x_noisy"], output_names=["x_hat"],
-                          dynamic_axes={"x_noisy": names, "x_hat": names}, opset_version=17, dynamo=False)
-    os.replace(tmp, path)
-    if not check:
-        return None
-    return check_onnx(module, path, example, atol)
-
-
-def check_onnx(module: torch.nn.Module, path: str | os.PathLike, example: torch.Tensor, atol: float = 1e-4) -> float:
-    """Largest |PyTorch - onnxruntime| over ``example`` and a differently sized input."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise ImportError("checking an ONNX file needs onnxruntime: pip install 'daekit[onnx]'.") from None
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    other_shape = [example.shape[0] + 1, *example.shape[1:2], *[s + 3 for s in example.shape[2:]]]
-    worst = 0.0
-    for x in (example, torch.rand(other_shape, dtype=example.dtype) * (example.max() - example.min()) + example.min()):
-        with torch.no_grad():
-            expected = module(x).numpy()
-        got = session.run(None, {"x_noisy": x.numpy()})[0]
-        worst = max(worst, float(abs(expected - got).max()))
-    if worst > atol:
-        raise ValueError(f"the ONNX file differs from PyTorch by {worst:.2e} (> {atol:.0e}).")
-    return worst

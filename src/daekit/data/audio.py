@@ -64,9 +64,9 @@ def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
 
 def _default_mode(path: str) -> None:
     # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    from ..io import default_file_mode
+
+    os.chmod(path, default_file_mode())
 
 
 def _short(e: BaseException) -> str:
