@@ -39,7 +39,8 @@ import torch
 
 import daekit
 from daekit.noise_estimate import estimate_image, read_image
-from daekit.noise_select import roc_auc, select
+from daekit.metrics import roc_auc
+from daekit.noise_select import select
 from common import git_commit
 
 SIGMAS = (5, 10, 15, 20, 25, 30, 40, 50)

@@ -199,3 +199,21 @@ def stoi(x_hat, x, sample_rate: int = 8000, extended: bool = False) -> float:
     except ImportError:
         raise ImportError("STOI needs the pystoi package: pip install pystoi.") from None
     return float(_stoi(np.asarray(x, np.float64), np.asarray(x_hat, np.float64), sample_rate, extended=extended))
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """ROC-AUC from ranks (Mann–Whitney U), ties counted half; 0.5 when one class is missing."""
+    scores = np.asarray(scores, np.float64)
+    labels = np.asarray(labels).astype(bool)
+    n_pos, n_neg = labels.sum(), (~labels).sum()
+    if n_pos == 0 or n_neg == 0:
+        return 0.5
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    # Average ranks over ties.
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_scores)) + 1]
+    ends = np.r_[starts[1:], len(scores)]
+    for s, e in zip(starts, ends):
+        ranks[order[s:e]] = (s + e + 1) / 2
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

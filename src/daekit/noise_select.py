@@ -51,6 +51,7 @@ import torch
 from . import noise as noise_lib
 from .dae import DenoisingAutoencoder
 from .io import atomic_write_bytes
+from .metrics import roc_auc
 from .models import create_model
 
 __all__ = ["select", "Selection", "parse_budget", "default_candidates", "roc_auc", "tail_contrast",
@@ -349,24 +350,6 @@ def _model_factory(model: Any, shape: tuple, normalized: bool) -> Callable[[], t
 # ---------------------------------------------------------------------------------------
 # Scores
 # ---------------------------------------------------------------------------------------
-
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """ROC-AUC from ranks (Mann–Whitney U), ties counted half; 0.5 when one class is missing."""
-    scores = np.asarray(scores, np.float64)
-    labels = np.asarray(labels).astype(bool)
-    n_pos, n_neg = labels.sum(), (~labels).sum()
-    if n_pos == 0 or n_neg == 0:
-        return 0.5
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    # Average ranks over ties.
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_scores)) + 1]
-    ends = np.r_[starts[1:], len(scores)]
-    for s, e in zip(starts, ends):
-        ranks[order[s:e]] = (s + e + 1) / 2
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
 
 def tail_contrast(errors: np.ndarray, top: float = 0.05) -> float:
     """``(mean of the top ``top`` share − median) / IQR`` of anomaly scores; 0 if all equal.
