@@ -81,6 +81,8 @@ def main(argv=None) -> int:
     ap.add_argument("--init", default=None, metavar="FOLDER",
                     help="start from this model folder's weights (a second stage; fresh optimiser and schedule)")
     ap.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
+    ap.add_argument("--sisdr-weight", type=float, default=0.0,
+                    help="add this weight x (minus SI-SDR in dB) to the spectral loss")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("--export-checkpoint", action="store_true",
                     help="only write --out from the latest checkpoint in --run-dir (to evaluate a run in progress)")
@@ -112,6 +114,7 @@ def main(argv=None) -> int:
     from daekit.apps.speech import SpeechEnhancer
     start = SpeechEnhancer.from_pretrained(args.init).dae.train() if args.init else None
     dae = train_speech_dae(clean, bank, SAMPLE_RATE, config, snr_db=(-5.0, 15.0), p=weights, val=val, dae=start,
+                           sisdr_weight=args.sisdr_weight,
                            model_kwargs={"n_fft": 256, "hop_length": 64, "hidden_size": args.hidden,
                                          "num_layers": args.layers, "causal": True})
     minutes = (time.time() - t0) / 60

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import daekit as dk
-from daekit.apps.speech import SpeechEnhancer, StreamResampler, SpeechObjective, train_speech_dae
+from daekit.apps.speech import SpeechEnhancer, StreamResampler, SpeechObjective, negative_si_sdr, train_speech_dae
 from daekit.models.speech import SpectralMaskNet
 
 pytest.importorskip("scipy")
@@ -201,6 +201,26 @@ def test_training_runs_through_the_trainer(tmp_path):
     assert isinstance(dae.noise, dk.noise.MixAtSNR)
     loss = SpeechObjective(dae)(x[:2])
     assert torch.isfinite(loss) and loss.dim() == 0
+
+
+def test_si_sdr_term_matches_the_metric_and_is_added_with_its_weight():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 1, 800, generator=g)
+    y = x + 0.3 * torch.randn(3, 1, 800, generator=g)
+    from daekit.metrics import si_sdr
+    expected = -np.mean([si_sdr(y[i, 0].numpy(), x[i, 0].numpy()) for i in range(3)])
+    assert float(negative_si_sdr(y, x)) == pytest.approx(expected, abs=1e-4)
+    assert float(negative_si_sdr(5.0 * x, x)) < -60  # scale does not matter
+    dae = dk.DenoisingAutoencoder(SpectralMaskNet(hidden_size=8), noise=dk.noise.MixAtSNR(["white"], snr_db=5.0))
+    clean = torch.sin(torch.arange(4000) / 4.0).repeat(2, 1, 1)
+    torch.manual_seed(1)
+    plain = SpeechObjective(dae, gain_db=(0.0, 0.0))(clean)
+    torch.manual_seed(1)
+    weighted = SpeechObjective(dae, gain_db=(0.0, 0.0), sisdr_weight=0.01)(clean)
+    torch.manual_seed(1)
+    dk.noise.per_sample((0.0, 0.0), clean)  # the objective's gain draw comes first
+    noisy = dae.corrupt(clean)
+    assert float(weighted - plain) == pytest.approx(0.01 * float(negative_si_sdr(dae.model(noisy), clean)), rel=1e-4)
 
 
 def test_stream_resampler_matches_scipy():
