@@ -220,7 +220,7 @@ def test_si_sdr_term_matches_the_metric_and_is_added_with_its_weight():
     torch.manual_seed(1)
     dk.noise.per_sample((0.0, 0.0), clean)  # the objective's gain draw comes first
     noisy = dae.corrupt(clean)
-    assert float(weighted - plain) == pytest.approx(0.01 * float(negative_si_sdr(dae.model(noisy), clean)), rel=1e-4)
+    assert (weighted - plain).item() == pytest.approx(0.01 * negative_si_sdr(dae.model(noisy), clean).item(), rel=1e-4)
 
 
 def test_stream_resampler_matches_scipy():
