@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "daekit"
-CORE = {"noise", "models", "losses", "dae", "train", "io", "noise_estimate"}
+CORE = {"noise", "models", "losses", "dae", "train", "train_config", "io", "noise_estimate"}
 LEAVES = {"noise", "models", "losses"}
 OPTIONAL = {"PIL", "soundfile", "sklearn", "scipy", "matplotlib", "fastapi", "uvicorn", "onnx", "onnxruntime",
             "pandas", "pyod", "pesq", "pystoi", "skimage", "tensorboard", "starlette", "multipart"}
