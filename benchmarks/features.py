@@ -81,7 +81,7 @@ def mnist_features(args, X, y, Xt, yt, rows: list, figures: Path) -> None:
     from sklearn.neural_network import BernoulliRBM
 
     import daekit as dk
-    from daekit.apps.features import plot_codes, plot_filters
+    from daekit.apps.features_plot import plot_codes, plot_filters
 
     dae_kw = dict(activation=args.activation, noise=args.noise, epochs=args.epochs, batch_size=args.batch_size,
                   lr=args.lr, random_state=0, num_threads=args.threads)

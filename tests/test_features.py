@@ -1,4 +1,4 @@
-"""DAEFeatureExtractor and DAEClassifier: scikit-learn contract, bad input, saving, pictures."""
+"""DAEFeatureExtractor and DAEClassifier: scikit-learn contract, bad input, saving."""
 
 import warnings
 
@@ -16,7 +16,6 @@ from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 
 from daekit import DAEClassifier, DAEFeatureExtractor, ModelFileError  # noqa: E402
-from daekit.apps.features import filter_grid, plot_codes, plot_filters  # noqa: E402
 
 # Small, fast settings: the contract does not depend on the size of the network.
 FAST = dict(hidden_sizes=(16,), epochs=2, batch_size=32, num_threads=1, random_state=0)
@@ -194,15 +193,3 @@ def test_check_estimator_classifier():
         results = check_estimator(DAEClassifier(hidden_sizes=(16,), pretrain_epochs=2, epochs=40, batch_size=16,
                                                 lr=1e-2, num_threads=1), on_fail=None)
     assert [(r["check_name"], r["exception"]) for r in results if r["status"] == "failed"] == []
-
-
-def test_pictures(digits, tmp_path):
-    X, y = digits
-    grid = filter_grid(np.random.default_rng(0).random((10, 8, 8)), columns=5)
-    assert grid.shape == (2 * 9 + 1, 5 * 9 + 1) and grid.min() >= 0 and grid.max() <= 1
-    fx = DAEFeatureExtractor(**FAST).fit(X)
-    assert fx.filters().shape == (16, 8, 8)
-    for path in (plot_filters(fx, tmp_path / "f.png"), plot_codes(fx.transform(X), y, tmp_path / "c.png")):
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(ValueError, match="same N"):
-        plot_codes(fx.transform(X), y[:10], tmp_path / "bad.png")

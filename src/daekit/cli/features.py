@@ -158,7 +158,8 @@ def _positive(value, name: str) -> None:
 
 
 def cmd_fit(args) -> int:
-    from ..apps.features import DAEFeatureExtractor, plot_codes
+    from ..apps.features import DAEFeatureExtractor
+    from ..apps.features_plot import plot_codes
 
     for name in ("epochs", "steps", "batch_size", "threads"):
         _positive(getattr(args, name), "--" + name.replace("_", "-"))
@@ -208,7 +209,7 @@ def cmd_transform(args) -> int:
 
 
 def cmd_filters(args) -> int:
-    from ..apps.features import plot_filters
+    from ..apps.features_plot import plot_filters
 
     _positive(args.count, "--count")
     extractor = _load_extractor(args.model)
@@ -218,7 +219,7 @@ def cmd_filters(args) -> int:
 
 
 def cmd_map(args) -> int:
-    from ..apps.features import plot_codes
+    from ..apps.features_plot import plot_codes
 
     _positive(args.max_points, "--max-points")
     extractor = _load_extractor(args.model)
