@@ -13,6 +13,7 @@ from .io import ModelFileError
 from .models import create_model, list_models, register_model
 from .train import TrainConfig, Trainer
 from .apps.anomaly import DAEDetector
+from .apps.anomaly_stream import StreamDetector
 from .apps.image import ImageDenoiser
 from .apps.speech import SpeechEnhancer
 from .apps.features import DAEClassifier, DAEFeatureExtractor
@@ -23,7 +24,7 @@ __all__ = [
     "DenoisingAutoencoder", "ModelFileError",
     "create_model", "list_models", "register_model",
     "Trainer", "TrainConfig",
-    "DAEDetector",
+    "DAEDetector", "StreamDetector",
     "ImageDenoiser",
     "SpeechEnhancer",
     "DAEFeatureExtractor", "DAEClassifier",
