@@ -78,3 +78,32 @@ def test_constant_columns(tmp_path, capsys):
     data.write_text("a,b\n1,5\n1,5\n1,5\n")
     assert main(["anomaly", "fit", str(data), "--out", str(tmp_path / "m2"), *FAST]) == 2
     assert "every column used is constant" in capsys.readouterr().err
+
+
+def test_stream_scores_alarms_and_plot(tmp_path):
+    t = np.arange(800)
+    x = np.sin(2 * np.pi * t / 40) + 0.05 * np.random.default_rng(0).normal(size=800)
+    x[700] = 3.0
+    data = tmp_path / "s.csv"
+    data.write_text("time,value\n" + "".join(f"2024-01-{1 + i // 100:02d} {i % 100 // 4:02d}:{i % 4 * 15:02d}:00,"
+                                             f"{v:.5f}\n" for i, v in enumerate(x)))
+    out, png = tmp_path / "scores.csv", tmp_path / "scores.png"
+    assert main(["anomaly", "stream", str(data), "-o", str(out), "--window", "40", "--plot", str(png),
+                 "--quiet"]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 800 and set(rows[0]) == {"time", "score", "likelihood", "novelty", "alarm"}
+    assert [i for i, r in enumerate(rows) if r["alarm"] == "1"] == [700]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--train-rows", "many"], "--train-rows 'many' is not valid"),
+    (["--train-rows", "10"], "less than one window"),
+    (["--window", "1"], "too short"),
+])
+def test_stream_bad_options(tmp_path, capsys, extra, message):
+    data = tmp_path / "s.csv"
+    data.write_text("value\n" + "".join(f"{np.sin(i / 5):.4f}\n" for i in range(200)))
+    assert main(["anomaly", "stream", str(data), "-o", str(tmp_path / "o.csv"), "--window", "16", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -13,7 +13,7 @@ __all__ = ["plot_detection"]
 
 
 def plot_detection(path: str | os.PathLike, values: np.ndarray, scores: np.ndarray, threshold: float,
-                   columns: list[str] | None = None, title: str = "") -> None:
+                   columns: list[str] | None = None, title: str = "", flags: np.ndarray | None = None) -> None:
     """Write a PNG: each column over time with flagged steps marked, and the score below.
 
     Args:
@@ -24,6 +24,7 @@ def plot_detection(path: str | os.PathLike, values: np.ndarray, scores: np.ndarr
         threshold: the detector's threshold, drawn as a line.
         columns: column names for the legend.
         title: plot title.
+        flags: ``(T,)`` 0/1 steps to mark (default: the steps above ``threshold``).
 
     Raises:
         ImportError: matplotlib is missing (``pip install 'daekit[plot]'``).
@@ -35,7 +36,7 @@ def plot_detection(path: str | os.PathLike, values: np.ndarray, scores: np.ndarr
     except ImportError:
         raise ImportError("plots need matplotlib: pip install 'daekit[plot]'.") from None
     values = np.asarray(values, dtype=np.float64).reshape(len(scores), -1)
-    flags = np.asarray(scores) > threshold
+    flags = np.asarray(scores) > threshold if flags is None else np.asarray(flags).astype(bool)
     t = np.arange(len(scores))
     shown = min(values.shape[1], 8)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 5.5), sharex=True,

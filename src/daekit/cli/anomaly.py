@@ -60,6 +60,29 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_score)
 
+    p = cmds.add_parser("stream", help="score a series online: a [0, 1] score and alarms per step",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                        description="Fit on the first rows of a time series and score every later step from "
+                                    "the steps up to it, as a live stream would be: the likelihood of its "
+                                    "reconstruction error against the recent history, or 1 when a value leaves "
+                                    "the range seen so far. Writes a CSV: timestamp or row, score, likelihood, "
+                                    "novelty, alarm (one alarm, then quiet for a window).")
+    p.add_argument("data", metavar="DATA", help="the series: .csv/.tsv/.txt, .npy or .npz (array X)")
+    p.add_argument("-o", "--output", required=True, metavar="CSV", help="scores CSV to write")
+    p.add_argument("--columns", default=None, help="columns to use, by name or 0-based position, comma separated "
+                                                   "(default: every numeric column)")
+    p.add_argument("--timestamp", default="auto", help="timestamp column name, 'auto' to detect, 'none' for none")
+    p.add_argument("--window", type=int, default=128, help="steps per window")
+    p.add_argument("--train-rows", default="auto",
+                   help="rows to fit on ('auto': 15%% of the series, at most 750, at least one window)")
+    p.add_argument("--threshold", type=float, default=0.97, help="alarm level of the [0, 1] score")
+    p.add_argument("--quiet-steps", type=int, default=None, help="steps without alarms after one (default: --window)")
+    p.add_argument("--members", type=int, default=2, help="ensemble members (seeds)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--plot", default=None, metavar="PNG", help="also draw the series, alarms and score")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_stream)
+
 
 def _read(path, columns, timestamp, min_rows):
     from ..data.table import read_table
@@ -135,4 +158,42 @@ def cmd_score(args) -> int:
     if not args.quiet:
         print(f"scored {len(scores)} {'steps' if det.window else 'rows'}: {int(flags.sum())} flagged "
               f"(threshold {threshold:.4g}); wrote {args.output}" + (f" and {args.plot}" if args.plot else ""))
+    return 0
+
+
+def cmd_stream(args) -> int:
+    from ..apps.anomaly_stream import StreamDetector
+    from ..io import atomic_write_bytes
+
+    if args.window < 2:
+        raise ValueError(f"--window {args.window} is too short: use at least 2 steps.")
+    if args.train_rows != "auto":
+        try:
+            args.train_rows = int(args.train_rows)
+        except ValueError:
+            raise ValueError(f"--train-rows {args.train_rows!r} is not valid: use 'auto' or a number of rows.") from None
+    table = _read(args.data, args.columns, args.timestamp, args.window + 1)
+    stream = StreamDetector(window=args.window, train_rows=args.train_rows, n_estimators=args.members,
+                            threshold=args.threshold, quiet=args.quiet_steps, random_state=args.seed)
+    try:
+        scores = stream.fit_score(table.values)
+    except ValueError as e:
+        raise ValueError(f"{args.data}: {e}") from None
+    alarms = stream.alarms()
+
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow([table.time_column or "row", "score", "likelihood", "novelty", "alarm"])
+    for i in range(len(scores)):
+        key = table.timestamps[i] if table.timestamps else i
+        out.writerow([key, f"{scores[i]:.6g}", f"{stream.likelihood_[i]:.6g}", int(stream.novelty_[i]), alarms[i]])
+    atomic_write_bytes(args.output, buf.getvalue().encode())
+    if args.plot:
+        from ..apps.anomaly_plot import plot_detection
+
+        plot_detection(args.plot, table.values, scores, args.threshold, table.columns, title=Path(args.data).name,
+                       flags=alarms)
+    if not args.quiet:
+        print(f"fitted on the first {stream.train_rows_} of {len(scores)} steps; {int(alarms.sum())} alarm(s) "
+              f"(score >= {args.threshold:g}); wrote {args.output}" + (f" and {args.plot}" if args.plot else ""))
     return 0
