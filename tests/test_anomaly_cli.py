@@ -98,6 +98,7 @@ def test_stream_scores_alarms_and_plot(tmp_path):
 
 @pytest.mark.parametrize("extra, message", [
     (["--train-rows", "many"], "--train-rows 'many' is not valid"),
+    (["--window", "wide"], "--window 'wide' is not valid"),
     (["--train-rows", "10"], "less than one window"),
     (["--window", "1"], "too short"),
 ])

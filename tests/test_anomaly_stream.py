@@ -71,3 +71,17 @@ def test_stream_detector_needs_enough_rows():
         StreamDetector(window=64, train_rows=30).fit_score(np.arange(500.0))
     with pytest.raises(ValueError, match="nothing to score"):
         StreamDetector(window=8, train_rows=100).fit_score(np.arange(100.0))
+
+
+def test_stream_detector_sizes_windows_from_the_training_rows():
+    x = _series(n=600, spike=500)
+    sd = StreamDetector(random_state=0)
+    sd.fit_score(x)
+    assert (sd.train_rows_, sd.window_) == (90, 22)          # 15 % of 600; a quarter of that
+    assert StreamDetector()._sizes(20000) == (750, 128)
+
+
+@pytest.mark.parametrize("bad", [{"window": 1}, {"window": "long"}, {"train_rows": 0.5}, {"window": True}])
+def test_stream_detector_rejects_bad_sizes(bad):
+    with pytest.raises(ValueError, match="must be 'auto' or an integer"):
+        StreamDetector(**bad).fit_score(np.arange(500.0))

@@ -72,9 +72,10 @@ def register(sub) -> None:
     p.add_argument("--columns", default=None, help="columns to use, by name or 0-based position, comma separated "
                                                    "(default: every numeric column)")
     p.add_argument("--timestamp", default="auto", help="timestamp column name, 'auto' to detect, 'none' for none")
-    p.add_argument("--window", type=int, default=128, help="steps per window")
+    p.add_argument("--window", default="auto",
+                   help="steps per window ('auto': a quarter of the training rows, 8 to 128)")
     p.add_argument("--train-rows", default="auto",
-                   help="rows to fit on ('auto': 15%% of the series, at most 750, at least one window)")
+                   help="rows to fit on ('auto': 15%% of the series, at most 750)")
     p.add_argument("--threshold", type=float, default=0.97, help="alarm level of the [0, 1] score")
     p.add_argument("--quiet-steps", type=int, default=None, help="steps without alarms after one (default: --window)")
     p.add_argument("--members", type=int, default=2, help="ensemble members (seeds)")
@@ -165,14 +166,18 @@ def cmd_stream(args) -> int:
     from ..apps.anomaly_stream import StreamDetector
     from ..io import atomic_write_bytes
 
-    if args.window < 2:
-        raise ValueError(f"--window {args.window} is too short: use at least 2 steps.")
-    if args.train_rows != "auto":
-        try:
-            args.train_rows = int(args.train_rows)
-        except ValueError:
-            raise ValueError(f"--train-rows {args.train_rows!r} is not valid: use 'auto' or a number of rows.") from None
-    table = _read(args.data, args.columns, args.timestamp, args.window + 1)
+    for name in ("window", "train_rows"):
+        value = getattr(args, name)
+        if value != "auto":
+            option = "--" + name.replace("_", "-")
+            try:
+                value = int(value)
+            except ValueError:
+                raise ValueError(f"{option} {value!r} is not valid: use 'auto' or a whole number.") from None
+            if value < 2:
+                raise ValueError(f"{option} {value} is too short: use at least 2 steps.")
+            setattr(args, name, value)
+    table = _read(args.data, args.columns, args.timestamp, 3)
     stream = StreamDetector(window=args.window, train_rows=args.train_rows, n_estimators=args.members,
                             threshold=args.threshold, quiet=args.quiet_steps, random_state=args.seed)
     try:
