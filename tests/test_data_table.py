@@ -27,6 +27,17 @@ def test_no_header_semicolon_and_unnamed_dates(tmp_path):
     assert t.columns == ["col0", "col1"] and t.timestamps is None and t.values.shape == (3, 2)
 
 
+def test_numeric_time_and_index_columns_are_the_time_axis(tmp_path):
+    t = read_table(write(tmp_path, "e.csv", "time,value\n0,1.5\n1,2.5\n2,0.5\n"))
+    assert t.columns == ["value"] and t.time_column == "time" and t.timestamps == ["0", "1", "2"]
+    t = read_table(write(tmp_path, "f.csv", ",a,b\n0,1,2\n1,3,4\n2,5,6\n"))   # pandas' to_csv index
+    assert t.columns == ["a", "b"] and t.timestamps == ["0", "1", "2"]
+    t = read_table(write(tmp_path, "g.csv", "time,value\n3,1\n1,2\n2,3\n"))   # not increasing: data
+    assert t.columns == ["time", "value"] and t.timestamps is None
+    t = read_table(write(tmp_path, "h.csv", "a,index\n0,1\n1,2\n2,3\n"))   # only a first column is an index
+    assert t.columns == ["a", "index"] and t.timestamps is None
+
+
 def test_columns_by_name_and_position(tmp_path):
     path = write(tmp_path, "d.csv", "a,b,c\n1,2,3\n4,5,6\n")
     assert read_table(path, columns="c,a").values.tolist() == [[3, 1], [6, 4]]

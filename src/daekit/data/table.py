@@ -28,6 +28,8 @@ __all__ = ["Table", "read_table", "select_columns", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".npy", ".npz")
 TIME_NAMES = ("timestamp", "time", "datetime", "date", "ts")
+# What pandas' to_csv and similar tools call a row-index column (first position only).
+INDEX_NAMES = ("", "index", "unnamed: 0")
 
 
 @dataclass
@@ -60,8 +62,10 @@ def read_table(path: str | os.PathLike, columns: list[str] | str | None = None, 
             else ``X``, else its only array).
         columns: names (or 0-based positions) of the columns to keep, as a list or a
             comma-separated string; None keeps every numeric column.
-        timestamp: ``"auto"`` detects a time column (named like ``timestamp``/``time``/
-            ``date`` or holding dates); a name picks one; None means there is none.
+        timestamp: ``"auto"`` detects a time column: one holding dates, one named like
+            ``timestamp``/``time``/``date`` holding text or increasing numbers, or a first
+            column with an empty, ``index`` or ``Unnamed: 0`` header holding increasing
+            numbers (a saved row index); a name picks one; None means there is none.
         min_rows: fewer rows than this is an error.
         npz_key: which array of an ``.npz`` file to read.
 
@@ -138,7 +142,7 @@ def _read_text(path: Path, timestamp: str | None, columns) -> Table:
     if not body:
         raise ValueError(f"{path}: the file has a header but no data rows.")
 
-    time_col = _find_time_column(names, body, timestamp, path)
+    time_col = _find_time_column(names, body, timestamp, path, rows[0] if has_header else None)
     timestamps = [r[time_col].strip() for r in body] if time_col is not None else None
     keep = [j for j in range(width) if j != time_col]
     if columns is not None:
@@ -193,7 +197,8 @@ def _is_date(cell: str) -> bool:
         return False
 
 
-def _find_time_column(names: list[str], body: list[list[str]], timestamp: str | None, path: Path) -> int | None:
+def _find_time_column(names: list[str], body: list[list[str]], timestamp: str | None, path: Path,
+                      header: list[str] | None = None) -> int | None:
     if timestamp is None:
         return None
     if timestamp != "auto":
@@ -205,9 +210,22 @@ def _find_time_column(names: list[str], body: list[list[str]], timestamp: str | 
         cells = [r[j] for r in sample]
         if all(_is_date(c) for c in cells):
             return j
-        if name.strip().lower() in TIME_NAMES and not all(_is_number(c) for c in cells):
+        time_named = name.strip().lower() in TIME_NAMES
+        index_named = header is not None and j == 0 and header[0].strip().lower() in INDEX_NAMES
+        if time_named and not all(_is_number(c) for c in cells):
+            return j
+        # A time or row-index column written as plain numbers (seconds, 0, 1, 2...) is the
+        # time axis, not a feature: as data it would grow without bound and look anomalous.
+        if (time_named or index_named) and _strictly_increasing([r[j] for r in body]):
             return j
     return None
+
+
+def _strictly_increasing(cells: list[str]) -> bool:
+    if len(cells) < 2 or not all(_is_number(c) for c in cells):
+        return False
+    values = np.array([float(c) for c in cells])
+    return bool(np.all(np.diff(values) > 0))
 
 
 # -- numpy files --------------------------------------------------------------------------
