@@ -47,6 +47,8 @@ def parse(argv=None, data_default=str(HERE.parent.parent / "shared/data/images/t
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave as is)")
     p.add_argument("--val-every", type=int, default=500, help="validate every N steps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--init", default=None, metavar="FOLDER",
+                   help="start from this model folder's (or bundled name's) weights: a further stage")
     p.add_argument("--from-checkpoint", action="store_true",
                    help="do not train: turn --out/checkpoint.pt (e.g. of a run stopped early) into model folders")
     return p.parse_args(argv)
@@ -88,10 +90,12 @@ def run(args, channels: int = 1, tiles: torch.Tensor | None = None) -> dict:
                          val_every=args.val_every, log_every=50, quiet=args.quiet, tensorboard=False)
     start = time.time()
     den = train_image_denoiser(tiles.to("cuda") if cuda else tiles, args.out, channels=channels,
-                               model=DEFAULT_MODELS[args.model], patch_size=args.patch, config=config)
+                               model=DEFAULT_MODELS[args.model], patch_size=args.patch, config=config,
+                               init=args.init)
     seconds = time.time() - start
     den.training.update({"wall_seconds": round(seconds, 1), "data": [str(d) for d in args.data],
-                         "device": torch.cuda.get_device_name() if cuda else "cpu", "preset": args.model})
+                         "device": torch.cuda.get_device_name() if cuda else "cpu", "preset": args.model,
+                         "init": args.init})
     den.save_pretrained(args.out)
     if args.export:
         den.save_pretrained(args.export, half=True)

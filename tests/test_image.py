@@ -114,6 +114,13 @@ def test_train_image_denoiser_end_to_end(tmp_path):
     assert den.training["steps"] == 3
     back = ImageDenoiser.from_pretrained(tmp_path / "run")
     assert back(synthetic_image(40), sigma=10).shape == (40, 40)
+    # A further stage starts from those weights (a tiny learning rate barely moves them).
+    more = train_image_denoiser(tmp_path, tmp_path / "run2", channels=1, init=tmp_path / "run", patch_size=32,
+                                tile=64, max_steps=1, batch_size=4, lr=1e-12, quiet=True, device="cpu")
+    for a, b in zip(back.model.state_dict().values(), more.model.state_dict().values()):
+        torch.testing.assert_close(a.float(), b.float(), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="channel"):
+        train_image_denoiser(tmp_path, tmp_path / "run3", channels=3, init=tmp_path / "run", max_steps=1)
 
 
 def test_gpu_recipe_path_bf16_channels_last_runs_on_cpu(tmp_path):

@@ -109,7 +109,8 @@ def validation_pairs(tiles: torch.Tensor, n: int = 64, patch_size: int = 64, sig
 
 def train_image_denoiser(data, out_dir: str | os.PathLike, channels: int = 1, model: dict | None = None,
                          patch_size: int = 64, tile: int = 128, std_max: float = 55.0, known_sigma: float = 0.5,
-                         val_tiles: torch.Tensor | None = None, config=None, **train_options) -> "ImageDenoiser":
+                         val_tiles: torch.Tensor | None = None, config=None, init: str | os.PathLike | None = None,
+                         **train_options) -> "ImageDenoiser":
     """Train a blind Gaussian image denoiser on a folder of clean images.
 
     Args:
@@ -122,14 +123,22 @@ def train_image_denoiser(data, out_dir: str | os.PathLike, channels: int = 1, mo
         known_sigma: share of patches whose true σ a noise-map model is told.
         val_tiles: optional bank for fixed validation pairs (else 5 % of ``data``'s tiles are held out).
         config: a ``daekit.TrainConfig``; ``**train_options`` override its fields.
+        init: a model folder (or bundled name) whose network training starts from, instead
+            of ``model``; a new stage with a fresh optimiser and schedule.
 
     Returns:
         The trained :class:`ImageDenoiser`, also saved in ``out_dir``.
     """
     from ..train import TrainConfig, Trainer
 
-    spec = model or DEFAULT_MODELS["cpu"]
-    net = create_model(spec["name"], in_channels=channels, **spec.get("kwargs", {}))
+    if init is not None:
+        start = ImageDenoiser.pretrained(init) if str(init) in ("gray", "color") else ImageDenoiser.from_pretrained(init)
+        if start.channels != channels:
+            raise ValueError(f"--init model has {start.channels} channel(s) but channels={channels}.")
+        net = start.model.float().train()
+    else:
+        spec = model or DEFAULT_MODELS["cpu"]
+        net = create_model(spec["name"], in_channels=channels, **spec.get("kwargs", {}))
     tiles = data if isinstance(data, torch.Tensor) else imdata.load_tiles(data, tile=tile, channels=channels)
     if tiles.shape[1] != channels:
         raise ValueError(f"the tile bank has {tiles.shape[1]} channels but channels={channels}.")
