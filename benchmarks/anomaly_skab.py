@@ -21,9 +21,10 @@ scores are smoothed by a trailing mean (30 steps). Every threshold is set withou
 The test rows drift away from the 400 training rows: the temperature and thermocouple
 channels wander slowly (lag-1 autocorrelation > 0.9 on the training rows of every file)
 and leave their training range, so on raw levels the detector flags most normal test rows
-(holdout: FAR 72 %). The default now removes that drift: each *slow* channel (lag-1
-autocorrelation on the fitted rows above 0.8, decided per file without labels) is replaced
-by its deviation from its own trailing mean over 200 steps (causal: only the past), while
+(holdout: FAR 72 %). The default now removes that drift with ``DAEDetector(detrend=200)``:
+each *slow* channel (lag-1 autocorrelation on the fitted rows above 0.8, decided per file
+without labels) is replaced by its deviation from its own trailing mean over 200 steps
+(causal: only the past), while
 the other channels keep their levels (sustained faults, like a closed valve's lower flow,
 stay visible for their whole duration).
 
@@ -121,42 +122,24 @@ def rates(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
             "tn": tn}
 
 
-def trailing_mean(x: np.ndarray, k: int) -> np.ndarray:
-    """Mean of the last k values at each step (fewer at the start), per column: causal."""
-    c = np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0)])
-    i = np.arange(1, len(x) + 1)
-    n = i - np.maximum(0, i - k)
-    return (c[i] - c[i - n]) / n.reshape((-1,) + (1,) * (x.ndim - 1))
-
-
-def slow_channels(train: np.ndarray, min_autocorr: float) -> np.ndarray:
-    """Channels whose lag-1 autocorrelation on the training rows exceeds ``min_autocorr``:
-    slowly wandering signals (on SKAB, the two temperatures in every file) whose level
-    drifts beyond the training range within a file."""
-    x = train - train.mean(axis=0)
-    power = np.maximum((x * x).sum(axis=0), 1e-12)
-    return (x[1:] * x[:-1]).sum(axis=0) / power > min_autocorr
-
-
-def detrend_slow(values: np.ndarray, fit_rows: int, args) -> np.ndarray:
-    """Replace each slow channel by its deviation from its own trailing mean over
-    ``args.detrend`` steps (a causal high-pass: only the past is used); 0 = unchanged."""
-    if not args.detrend:
-        return values
-    slow = slow_channels(values[:fit_rows], args.slow_autocorr)
-    out = values.copy()
-    out[:, slow] = (values - trailing_mean(values, args.detrend))[:, slow]
-    return out
+def trailing_mean(scores: np.ndarray, k: int) -> np.ndarray:
+    """Mean of the last k scores at each step (fewer at the start): a causal smoother."""
+    c = np.concatenate([[0.0], np.cumsum(scores)])
+    i = np.arange(1, len(scores) + 1)
+    lo = np.maximum(0, i - k)
+    return (c[i] - c[lo]) / (i - lo)
 
 
 def online_scores(values: np.ndarray, fit_rows: int, args, detrend: bool) -> np.ndarray:
     """Fit on the first ``fit_rows`` rows; the trailing-mean smoothed score of every row
-    (in-sample for the fitted rows, online for the rest: each from the window ending at it)."""
-    x = detrend_slow(values, fit_rows, args) if detrend else values
+    (in-sample for the fitted rows, online for the rest: each from the window ending at it).
+    ``detrend``: DAEDetector's ``detrend=args.detrend`` (slow channels minus their trailing
+    mean; which channels are slow is decided on the fitted rows)."""
     det = DAEDetector(window=args.window, stride=1, model=args.model, scaler="standard",
-                      n_estimators=args.members, noise_level=args.noise_level, random_state=args.seed)
-    det.fit(x[:fit_rows])
-    scores = det.score_new(x[fit_rows:], history=x[:fit_rows])
+                      n_estimators=args.members, noise_level=args.noise_level, random_state=args.seed,
+                      detrend=(args.detrend or None) if detrend else None)
+    det.fit(values[:fit_rows])
+    scores = det.score_new(values[fit_rows:], history=values[:fit_rows])
     return trailing_mean(np.r_[det.decision_scores_, scores], args.smooth)
 
 
@@ -225,9 +208,8 @@ def main(argv=None) -> int:
     ap.add_argument("--noise-level", type=float, default=0.1, help="Gaussian noise std on the standardised data")
     ap.add_argument("--smooth", type=int, default=30, help="trailing mean of the scores over this many steps")
     ap.add_argument("--detrend", type=int, default=200,
-                    help="slow channels minus their trailing mean over this many steps (0: off)")
-    ap.add_argument("--slow-autocorr", type=float, default=0.8,
-                    help="a channel is slow when its lag-1 autocorrelation on the fitted rows exceeds this")
+                    help="DAEDetector(detrend=...): slow channels (lag-1 autocorrelation > 0.8 on the fitted "
+                         "rows) minus their trailing mean over this many steps (0: off)")
     ap.add_argument("--seed", type=int, default=0, help="random_state of the detectors")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     args = ap.parse_args(argv)

@@ -141,3 +141,37 @@ def test_check_estimator():
     failed = {r["check_name"] for r in results if r["status"] == "failed"}
     assert failed == set(), failed
     assert {r["check_name"] for r in results if r["status"] == "xfail"} == set(expected)
+
+
+def test_detrend_ignores_slow_drift_but_not_sustained_faults(tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(900)
+    series = np.c_[0.01 * t + np.cumsum(rng.normal(scale=0.02, size=900)),   # a slow drift out of its range
+                   rng.normal(size=900), np.sin(2 * np.pi * t / 6) + rng.normal(scale=0.1, size=900)]
+    test = series.copy()
+    test[700:800, 1] += 4.0                                # a sustained fault in a fast channel
+    kw = dict(window=20, random_state=0, n_estimators=1, epochs=10)
+    plain = DAEDetector(**kw).fit(series[:400])
+    robust = DAEDetector(detrend=100, **kw).fit(series[:400])
+    assert plain.slow_channels_ == [] and robust.slow_channels_ == [0]
+    s_plain = plain.score_new(test[400:], history=test[:400])
+    s_robust = robust.score_new(test[400:], history=test[:400])
+    normal, fault = slice(100, 300), slice(300, 400)      # test rows 500-700 and 700-800
+    # the drift alone lifts the plain scores of normal rows far above those of the training
+    # rows (scored online the same way); detrended, it does not
+    train = {id(d): d.score_new(series[20:400], history=series[:20]) for d in (plain, robust)}
+    assert np.median(s_plain[normal]) > 2 * np.median(train[id(plain)])
+    assert np.median(s_robust[normal]) < 1.25 * np.median(train[id(robust)])
+    assert np.median(s_robust[fault]) > s_robust[normal].max()
+    # online = batch: any history of window + detrend - 2 steps or more gives the same scores
+    short = robust.score_new(test[600:], history=test[600 - (20 + 100 - 2):600])
+    np.testing.assert_allclose(short, s_robust[200:])
+    assert robust.decision_function(test)[-1] == pytest.approx(s_robust[-1])
+    robust.save(tmp_path / "det")
+    loaded = DAEDetector.load(tmp_path / "det")
+    assert loaded.slow_channels_ == [0] and loaded.detrend == 100
+    np.testing.assert_allclose(loaded.score_new(test[600:], history=test[:600]), s_robust[200:])
+    with pytest.raises(ValueError, match="detrend needs a window"):
+        DAEDetector(detrend=100).fit(series)
+    with pytest.raises(ValueError, match="integer >= 2"):
+        DAEDetector(window=20, detrend=1.5).fit(series)

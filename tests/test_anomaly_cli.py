@@ -39,6 +39,18 @@ def test_fit_then_score_with_plot_and_explain(series_csv, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_fit_detrended_series(series_csv, tmp_path, capsys):
+    model, scores = tmp_path / "det", tmp_path / "scores.csv"
+    assert main(["anomaly", "fit", str(series_csv), "--out", str(model), "--columns", "a,b", "--window", "16",
+                 "--detrend", "50", "--members", "1", "--epochs", "5"]) == 0
+    assert "detrended slow column(s): a, b" in capsys.readouterr().out     # both are smooth (lag-1 ~ 0.99)
+    assert main(["anomaly", "score", str(model), str(series_csv), "-o", str(scores), "--quiet"]) == 0
+    assert len(list(csv.DictReader(open(scores)))) == 300
+    assert main(["anomaly", "fit", str(series_csv), "--out", str(tmp_path / "m"), "--columns", "a,b",
+                 "--detrend", "50", *FAST]) == 2
+    assert "detrend needs a window" in capsys.readouterr().err
+
+
 def test_table_without_header(tmp_path):
     data = tmp_path / "t.csv"
     np.savetxt(data, np.random.default_rng(1).normal(size=(60, 3)), delimiter=",")

@@ -23,6 +23,8 @@ Time series: set ``window`` and pass a ``(T, C)`` (or ``(T,)``) series; the dete
 trains on sliding windows and gives one score per time step, the mean error of that
 step over all windows that cover it. ``score_new`` scores points as they arrive, each
 from the window that ends at it (history + new points, nothing from the future).
+``detrend=W`` makes series scores robust to slow drift: channels that wander slowly on the
+fitted series are replaced by their deviation from a trailing mean of W steps.
 """
 
 from __future__ import annotations
@@ -87,12 +89,21 @@ class DAEDetector:
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         random_state: seed of the whole fit (None: 0).
         verbose: show training progress.
+        detrend: series only: None, or W >= 2 steps. Channels whose lag-1
+            autocorrelation on the fitted series exceeds 0.8 (``slow_channels_``: slowly
+            wandering signals such as temperatures, whose level leaves the training range
+            later on without anything being wrong) are replaced, before scaling, by their
+            deviation from their own trailing mean over W steps (causal: only the past).
+            The other channels keep their levels, so sustained changes in them stay
+            visible. On SKAB (benchmarks/anomaly_skab.py) W = 200 took F1 from 0.747 to
+            0.814 on the files it was chosen on and from 0.741 to 0.756 on the others.
 
     Attributes (after fit):
         decision_scores_: ``(n,)`` scores of the training data (per step for series).
         threshold_: scores above it are flagged. ``labels_``: the training flags.
         n_features_in_: columns seen in ``fit`` (channels for series).
         constant_features_: indices of columns that were constant in ``fit``.
+        slow_channels_: indices of the channels ``detrend`` replaces (empty without it).
         members_: the fitted ``DenoisingAutoencoder`` instances.
 
     Shape:
@@ -110,7 +121,7 @@ class DAEDetector:
     def __init__(self, contamination=0.1, threshold="contamination", threshold_k=3.0, window=None, stride=1,
                  model="mlp", hidden_sizes=None, noise="gaussian", noise_level=0.1, scaler="auto",
                  n_estimators=4, latent_weight=4.0, epochs=None, batch_size=256, lr="auto", score_draws=0, device="cpu",
-                 random_state=None, verbose=False):
+                 random_state=None, verbose=False, detrend=None):
         self.contamination = contamination
         self.threshold = threshold
         self.threshold_k = threshold_k
@@ -130,6 +141,7 @@ class DAEDetector:
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.detrend = detrend
 
     # -- scikit-learn plumbing (no sklearn import: daekit must load without it) ----------
 
@@ -175,6 +187,8 @@ class DAEDetector:
         # Constant columns carry no information; they stay in (scaled to 0), so any other
         # value in them at scoring time shows up as error. Listed for the caller to report.
         self.constant_features_ = np.flatnonzero(np.ptp(X, axis=0) == 0).tolist()
+        self.slow_channels_ = _slow_channels(X) if self.detrend else []
+        X = self._detrend(X)
         scalers = self._scaler_names()
         self.member_scalers_ = [scalers[k % len(scalers)] for k in range(self.n_estimators)]
         fitted = [self._fit_scaler(X, name) for name in self.member_scalers_]
@@ -248,6 +262,11 @@ class DAEDetector:
             raise ValueError(f"stride={self.stride!r} must be a positive integer.")
         if not isinstance(self.n_estimators, (int, np.integer)) or self.n_estimators < 1:
             raise ValueError(f"n_estimators={self.n_estimators!r} must be a positive integer.")
+        if self.detrend is not None:
+            if isinstance(self.detrend, bool) or not isinstance(self.detrend, (int, np.integer)) or self.detrend < 2:
+                raise ValueError(f"detrend={self.detrend!r} must be None or an integer >= 2 (steps).")
+            if self.window is None:
+                raise ValueError("detrend needs a window length (it works on series).")
 
     def _validate(self, X, fitting):
         """A float64 array of the right shape, or one clear sentence saying what is wrong."""
@@ -300,6 +319,15 @@ class DAEDetector:
             if arr.shape[0] == 0:
                 raise ValueError("X has 0 rows; at least one is required.")
         return arr
+
+    def _detrend(self, X):
+        """Slow channels minus their trailing mean over ``detrend`` steps (fewer at the start)."""
+        slow = getattr(self, "slow_channels_", [])
+        if not self.detrend or not slow:
+            return X
+        out = X.copy()
+        out[:, slow] = X[:, slow] - _trailing_mean(X[:, slow], int(self.detrend))
+        return out
 
     def _fit_scaler(self, X, name):
         if name == "minmax":
@@ -396,7 +424,7 @@ class DAEDetector:
         return fold_to_steps(mean, window_starts(n_rows, self.window, stride), n_rows)   # (T, C)
 
     def _errors_for(self, X, with_latent=False):
-        X = self._validate(X, fitting=False)
+        X = self._detrend(self._validate(X, fitting=False))
         inputs = [self._member_inputs(X, k, 1) for k in range(len(self.members_))]
         raw = [self._member_errors(dae, x) for dae, x in zip(self.members_, inputs)]
         errors = self._element_errors(raw, len(X), 1)
@@ -486,6 +514,9 @@ class DAEDetector:
         Each new step is scored by the window that ends at it, built from the last
         ``window - 1`` steps of ``history`` and the new steps before it, so a live stream
         gets the same score a batch run would give to a step at the end of its data.
+        With ``detrend`` the trailing means reach ``detrend - 1`` steps further back:
+        pass at least ``window + detrend - 2`` steps of history for the batch scores
+        (fewer work, with shorter means at the start).
 
         Args:
             X_new: ``(K, C)`` or ``(K,)`` new steps.
@@ -508,7 +539,10 @@ class DAEDetector:
         past = np.asarray(history, dtype=np.float64).reshape(len(history), -1)
         if len(past) < self.window - 1:
             raise ValueError(f"history has {len(past)} steps; score_new needs at least window - 1 = {self.window - 1}.")
-        joined = self._validate(np.concatenate([past[len(past) - (self.window - 1):], new]), fitting=False)
+        context = self.window - 1 + (int(self.detrend) - 1 if self.detrend else 0)
+        past = past[max(0, len(past) - context):]
+        joined = self._detrend(self._validate(np.concatenate([past, new]), fitting=False))
+        joined = joined[len(past) - (self.window - 1):]
         # stride 1 over history + new: exactly one window ends at each new step
         raw = [self._member_errors(dae, self._member_inputs(joined, k, 1)) for k, dae in enumerate(self.members_)]
         mean = sum(r / s for r, s in zip(raw, self.member_scale_)) / len(raw)
@@ -549,6 +583,7 @@ class DAEDetector:
                 "latent_scale": list(getattr(self, "latent_scale_", [])),
                 "score_range": list(self.score_range_),
                 "feature_names": list(getattr(self, "feature_names_", []) or []),
+                "slow_channels": [int(c) for c in getattr(self, "slow_channels_", [])],
             },
         }
         return write_model_folder(path, config, tensors)
@@ -574,6 +609,7 @@ class DAEDetector:
             det.threshold_ = float(fitted["threshold"])
             det.score_range_ = tuple(fitted["score_range"])
             det.feature_names_ = list(fitted.get("feature_names") or [])
+            det.slow_channels_ = [int(c) for c in fitted.get("slow_channels", [])]
             det.latent_scale_ = [float(v) for v in fitted.get("latent_scale", [])]
             det.latent_mean_ = [tensors[f"latent{k}.mean"].double().numpy() for k in range(len(det.latent_scale_))]
             det.latent_precision_ = [tensors[f"latent{k}.precision"].double().numpy()
@@ -588,6 +624,25 @@ class DAEDetector:
         except (KeyError, TypeError, RuntimeError) as e:
             raise ModelFileError(f"{path} is not a complete DAEDetector folder ({type(e).__name__}: {e}).") from None
         return det
+
+
+_SLOW_AUTOCORR = 0.8   # SKAB: temperatures 0.83-1.0 in every file, other sensors mostly < 0.7
+
+
+def _slow_channels(X):
+    """Channels whose lag-1 autocorrelation exceeds ``_SLOW_AUTOCORR`` (constant ones never)."""
+    x = X - X.mean(axis=0)
+    power = (x * x).sum(axis=0)
+    lag1 = (x[1:] * x[:-1]).sum(axis=0)
+    return np.flatnonzero((power > 0) & (lag1 > _SLOW_AUTOCORR * np.maximum(power, 1e-300))).tolist()
+
+
+def _trailing_mean(X, k):
+    """``(T, C)`` mean of the last k rows at each step (fewer at the start): causal."""
+    c = np.concatenate([np.zeros((1, X.shape[1])), np.cumsum(X, axis=0)])
+    i = np.arange(1, len(X) + 1)
+    n = i - np.maximum(0, i - k)
+    return (c[i] - c[i - n]) / n[:, None]
 
 
 @contextlib.contextmanager

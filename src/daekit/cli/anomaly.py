@@ -33,6 +33,9 @@ def register(sub) -> None:
                    help="treat rows as a time series and score sliding windows of this many steps "
                         "(default: each row is an independent sample)")
     p.add_argument("--stride", type=int, default=1, help="step between training windows")
+    p.add_argument("--detrend", type=int, default=None, metavar="STEPS",
+                   help="series: replace slowly wandering columns (lag-1 autocorrelation > 0.8) by their "
+                        "deviation from a trailing mean over STEPS, so slow drift is not flagged (needs --window)")
     p.add_argument("--model", default="mlp", choices=["mlp", "conv1d"], help="network (conv1d needs --window)")
     p.add_argument("--contamination", type=float, default=0.1, help="expected share of anomalies in DATA")
     p.add_argument("--threshold", default="contamination",
@@ -111,11 +114,14 @@ def cmd_fit(args) -> int:
     det = DAEDetector(contamination=args.contamination, threshold=_threshold_arg(args.threshold),
                       threshold_k=args.k, window=args.window, stride=args.stride, model=args.model,
                       noise=args.noise, noise_level=args.noise_level, n_estimators=args.members,
-                      epochs=args.epochs, device=args.device, random_state=args.seed, verbose=not args.quiet)
+                      epochs=args.epochs, device=args.device, random_state=args.seed, verbose=not args.quiet,
+                      detrend=args.detrend)
     if np.all(np.ptp(table.values, axis=0) == 0):
         raise ValueError(f"{args.data}: every column used is constant; there is nothing to learn from.")
     det.fit(table.values)
     det.feature_names_ = list(table.columns)
+    if det.slow_channels_ and not args.quiet:
+        print(f"detrended slow column(s): {', '.join(table.columns[j] for j in det.slow_channels_)}")
     if det.constant_features_:
         names = ", ".join(table.columns[j] for j in det.constant_features_)
         print(f"daekit: note: column(s) {names} are constant in {args.data}; any other value in them "
