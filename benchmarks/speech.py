@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from daekit import ModelFileError
 from daekit.apps.speech import SpeechEnhancer
 from daekit.data.audio import fsdd_test_items, load_noise_bank
 from daekit.metrics import pesq_nb, si_sdr, stoi
@@ -94,7 +95,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = Path(args.data)
-    meths = methods(args.model or ["speech8k=speech8k"])
+    try:
+        meths = methods(args.model or ["speech8k=speech8k"])
+    except ModelFileError as err:  # a wrong --model folder: one sentence, not a traceback
+        raise SystemExit(f"speech benchmark: {err}") from None
     scores = {m: {nz: {s: [] for s in SNRS} for nz in NOISES} for m in meths}
     compute = {m: 0.0 for m in meths}
     cpu = {m: 0.0 for m in meths}  # process CPU time: less sensitive to other jobs on a shared machine
