@@ -382,6 +382,13 @@ class Trainer:
         self.rank_, self.world_size_ = rank, world
         try:
             self._fit(train_data, val_data, rank, world, local_rank)
+            if own_group:
+                # Every rank past its last collective before any tears the group down: a
+                # rank destroying gloo while its peer still has work in flight can abort
+                # (SIGABRT, "terminate called without an active exception"; seen once in CI).
+                import torch.distributed as dist
+
+                dist.barrier()
         finally:
             if own_group:
                 import torch.distributed as dist
