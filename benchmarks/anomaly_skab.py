@@ -99,6 +99,7 @@ import numpy as np
 import torch
 
 from daekit import DAEDetector
+from daekit.apps.anomaly_windows import trailing_mean  # the causal smoother
 from common import git_commit
 
 TRAIN_ROWS = 400
@@ -126,14 +127,6 @@ def rates(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     f1 = 2 * precision * recall / max(precision + recall, 1e-12)
     return {"f1": f1, "far": fp / max(fp + tn, 1), "mar": fn / max(fn + tp, 1), "tp": tp, "fp": fp, "fn": fn,
             "tn": tn}
-
-
-def trailing_mean(scores: np.ndarray, k: int) -> np.ndarray:
-    """Mean of the last k scores at each step (fewer at the start): a causal smoother."""
-    c = np.concatenate([[0.0], np.cumsum(scores)])
-    i = np.arange(1, len(scores) + 1)
-    lo = np.maximum(0, i - k)
-    return (c[i] - c[lo]) / (i - lo)
 
 
 def online_scores(values: np.ndarray, fit_rows: int, args, detrend: bool) -> np.ndarray:

@@ -42,7 +42,7 @@ from ..dae import DenoisingAutoencoder
 from ..io import ModelFileError, read_model_folder, write_model_folder
 from ..models import create_model
 from ..train import TrainConfig, Trainer
-from .anomaly_windows import fold_to_steps, make_windows, window_starts
+from .anomaly_windows import fold_to_steps, make_windows, trailing_mean, window_starts
 
 __all__ = ["DAEDetector"]
 
@@ -326,7 +326,7 @@ class DAEDetector:
         if not self.detrend or not slow:
             return X
         out = X.copy()
-        out[:, slow] = X[:, slow] - _trailing_mean(X[:, slow], int(self.detrend))
+        out[:, slow] = X[:, slow] - trailing_mean(X[:, slow], int(self.detrend))
         return out
 
     def _fit_scaler(self, X, name):
@@ -637,14 +637,6 @@ def _slow_channels(X):
     power = (x * x).sum(axis=0)
     lag1 = (x[1:] * x[:-1]).sum(axis=0)
     return np.flatnonzero((power > 0) & (lag1 > _SLOW_AUTOCORR * np.maximum(power, 1e-300))).tolist()
-
-
-def _trailing_mean(X, k):
-    """``(T, C)`` mean of the last k rows at each step (fewer at the start): causal."""
-    c = np.concatenate([np.zeros((1, X.shape[1])), np.cumsum(X, axis=0)])
-    i = np.arange(1, len(X) + 1)
-    n = i - np.maximum(0, i - k)
-    return (c[i] - c[i - n]) / n[:, None]
 
 
 @contextlib.contextmanager

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .anomaly_windows import trailing_mean
+
 __all__ = ["StreamDetector", "anomaly_likelihood", "range_novelty", "quiet_alarms"]
 
 
@@ -56,13 +58,8 @@ def anomaly_likelihood(errors, start=0, history=3000, min_spread=0.5):
     from math import erf, sqrt
 
     log_e = np.log(np.maximum(np.asarray(errors, dtype=np.float64), 1e-12))
-    c1 = np.concatenate([[0.0], np.cumsum(log_e)])
-    c2 = np.concatenate([[0.0], np.cumsum(log_e ** 2)])
-    t = np.arange(len(log_e))
-    first = np.maximum(0, t + 1 - int(history))
-    n = t + 1 - first
-    mean = (c1[t + 1] - c1[first]) / n
-    spread = np.maximum(np.sqrt(np.maximum((c2[t + 1] - c2[first]) / n - mean ** 2, 1e-12)), min_spread)
+    mean = trailing_mean(log_e, history)
+    spread = np.maximum(np.sqrt(np.maximum(trailing_mean(log_e ** 2, history) - mean ** 2, 1e-12)), min_spread)
     z = (log_e - mean) / spread
     out = 0.5 * (1.0 + np.vectorize(erf)(z / sqrt(2.0))) if len(z) else z
     out[:start] = 0.0

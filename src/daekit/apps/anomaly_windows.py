@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["window_starts", "make_windows", "fold_to_steps"]
+__all__ = ["window_starts", "make_windows", "fold_to_steps", "trailing_mean"]
 
 
 def window_starts(n_steps: int, length: int, stride: int) -> np.ndarray:
@@ -60,3 +60,25 @@ def fold_to_steps(errors: np.ndarray, starts: np.ndarray, n_steps: int) -> np.nd
         np.add.at(count, starts + offset, 1.0)
     out = total / np.maximum(count, 1.0)[:, None]
     return out[:, 0] if squeeze else out
+
+
+def trailing_mean(x, k: int) -> np.ndarray:
+    """Mean of the last ``k`` rows at each step (fewer at the start): causal, so a
+    stream gets the same values as a whole file.
+
+    Args:
+        x: ``(T,)`` or ``(T, C)`` values in time order.
+        k: rows averaged (the row itself and the ``k - 1`` before it).
+
+    Returns:
+        An array of ``x``'s shape.
+
+    Example:
+        >>> trailing_mean([1.0, 3.0, 5.0, 7.0], 2).tolist()
+        [1.0, 2.0, 4.0, 6.0]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    c = np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0)])
+    i = np.arange(1, len(x) + 1)
+    lo = np.maximum(0, i - int(k))
+    return (c[i] - c[lo]) / (i - lo).reshape((-1,) + (1,) * (x.ndim - 1))
