@@ -132,7 +132,7 @@ def train_image_denoiser(data, out_dir: str | os.PathLike, channels: int = 1, mo
     from ..train import TrainConfig, Trainer
 
     if init is not None:
-        start = ImageDenoiser.pretrained(init) if str(init) in ("gray", "color") else ImageDenoiser.from_pretrained(init)
+        start = ImageDenoiser.from_pretrained(init)  # a folder, or a bundled name
         if start.channels != channels:
             raise ValueError(f"--init model has {start.channels} channel(s) but channels={channels}.")
         net = start.model.float().train()
