@@ -50,11 +50,11 @@ SCALINGS = ("minmax", "standard", "none")
 _SKLEARN_HINT = "pip install 'daekit[sklearn]'"
 
 
-def _sklearn():
+def _sklearn(who_needs: str = "DAEFeatureExtractor and DAEClassifier need"):
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        raise ImportError(f"DAEFeatureExtractor and DAEClassifier need scikit-learn: {_SKLEARN_HINT}.") from None
+        raise ImportError(f"{who_needs} scikit-learn: {_SKLEARN_HINT}.") from None
 
 
 # --------------------------------------------------------------------------- the contract

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .features import _sklearn
+
 if TYPE_CHECKING:
     from .features import DAEFeatureExtractor
 
@@ -104,10 +106,7 @@ def plot_codes(codes: np.ndarray, labels, path: str | os.PathLike, method: str =
     Returns:
         The path written.
     """
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        raise ImportError("plot_codes needs scikit-learn: pip install 'daekit[sklearn]'.") from None
+    _sklearn("plot_codes needs")
     codes = np.asarray(codes, dtype=np.float64)
     labels = np.asarray(labels).reshape(-1)
     if codes.ndim != 2 or len(codes) != len(labels):
