@@ -8,7 +8,7 @@ import torch
 
 import daekit
 from daekit.cli import main
-from daekit.noise_select import (DEFAULT_LEVELS, Selection, default_candidates, parse_budget, roc_auc, select,
+from daekit.noise_select import (DEFAULT_LEVELS, Selection, default_candidates, parse_budget, select,
                                  tail_contrast)
 
 FAST = dict(steps=15, batch_size=64, quiet=True, budget=120)
@@ -151,16 +151,6 @@ def test_default_order_tries_every_type_before_extremes():
     order = [c.spec for c in default_candidates()]
     assert order[0] == "none"
     assert {s.split(":")[0] for s in order[1:5]} == set(DEFAULT_LEVELS)
-
-
-def test_roc_auc_matches_definition_with_ties():
-    rng = np.random.default_rng(0)
-    s = rng.integers(0, 5, 200).astype(float)
-    y = rng.integers(0, 2, 200)
-    pos, neg = s[y == 1], s[y == 0]
-    want = np.mean((pos[:, None] > neg[None]) + 0.5 * (pos[:, None] == neg[None]))
-    assert roc_auc(s, y) == pytest.approx(want)
-    assert roc_auc(s, np.zeros(200)) == 0.5
 
 
 def test_tail_contrast():

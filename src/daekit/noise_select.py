@@ -54,8 +54,7 @@ from .io import atomic_write_bytes
 from .metrics import roc_auc
 from .models import create_model
 
-__all__ = ["select", "Selection", "parse_budget", "default_candidates", "roc_auc", "tail_contrast",
-           "TASKS", "DEFAULT_LEVELS"]
+__all__ = ["select", "Selection", "parse_budget", "default_candidates", "tail_contrast", "TASKS", "DEFAULT_LEVELS"]
 
 TASKS = ("denoise", "features", "anomaly")
 
