@@ -353,3 +353,17 @@ def test_bundled_models_load_and_answer():
         if "audio" in kinds:
             r = post_file(c, "/v1/audio/denoise", "s.wav", wav(SPEECH, 16000), "audio/wav")
             assert r.status_code == 200 and read_wav(r.content)[0].shape == SPEECH.T.shape
+
+
+def test_speech_warm_up_runs_the_model(folders):
+    """The start-up call must reach the network: the enhancer passes audio it measures as
+    clean (silence included) through untouched, which would warm nothing."""
+    from daekit.apps.speech import SpeechEnhancer
+    from daekit.serve.registry import _warm_speech
+
+    enhancer = SpeechEnhancer.from_pretrained(folders["speech"])
+    calls = []
+    for layer in enhancer.dae.model.modules():
+        layer.register_forward_hook(lambda *args: calls.append(1))
+    _warm_speech(enhancer)
+    assert calls

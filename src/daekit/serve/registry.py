@@ -57,7 +57,10 @@ def _warm_image(m):
 
 def _warm_speech(m):
     import numpy as np
-    m(np.zeros(m.sample_rate // 10, np.float32), sample_rate=m.sample_rate * 2)
+    # Noise, not silence: the enhancer returns a recording it measures as clean (silence
+    # included) untouched, and then neither the resampler nor the model would run.
+    noise = 0.1 * np.random.default_rng(0).standard_normal(m.sample_rate // 10)
+    m(noise.astype(np.float32), sample_rate=m.sample_rate * 2)
 
 
 #: config class -> (kind, loader, facts shown by /v1/models, warm-up call)
