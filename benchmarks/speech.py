@@ -63,9 +63,18 @@ def methods(model_dirs: list[str]) -> dict:
     }
     for spec in model_dirs:
         name, _, path = spec.partition("=")
-        enh = SpeechEnhancer.pretrained("speech8k") if path in ("", "speech8k") else SpeechEnhancer.from_pretrained(path)
+        path = path or name
+        folder = Path(path).is_dir() or "/" in path or path.startswith(".")
+        enh = SpeechEnhancer.from_pretrained(path) if folder else SpeechEnhancer.pretrained(path)
         out[f"daekit {name}"] = (lambda e: (lambda x: e(x, sample_rate=SR)))(enh)
     return out
+
+
+def shipped_models() -> list[str]:
+    """The bundled 8 kHz speech models: the causal ``speech8k`` and, when present, the
+    offline (look-ahead) ``speech8k-offline``."""
+    from daekit.apps.speech import PRETRAINED_DIR
+    return [n for n in ("speech8k", "speech8k-offline") if (PRETRAINED_DIR / n / "config.json").is_file()]
 
 
 def mixtures(data: Path, n_items: int, seed: int = 0):
@@ -89,14 +98,15 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default="../shared/data/audio", help="folder with fsdd/ and noise_speech_commands/")
     ap.add_argument("--out", default="benchmarks/results/speech.json", help="JSON results file")
     ap.add_argument("--model", action="append", default=None,
-                    help="NAME=FOLDER of a speech model to compare (repeatable); default: the shipped speech8k")
+                    help="NAME=FOLDER (or a bundled name) of a speech model to compare (repeatable); "
+                         "default: every shipped 8 kHz speech model")
     ap.add_argument("--items", type=int, default=100, help="test items (the protocol uses 100)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads while timing")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = Path(args.data)
     try:
-        meths = methods(args.model or ["speech8k=speech8k"])
+        meths = methods(args.model or shipped_models())
     except ModelFileError as err:  # a wrong --model folder: one sentence, not a traceback
         raise SystemExit(f"speech benchmark: {err}") from None
     scores = {m: {nz: {s: [] for s in SNRS} for nz in NOISES} for m in meths}

@@ -53,7 +53,7 @@ def export_checkpoint(args) -> int:
     from daekit.apps.speech import SpeechEnhancer
     ck = torch.load(Path(args.run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
     model = dk.create_model("speech_mask", n_fft=256, hop_length=64, hidden_size=args.hidden,
-                            num_layers=args.layers, causal=True)
+                            num_layers=args.layers, causal=not args.bidirectional)
     prefix = "dae.model."
     model.load_state_dict({k[len(prefix):]: v for k, v in ck["model"].items() if k.startswith(prefix)})
     dae = dk.DenoisingAutoencoder(model, noise=dk.noise.MixAtSNR(["white"]), preprocessing={"sample_rate": SAMPLE_RATE})
@@ -80,6 +80,9 @@ def main(argv=None) -> int:
                     help="weights of white,pink,brown,hum,dishes,babble")
     ap.add_argument("--init", default=None, metavar="FOLDER",
                     help="start from this model folder's weights (a second stage; fresh optimiser and schedule)")
+    ap.add_argument("--bidirectional", action="store_true",
+                    help="train the offline model, which also looks ahead (files only, cannot stream); "
+                         "with a causal --init it starts as that model, widened (models.speech.to_bidirectional)")
     ap.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
     ap.add_argument("--sisdr-weight", type=float, default=0.0,
                     help="add this weight x (minus SI-SDR in dB) to the spectral loss")
@@ -113,10 +116,13 @@ def main(argv=None) -> int:
                             quiet=args.quiet, tensorboard=False, log_every=50)
     from daekit.apps.speech import SpeechEnhancer
     start = SpeechEnhancer.from_pretrained(args.init).dae.train() if args.init else None
+    if start is not None and args.bidirectional and start.model.causal:
+        from daekit.models.speech import to_bidirectional
+        start.model = to_bidirectional(start.model).train()
     dae = train_speech_dae(clean, bank, SAMPLE_RATE, config, snr_db=(-5.0, 15.0), p=weights, val=val, dae=start,
                            sisdr_weight=args.sisdr_weight,
                            model_kwargs={"n_fft": 256, "hop_length": 64, "hidden_size": args.hidden,
-                                         "num_layers": args.layers, "causal": True})
+                                         "num_layers": args.layers, "causal": not args.bidirectional})
     minutes = (time.time() - t0) / 60
     recipe = {"command": "recipes/speech8k.py " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
               "steps": args.steps, "batch_size": args.batch_size, "seed": args.seed,

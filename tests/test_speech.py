@@ -8,7 +8,7 @@ import torch
 
 import daekit as dk
 from daekit.apps.speech import SpeechEnhancer, StreamResampler, SpeechObjective, negative_si_sdr, train_speech_dae
-from daekit.models.speech import SpectralMaskNet
+from daekit.models.speech import MaskBlockState, SpectralMaskNet, to_bidirectional
 
 pytest.importorskip("scipy")
 
@@ -70,6 +70,46 @@ def test_bad_model_arguments():
     with pytest.raises(ValueError, match=r"\(N, 1, T\)"):
         SpectralMaskNet(hidden_size=8).enhance(torch.randn(2, 2, 100))
     assert SpectralMaskNet(hidden_size=8, causal=False)(torch.randn(1, 1, 500)).shape == (1, 1, 500)
+
+
+def test_to_bidirectional_starts_equal_and_then_looks_ahead():
+    torch.manual_seed(0)
+    causal = SpectralMaskNet(hidden_size=8, num_layers=2).eval()
+    wide = to_bidirectional(causal).eval()
+    assert not wide.causal
+    x = torch.randn(2, 1, 2000)
+    with torch.no_grad():
+        torch.testing.assert_close(wide(x), causal(x), atol=1e-6, rtol=0)
+        # the backward direction is live (its read-out weights start at zero, not absent)
+        wide.out[0].weight[:, 8:] = 0.1
+        x2 = x.clone()
+        x2[..., 1500:] += 1.0
+        assert not torch.allclose(wide(x)[..., :1000], wide(x2)[..., :1000])
+    with pytest.raises(ValueError, match="already"):
+        to_bidirectional(wide)
+
+
+def test_block_state_is_independent_of_chunking_and_exact_for_short_signals():
+    torch.manual_seed(0)
+    m = SpectralMaskNet(hidden_size=8, causal=False).eval()
+    x = torch.randn(2, 5000)
+
+    def run(parts, **kw):
+        st = m.offline_state(batch=2, **kw)
+        assert isinstance(st, MaskBlockState) and st.delay == 0
+        return torch.cat([st.push(c) for c in parts] + [st.flush()], -1)
+
+    blocks = run(chunks(x, np.random.default_rng(0)), block=1000, context=256)
+    assert blocks.shape == x.shape
+    torch.testing.assert_close(run([x], block=1000, context=256), blocks, atol=1e-6, rtol=0)
+    with torch.no_grad():
+        whole = m(x[:, None])[:, 0]
+    torch.testing.assert_close(run(chunks(x, np.random.default_rng(1)), block=4800, context=256), whole,
+                               atol=1e-6, rtol=0)  # 5000 <= block + context: one piece
+    # with context the blocks differ from the whole only a little at their seams
+    assert (blocks - whole).abs().max() < 0.2 * whole.abs().max()
+    with pytest.raises(ValueError, match="block"):
+        MaskBlockState(m, block=0)
 
 
 # ---------------------------------------------------------------------------- MixAtSNR
@@ -190,6 +230,28 @@ def test_save_load_round_trip_and_file_streaming(enhancer, tmp_path):
     assert np.abs(y - expected)[:, 800:-800].max() < 2e-3 + 1e-2 * np.abs(expected).max()
     with pytest.raises(dk.ModelFileError):
         SpeechEnhancer.pretrained("no-such-model")
+
+
+def test_offline_model_enhances_arrays_and_files_but_does_not_stream(tmp_path):
+    from daekit.data.audio import load_audio, save_audio
+    torch.manual_seed(0)
+    dae = dk.DenoisingAutoencoder(to_bidirectional(SpectralMaskNet(hidden_size=8, num_layers=1)),
+                                  preprocessing={"sample_rate": 8000})
+    enh = SpeechEnhancer(dae, block_seconds=0.5, context_seconds=0.125, clean_snr_db=None)
+    assert not enh.causal and enh.latency_ms == pytest.approx(625.0)
+    x = (0.1 * np.random.default_rng(5).standard_normal((2, 9000))).astype(np.float32)
+    y = enh(x)
+    assert y.shape == x.shape
+    folder = enh.save_pretrained(tmp_path / "m")
+    loaded = SpeechEnhancer.from_pretrained(folder)
+    assert not loaded.causal and loaded.context_seconds == 0.125
+    save_audio(tmp_path / "in.wav", x, 8000, subtype="FLOAT")
+    loaded.enhance_file(tmp_path / "in.wav", tmp_path / "out.wav", block_seconds=0.07)
+    np.testing.assert_allclose(load_audio(tmp_path / "out.wav", mono=False)[0], y, atol=1e-4)  # 16-bit out
+    with pytest.raises(ValueError, match="cannot stream"):
+        enh.stream()
+    with pytest.raises(ValueError, match="context_seconds"):
+        SpeechEnhancer(dae, context_seconds=-1)
 
 
 def test_training_runs_through_the_trainer(tmp_path):

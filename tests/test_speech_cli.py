@@ -96,3 +96,20 @@ def test_denoise_prints_the_noise_estimate_and_leaves_clean_audio_alone(tmp_path
     assert main(["audio", "denoise", str(tmp_path / "clean.wav"), "-o", str(tmp_path / "forced.wav"),
                  "--model", model_dir, "--always-enhance"]) == 0
     assert "left unchanged" not in capsys.readouterr().out
+
+
+def test_train_bidirectional_makes_an_offline_model_that_refuses_to_stream(tmp_path, capsys):
+    save_audio(tmp_path / "c.wav", (0.3 * np.sin(np.arange(4000) / 5.0)).astype(np.float32), 8000)
+    assert main(["audio", "train", "--clean", str(tmp_path / "c.wav"), "--out", str(tmp_path / "run"),
+                 "--items", "8", "--seconds", "0.5", "--hidden", "8", "--layers", "1", "--steps", "1",
+                 "--batch-size", "4", "--bidirectional", "--quiet"]) == 0
+    assert not SpeechEnhancer.from_pretrained(tmp_path / "run").causal
+    save_audio(tmp_path / "a.wav", noisy(), 16000)
+    assert main(["audio", "denoise", str(tmp_path / "a.wav"), "-o", str(tmp_path / "d.wav"),
+                 "--model", str(tmp_path / "run"), "--quiet"]) == 0
+    capsys.readouterr()
+    rc = main(["audio", "stream", str(tmp_path / "a.wav"), "-o", str(tmp_path / "s.wav"),
+               "--model", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot stream" in err and "Traceback" not in err
+    assert not (tmp_path / "s.wav").exists()

@@ -222,8 +222,11 @@ class SpeechEnhancer:
             keeps at least 10 % of every bin: less suppression, fewer artefacts);
             None: no limit.
         wet: dry/wet mix, 1.0 = fully enhanced, 0.0 = the input unchanged.
-        block_seconds: audio processed per step offline; memory is bounded by it and the
-            result does not depend on it (the causal model carries its state over).
+        block_seconds: audio processed per step offline; memory is bounded by it. A causal
+            model carries its state over, so the result does not depend on it; an offline
+            (bidirectional) model enhances blocks of this length with ``context_seconds``
+            of audio on either side.
+        context_seconds: the look-around of an offline model's blocks (ignored for causal ones).
         clean_snr_db: offline, the input's noise is first estimated from its quietest
             frames (``daekit.noise.estimate``); a recording with no noise detected, or an
             estimated SNR at or above this, is returned unchanged rather than risk
@@ -240,7 +243,7 @@ class SpeechEnhancer:
     """
 
     def __init__(self, dae: DenoisingAutoencoder, attenuation_limit_db: float | None = None, wet: float = 1.0,
-                 block_seconds: float = 30.0, clean_snr_db: float | None = 40.0):
+                 block_seconds: float = 30.0, clean_snr_db: float | None = 40.0, context_seconds: float = 1.0):
         if not hasattr(dae, "model") or not hasattr(dae.model, "stream_state"):
             raise ValueError("SpeechEnhancer needs a DenoisingAutoencoder holding a 'speech_mask' model.")
         if attenuation_limit_db is not None and not attenuation_limit_db > 0:
@@ -249,11 +252,13 @@ class SpeechEnhancer:
             raise ValueError(f"wet={wet!r} is not valid: expected a number in [0, 1].")
         if not block_seconds > 0:
             raise ValueError(f"block_seconds={block_seconds!r} is not valid: a positive number.")
+        if not context_seconds >= 0:
+            raise ValueError(f"context_seconds={context_seconds!r} is not valid: a number of seconds >= 0.")
         self.dae = dae.eval()
         if clean_snr_db is not None and not isinstance(clean_snr_db, (int, float)):
             raise ValueError(f"clean_snr_db={clean_snr_db!r} is not valid: a number of dB or None.")
         self.attenuation_limit_db, self.wet, self.block_seconds = attenuation_limit_db, wet, block_seconds
-        self.clean_snr_db = clean_snr_db
+        self.clean_snr_db, self.context_seconds = clean_snr_db, context_seconds
         self.last_estimate_ = None
 
     # -- loading and saving ---------------------------------------------------------------
@@ -286,7 +291,8 @@ class SpeechEnhancer:
         """Write the model folder; ``extra`` entries (e.g. the training recipe) go into the
         config's ``"speech"`` section."""
         speech = {"settings": {"attenuation_limit_db": self.attenuation_limit_db, "wet": self.wet,
-                               "block_seconds": self.block_seconds, "clean_snr_db": self.clean_snr_db},
+                               "block_seconds": self.block_seconds, "clean_snr_db": self.clean_snr_db,
+                               "context_seconds": self.context_seconds},
                   "latency_ms": self.latency_ms} | extra
         return self.dae.save_pretrained(path, extra={"class": "SpeechEnhancer", "speech": speech})
 
@@ -298,9 +304,24 @@ class SpeechEnhancer:
         return int(self.dae.preprocessing["sample_rate"])
 
     @property
+    def causal(self) -> bool:
+        """True when the model only looks back (it can stream); False for an offline model
+        that also looks ahead (files and arrays only)."""
+        return bool(self.dae.model.causal)
+
+    @property
     def latency_ms(self) -> float:
-        """Algorithmic latency of streaming at the model's rate: one STFT window."""
-        return 1000.0 * self.dae.model.n_fft / self.sample_rate
+        """Algorithmic latency at the model's rate: one STFT window for a causal model; for
+        an offline one, a block and its look-ahead (how long a sample can wait)."""
+        if self.causal:
+            return 1000.0 * self.dae.model.n_fft / self.sample_rate
+        return 1000.0 * (self.block_seconds + self.context_seconds)
+
+    def _model_state(self, batch: int):
+        """Processing state for audio at the model's rate fed in pieces (see ``offline_state``)."""
+        sr = self.sample_rate
+        return self.dae.model.offline_state(batch, self._min_gain(), block=max(1, int(self.block_seconds * sr)),
+                                            context=int(self.context_seconds * sr))
 
     def estimate_noise(self, wave, sample_rate: int | None = None):
         """The input's noise floor and SNR (``daekit.noise_estimate.AudioNoise``), or None
@@ -345,7 +366,7 @@ class SpeechEnhancer:
             x_model = resample(x, sr, self.sample_rate)
         else:
             x_model = x
-        state = self.dae.model.stream_state(batch=x.shape[0], min_gain=self._min_gain())
+        state = self._model_state(x.shape[0])
         block = max(1, int(self.block_seconds * self.sample_rate))
         outs = [state.push(torch.from_numpy(np.ascontiguousarray(x_model[:, i:i + block])))
                 for i in range(0, x_model.shape[1], block)]
@@ -378,7 +399,7 @@ class SpeechEnhancer:
         sr, channels, frames = audio_info(in_path)
         if frames == 0:
             raise ValueError(f"{in_path}: the audio file holds no samples.")
-        stream = self.stream(sample_rate=sr, channels=channels)
+        stream = SpeechStream(self, sample_rate=sr, channels=channels, offline=True)
         compute, estimate, enhance, first = 0.0, None, True, True
         with AudioWriter(out_path, sr, channels) as writer:
             for block in iter_audio_blocks(in_path, max(1, int(block_seconds * sr))):
@@ -404,7 +425,11 @@ class SpeechEnhancer:
     # -- streaming ---------------------------------------------------------------------------
 
     def stream(self, sample_rate: int | None = None, channels: int = 1) -> "SpeechStream":
-        """A live stream: ``s.process(chunk)`` for chunks of any size, ``s.flush()`` at the end."""
+        """A live stream: ``s.process(chunk)`` for chunks of any size, ``s.flush()`` at the end.
+        Needs a causal model (an offline one would wait seconds for its look-ahead)."""
+        if not self.causal:
+            raise ValueError("this speech model looks ahead (an offline model for files): it cannot stream "
+                             "live audio; use a causal model such as the bundled 'speech8k'.")
         return SpeechStream(self, sample_rate, channels)
 
 
@@ -420,16 +445,21 @@ class SpeechStream:
         latency_ms: the longest time a sample waits before it can come out (algorithmic:
             one STFT window plus the resamplers' delays), not counting compute time.
 
+    ``offline=True`` (used by ``enhance_file``) also accepts an offline model, whose
+    output then comes in blocks of ``block_seconds`` once their look-ahead has arrived.
+
     Shape: chunks ``(samples,)`` or ``(channels, samples)`` as set by ``channels``.
     """
 
-    def __init__(self, enhancer: SpeechEnhancer, sample_rate: int | None = None, channels: int = 1):
+    def __init__(self, enhancer: SpeechEnhancer, sample_rate: int | None = None, channels: int = 1,
+                 offline: bool = False):
         self.enhancer = enhancer
         self.sample_rate = enhancer.sample_rate if sample_rate is None else int(sample_rate)
         if self.sample_rate <= 0 or channels < 1:
             raise ValueError("a stream needs a positive sample rate and at least one channel.")
         self.channels = int(channels)
-        self._state = enhancer.dae.model.stream_state(batch=self.channels, min_gain=enhancer._min_gain())
+        self._state = (enhancer._model_state(self.channels) if offline else
+                       enhancer.dae.model.stream_state(batch=self.channels, min_gain=enhancer._min_gain()))
         self._skip = self._state.delay  # model outputs that belong to the causal padding
         model_sr = enhancer.sample_rate
         self._resample = self.sample_rate != model_sr

@@ -35,9 +35,10 @@ def register(sub) -> None:
 
     p = asub.add_parser("train", help="train a speech enhancer on clean speech and noise recordings",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                        description="Train a causal spectral-mask speech enhancer: clean items are cut from "
-                                    "--clean, and noise (recordings from --noise plus synthetic noises) is mixed "
-                                    "in at a random SNR on the fly. Writes the run and the model folder to --out.")
+                        description="Train a causal spectral-mask speech enhancer (or, with --bidirectional, an "
+                                    "offline one for files): clean items are cut from --clean, and noise "
+                                    "(recordings from --noise plus synthetic noises) is mixed in at a random SNR "
+                                    "on the fly. Writes the run and the model folder to --out.")
     p.add_argument("--clean", required=True, nargs="+", metavar="DIR", help="folders (or files) of clean speech")
     p.add_argument("--noise", nargs="*", default=[], metavar="DIR", help="folders (or files) of noise recordings")
     p.add_argument("--noise-span", type=float, nargs=2, default=(0.0, 1.0), metavar=("START", "END"),
@@ -52,6 +53,8 @@ def register(sub) -> None:
     p.add_argument("--hidden", type=int, default=160, help="GRU width")
     p.add_argument("--layers", type=int, default=2, help="GRU layers")
     p.add_argument("--n-fft", type=int, default=256, help="STFT window (latency = n_fft / sample rate)")
+    p.add_argument("--bidirectional", action="store_true",
+                   help="an offline model that also looks ahead: better on files, but it cannot stream")
     add_train_arguments(p)
     p.set_defaults(func=cmd_train)
 
@@ -70,7 +73,9 @@ def register(sub) -> None:
 
 
 def _model_arguments(p) -> None:
-    p.add_argument("--model", default="speech8k", help="'speech8k' (bundled) or a model folder")
+    p.add_argument("--model", default="speech8k",
+                   help="a bundled model ('speech8k'; for files also 'speech8k-offline', which looks ahead) "
+                        "or a model folder")
     p.add_argument("--attenuation-limit", type=float, default=None, metavar="DB",
                    help="suppress no bin by more than this many dB (e.g. 20; default: no limit)")
     p.add_argument("--wet", type=float, default=None, help="dry/wet mix: 1 = fully enhanced, 0 = input unchanged")
@@ -173,7 +178,8 @@ def cmd_train(args) -> int:
                               max_steps=2000, grad_clip=1.0, warmup_steps=100, device="cpu")
     dae = train_speech_dae(clean, bank, sr, config, snr_db=tuple(args.snr), val=val,
                            model_kwargs={"n_fft": args.n_fft, "hop_length": args.n_fft // 4,
-                                         "hidden_size": args.hidden, "num_layers": args.layers, "causal": True})
+                                         "hidden_size": args.hidden, "num_layers": args.layers,
+                                         "causal": not args.bidirectional})
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 alone writes the model folder
         return 0
     SpeechEnhancer(dae).save_pretrained(args.out, recipe={"clean_files": len(clean_files),

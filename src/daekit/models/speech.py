@@ -30,7 +30,7 @@ from torch import nn
 
 from .layers import Autoencoder
 
-__all__ = ["SpectralMaskNet", "MaskStreamState"]
+__all__ = ["SpectralMaskNet", "MaskStreamState", "MaskBlockState", "to_bidirectional"]
 
 _LOG_EPS = 1e-10
 
@@ -156,6 +156,49 @@ class SpectralMaskNet(Autoencoder):
             raise ValueError("only a causal SpectralMaskNet can stream: this one is bidirectional.")
         return MaskStreamState(self, batch, min_gain)
 
+    def offline_state(self, batch: int = 1, min_gain: float | None = None, block: int = 80_000,
+                      context: int = 8_000) -> "MaskStreamState | MaskBlockState":
+        """The state for offline processing of audio fed in pieces: the streaming state of a
+        causal model, or a :class:`MaskBlockState` (``block`` samples at a time with
+        ``context`` samples either side) of a bidirectional one."""
+        if self.causal:
+            return self.stream_state(batch, min_gain)
+        return MaskBlockState(self, batch, min_gain, block=block, context=context)
+
+
+def to_bidirectional(model: SpectralMaskNet) -> SpectralMaskNet:
+    """A bidirectional copy of a causal ``SpectralMaskNet`` whose output starts out equal.
+
+    The forward direction keeps the causal weights; the backward direction starts as a
+    time-reversed copy of them, and the weights that read it (the second GRU layer's and
+    the output layer's new input columns) start at zero. Fine-tuning then learns how much
+    of the future to use, from a model that is already good instead of from scratch.
+    """
+    if not model.causal:
+        raise ValueError("the model is already bidirectional.")
+    h = model.hidden_size
+    wide = SpectralMaskNet(model.n_fft, model.hop_length, h, model.num_layers, causal=False,
+                           min_gain=model.min_gain).to(model.window.device)
+    wide.inp.load_state_dict(model.inp.state_dict())
+    old = dict(model.gru.named_parameters())
+    with torch.no_grad():
+        for name, param in wide.gru.named_parameters():
+            reverse = name.endswith("_reverse")
+            source = old[name.removesuffix("_reverse")]
+            if param.shape == source.shape:
+                param.copy_(source)
+            else:  # a layer above the first reads [forward | backward]: each direction its own half
+                param.zero_()
+                param[:, h:] = source if reverse else 0.0
+                if not reverse:
+                    param[:, :h] = source
+        wide.out[0].weight.zero_()
+        wide.out[0].weight[:, :h] = model.out[0].weight
+        wide.out[0].bias.copy_(model.out[0].bias)
+    wide.out[1].load_state_dict(model.out[1].state_dict())
+    wide.out[2].load_state_dict(model.out[2].state_dict())
+    return wide
+
 
 class MaskStreamState:
     """Hop-by-hop processing with a :class:`SpectralMaskNet`, equal to the offline output.
@@ -215,3 +258,60 @@ class MaskStreamState:
         tail = self.push(self._pending.new_zeros(self._pending.shape[0], zeros))
         self.samples_in -= zeros
         return tail[:, :self.delay + pending]
+
+
+class MaskBlockState:
+    """Offline processing of a bidirectional :class:`SpectralMaskNet` in bounded memory.
+
+    The signal is cut into blocks of ``block`` samples; each is enhanced together with
+    ``context`` samples on either side (the model looks both ways) and only its own part
+    is kept. The blocks sit at fixed positions, so the output does not depend on how the
+    input is fed; a signal of at most ``block + context`` samples is enhanced in one piece,
+    exactly as ``model.enhance`` would. Same interface as :class:`MaskStreamState`
+    (``push``/``flush``, ``delay`` = 0: output samples are already aligned), but a sample
+    can wait up to ``block + context`` samples: this is for files, not live audio.
+    """
+
+    def __init__(self, model: SpectralMaskNet, batch: int = 1, min_gain: float | None = None,
+                 block: int = 80_000, context: int = 8_000):
+        hop = model.hop_length
+        if block < 1 or context < 0:
+            raise ValueError(f"block={block}, context={context} are not valid: block >= 1 and context >= 0 samples.")
+        # Hop multiples keep every block's frames on the whole signal's frame grid.
+        self.block, self.context = -(-block // hop) * hop, -(-context // hop) * hop
+        self.model, self.min_gain, self.delay = model, min_gain, 0
+        self.latency = self.block + self.context
+        ref = model.window
+        self._buf = torch.zeros(batch, 0, dtype=ref.dtype, device=ref.device)  # from _start - context on
+        self._start = 0      # first sample not yet output
+        self._buf_from = 0   # signal position of _buf[:, 0]
+        self.samples_in = 0
+
+    def _enhance(self, lo: int, hi: int, keep_from: int, keep_to: int) -> torch.Tensor:
+        seg = self._buf[:, lo - self._buf_from:hi - self._buf_from]
+        y = self.model.enhance(seg.unsqueeze(1), self.min_gain)[:, 0]
+        return y[:, keep_from - lo:keep_to - lo]
+
+    @torch.no_grad()
+    def push(self, x: torch.Tensor) -> torch.Tensor:
+        self._buf = torch.cat([self._buf, x.to(self._buf.dtype)], dim=-1)
+        self.samples_in += x.shape[-1]
+        outs = []
+        # A block is done once its right context has arrived; the last one waits for flush().
+        while self.samples_in >= self._start + self.block + self.context + 1:
+            lo, end = max(0, self._start - self.context), self._start + self.block
+            outs.append(self._enhance(lo, end + self.context, self._start, end))
+            self._start = end
+            drop = max(0, self._start - self.context) - self._buf_from
+            self._buf, self._buf_from = self._buf[:, drop:], self._buf_from + drop
+        return torch.cat(outs, dim=-1) if outs else self._buf.new_zeros(self._buf.shape[0], 0)
+
+    @torch.no_grad()
+    def flush(self) -> torch.Tensor:
+        """Enhance what is left (at most ``block + context`` samples) and return it."""
+        if self.samples_in <= self._start:
+            return self._buf.new_zeros(self._buf.shape[0], 0)
+        lo = max(0, self._start - self.context)
+        y = self._enhance(lo, self.samples_in, self._start, self.samples_in)
+        self._start = self.samples_in
+        return y
