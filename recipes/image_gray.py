@@ -51,6 +51,10 @@ def parse(argv=None, data_default=str(HERE.parent.parent / "shared/data/images/t
                    help="start from this model folder's (or bundled name's) weights: a further stage")
     p.add_argument("--from-checkpoint", action="store_true",
                    help="do not train: turn --out/checkpoint.pt (e.g. of a run stopped early) into model folders")
+    if channels == 3:
+        p.add_argument("--more-colour", action="store_true",
+                       help="also train on the colour photos bundled with scikit-learn and matplotlib "
+                            "(china, flower: CC BY 2.0; grace_hopper: US Navy, public domain)")
     return p.parse_args(argv)
 
 
