@@ -133,6 +133,22 @@ def test_audio_denoise_keeps_rate_channels_and_length(client):
     assert float(r.headers["x-daekit-audio-seconds"]) == pytest.approx(0.75)
 
 
+def test_audio_prefers_an_offline_model_unless_one_is_named(folders, tmp_path):
+    import torch
+    from daekit import DenoisingAutoencoder
+    from daekit.apps.speech import SpeechEnhancer
+    from daekit.models.speech import SpectralMaskNet, to_bidirectional
+    torch.manual_seed(0)
+    net = to_bidirectional(SpectralMaskNet(n_fft=64, hop_length=16, hidden_size=16, num_layers=1))
+    SpeechEnhancer(DenoisingAutoencoder(net, preprocessing={"sample_rate": 8000})).save_pretrained(tmp_path / "off")
+    app = create_app({"speech": folders["speech"], "speech-offline": str(tmp_path / "off")}, LIMITS)
+    with TestClient(app) as c:
+        r = post_file(c, "/v1/audio/denoise", "s.wav", wav(SPEECH, 8000), "audio/wav")
+        assert r.status_code == 200 and r.headers["x-daekit-model"] == "speech-offline"
+        r = post_file(c, "/v1/audio/denoise?model=speech", "s.wav", wav(SPEECH, 8000), "audio/wav")
+        assert r.status_code == 200 and r.headers["x-daekit-model"] == "speech"
+
+
 def test_audio_flac_accepted(client):
     import soundfile as sf
     buf = io.BytesIO()

@@ -171,7 +171,9 @@ def create_app(models=None, limits=None):
             file: UploadFile = File(..., description="WAV, FLAC or OGG recording"),
             model: str = Query(None, max_length=64, description="model name from /v1/models")):
         check_declared_type(file.content_type, AUDIO_TYPES, "a recording")
-        chosen = pick("audio", model, "speech")[0]
+        candidates = pick("audio", model, "speech")
+        # An upload is a whole recording: unless asked, prefer a model that looks ahead.
+        chosen = next((m for m in candidates if not m.model.causal), candidates[0])
         data = await file.read()
 
         def work():
