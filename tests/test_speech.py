@@ -310,6 +310,22 @@ def test_pretrained_speech8k_if_shipped():
     assert np.mean(y[quiet] ** 2) < 0.5 * np.mean(noisy[quiet] ** 2)  # noise in the pauses goes down
 
 
+def test_pretrained_speech8k_offline_if_shipped():
+    try:
+        offline = SpeechEnhancer.pretrained("speech8k-offline")
+    except dk.ModelFileError:
+        pytest.skip("speech8k-offline weights not shipped in this checkout")
+    assert offline.sample_rate == 8000 and not offline.causal
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 8000
+    gate = np.sin(2 * np.pi * 3 * t) > 0
+    noisy = (0.3 * np.sin(2 * np.pi * 200 * t) * gate + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+    y = offline(noisy)
+    assert np.mean(y[~gate] ** 2) < 0.5 * np.mean(noisy[~gate] ** 2)
+    with pytest.raises(ValueError, match="cannot stream"):
+        offline.stream()
+
+
 def test_clean_recordings_are_left_alone_and_noisy_ones_enhanced(enhancer):
     t = np.arange(8000) / 8000
     tone = (0.5 * np.sin(2 * np.pi * 300 * t) * (t > 0.5)).astype(np.float32)  # pauses of digital silence

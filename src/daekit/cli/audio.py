@@ -24,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("inputs", nargs="+", metavar="IN", help="audio files or folders of audio files")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output folder (or an output file name when there is one input file)")
-    _model_arguments(p)
+    _model_arguments(p, default="speech8k-offline")
     p.add_argument("--recursive", action="store_true", help="look into sub-folders too")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (1 is fastest for this small recurrent model on a busy machine)")
@@ -72,10 +72,10 @@ def register(sub) -> None:
     audio.set_defaults(func=lambda args: (audio.print_help(), 2)[1])
 
 
-def _model_arguments(p) -> None:
-    p.add_argument("--model", default="speech8k",
-                   help="a bundled model ('speech8k'; for files also 'speech8k-offline', which looks ahead) "
-                        "or a model folder")
+def _model_arguments(p, default: str = "speech8k") -> None:
+    p.add_argument("--model", default=default,
+                   help="a bundled model ('speech8k-offline' looks ahead: best for files; 'speech8k' is causal "
+                        "and streams) or a model folder")
     p.add_argument("--attenuation-limit", type=float, default=None, metavar="DB",
                    help="suppress no bin by more than this many dB (e.g. 20; default: no limit)")
     p.add_argument("--wet", type=float, default=None, help="dry/wet mix: 1 = fully enhanced, 0 = input unchanged")
