@@ -13,7 +13,8 @@ def register(sub) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
                    help="serve the model folder DIR under NAME (repeatable)")
-    p.add_argument("--no-bundled", action="store_true", help="do not load the bundled models (gray, color, speech8k)")
+    p.add_argument("--no-bundled", action="store_true",
+                   help="do not load the bundled models (gray, color, speech8k, speech8k-offline)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request body, in MB")
     p.add_argument("--max-pixels", type=int, default=4096 * 4096, help="largest image, in pixels (width x height)")
     p.add_argument("--max-audio-seconds", type=float, default=300.0, help="longest recording, in seconds")
