@@ -280,7 +280,6 @@ class MaskBlockState:
         # Hop multiples keep every block's frames on the whole signal's frame grid.
         self.block, self.context = -(-block // hop) * hop, -(-context // hop) * hop
         self.model, self.min_gain, self.delay = model, min_gain, 0
-        self.latency = self.block + self.context
         ref = model.window
         self._buf = torch.zeros(batch, 0, dtype=ref.dtype, device=ref.device)  # from _start - context on
         self._start = 0      # first sample not yet output
