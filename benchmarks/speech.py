@@ -63,18 +63,9 @@ def methods(model_dirs: list[str]) -> dict:
     }
     for spec in model_dirs:
         name, _, path = spec.partition("=")
-        path = path or name
-        folder = Path(path).is_dir() or "/" in path or path.startswith(".")
-        enh = SpeechEnhancer.from_pretrained(path) if folder else SpeechEnhancer.pretrained(path)
+        enh = SpeechEnhancer.from_pretrained(path or name)  # a folder or a bundled name
         out[f"daekit {name}"] = (lambda e: (lambda x: e(x, sample_rate=SR)))(enh)
     return out
-
-
-def shipped_models() -> list[str]:
-    """The bundled 8 kHz speech models: the causal ``speech8k`` and, when present, the
-    offline (look-ahead) ``speech8k-offline``."""
-    from daekit.apps.speech import PRETRAINED_DIR
-    return [n for n in ("speech8k", "speech8k-offline") if (PRETRAINED_DIR / n / "config.json").is_file()]
 
 
 def mixtures(data: Path, n_items: int, seed: int = 0):
@@ -99,14 +90,14 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="benchmarks/results/speech.json", help="JSON results file")
     ap.add_argument("--model", action="append", default=None,
                     help="NAME=FOLDER (or a bundled name) of a speech model to compare (repeatable); "
-                         "default: every shipped 8 kHz speech model")
+                         "default: every shipped speech model")
     ap.add_argument("--items", type=int, default=100, help="test items (the protocol uses 100)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads while timing")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = Path(args.data)
     try:
-        meths = methods(args.model or shipped_models())
+        meths = methods(args.model or SpeechEnhancer.bundled())
     except ModelFileError as err:  # a wrong --model folder: one sentence, not a traceback
         raise SystemExit(f"speech benchmark: {err}") from None
     scores = {m: {nz: {s: [] for s in SNRS} for nz in NOISES} for m in meths}

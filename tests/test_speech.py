@@ -316,6 +316,8 @@ def test_pretrained_speech8k_offline_if_shipped():
     except dk.ModelFileError:
         pytest.skip("speech8k-offline weights not shipped in this checkout")
     assert offline.sample_rate == 8000 and not offline.causal
+    assert {"speech8k", "speech8k-offline"} <= set(SpeechEnhancer.bundled())
+    assert not SpeechEnhancer.from_pretrained("speech8k-offline").causal  # a bundled name works here too
     rng = np.random.default_rng(0)
     t = np.arange(16000) / 8000
     gate = np.sin(2 * np.pi * 3 * t) > 0

@@ -263,20 +263,28 @@ class SpeechEnhancer:
 
     # -- loading and saving ---------------------------------------------------------------
 
+    @staticmethod
+    def bundled() -> list[str]:
+        """Names of the speech models shipped with daekit (``"speech8k"``, ``"speech8k-offline"``)."""
+        if not PRETRAINED_DIR.is_dir():
+            return []
+        return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file()
+                      and read_config(p).get("class") == "SpeechEnhancer")
+
     @classmethod
     def pretrained(cls, name: str = "speech8k", **kwargs) -> "SpeechEnhancer":
-        """A model shipped with daekit (``"speech8k"``)."""
+        """A model shipped with daekit (one of :meth:`bundled`)."""
         folder = PRETRAINED_DIR / name
         if not (folder / "config.json").is_file():
-            known = sorted(p.name for p in PRETRAINED_DIR.glob("*") if (p / "config.json").is_file()
-                           and read_config(p).get("class") == "SpeechEnhancer") if PRETRAINED_DIR.is_dir() else []
-            raise ModelFileError(f"no shipped speech model '{name}' (available: {', '.join(known) or 'none'}).")
+            raise ModelFileError(f"no shipped speech model '{name}' (available: {', '.join(cls.bundled()) or 'none'}).")
         return cls.from_pretrained(folder, **kwargs)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, **kwargs) -> "SpeechEnhancer":
-        """Load a model folder written by :meth:`save_pretrained` (or by ``daekit audio train``).
-        Keyword arguments override the saved settings."""
+        """Load a model folder written by :meth:`save_pretrained` (or by ``daekit audio train``),
+        or a bundled name. Keyword arguments override the saved settings."""
+        if not Path(path).exists() and str(path) in cls.bundled():
+            return cls.pretrained(str(path), **kwargs)
         config = read_config(path)
         if config.get("class") not in ("SpeechEnhancer", "DenoisingAutoencoder"):
             raise ModelFileError(f"{path} holds a {config.get('class')!r}, not a speech model.")
