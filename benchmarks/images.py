@@ -83,6 +83,12 @@ def make_methods(colour: bool, models: dict) -> dict:
             "bm3d": bm3d_fn}
 
 
+def load_model(name: str, ensemble: int | None) -> ImageDenoiser:
+    """A bundled name or model folder, as one tile per test image, with its own self-ensemble
+    size unless ``ensemble`` overrides it."""
+    return ImageDenoiser.from_pretrained(name, tile=1024, **({} if ensemble is None else {"ensemble": ensemble}))
+
+
 def dncnn17() -> torch.nn.Module:
     """Plain DnCNN-17 (Zhang et al. 2017): conv+ReLU, 15 × conv+BN+ReLU, conv; 64 channels."""
     layers = [torch.nn.Conv2d(1, 64, 3, padding=1), torch.nn.ReLU()]
@@ -122,6 +128,8 @@ def main(argv=None) -> int:
     p.add_argument("--bm3d-limit", type=int, default=8, help="BM3D on the first N images of each set (0: skip)")
     p.add_argument("--gray-model", default="gray", help="bundled name or model folder")
     p.add_argument("--color-model", default="color", help="bundled name or model folder")
+    p.add_argument("--ensemble", type=int, default=None, metavar="K",
+                   help="self-ensemble size for the daekit models (default: each model's own setting)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--timing", type=int, default=0, metavar="N",
                    help="only time daekit (blind), BM3D and DnCNN-17 interleaved on the first N BSD68 images "
@@ -142,7 +150,7 @@ def main(argv=None) -> int:
     models = {}
     for key, name in (("gray", args.gray_model), ("color", args.color_model)):
         try:
-            models[key] = ImageDenoiser.from_pretrained(name, tile=1024)
+            models[key] = load_model(name, args.ensemble)
         except (ValueError, OSError) as e:
             print(f"{key} model unavailable ({e}); its rows are skipped.", file=sys.stderr)
     rows, per_image = [], []
@@ -188,6 +196,7 @@ def main(argv=None) -> int:
     for key, den in models.items():
         summary[f"{key}_params"] = sum(t.numel() for t in den.model.parameters())
         summary[f"{key}_macs_per_pixel"] = den.model.flops_per_pixel()
+        summary[f"{key}_ensemble"] = den.ensemble  # forward passes per image = ensemble
         summary[f"{key}_training"] = den.training
     for r in rows:
         if r["set"] in ("bsd68", "cbsd68") and r["method"] == "daekit":
@@ -212,7 +221,7 @@ def interleaved_timing(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    den = ImageDenoiser.from_pretrained(args.gray_model, tile=1024)
+    den = load_model(args.gray_model, args.ensemble)
     net = dncnn17()
     files = list_images(Path(args.data) / "bsd68")[: args.timing]
     rec = {"daekit": [], "bm3d": [], "dncnn17": []}
@@ -233,7 +242,8 @@ def interleaved_timing(args) -> int:
             print(f"{f.name} {name}: {rec[name][-1]:.2f} s", flush=True)
     mean = {k: float(np.mean(v)) for k, v in rec.items()}
     summary = {"sec_per_image": mean, "ratio_daekit_vs_bm3d": mean["daekit"] / mean["bm3d"],
-               "ratio_daekit_vs_dncnn17": mean["daekit"] / mean["dncnn17"], "images": [f.name for f in files]}
+               "ratio_daekit_vs_dncnn17": mean["daekit"] / mean["dncnn17"], "daekit_ensemble": den.ensemble,
+               "images": [f.name for f in files]}
     print(json.dumps(summary, indent=1))
     write_json(args, [], summary, [])
     return 0

@@ -8,7 +8,17 @@ Training data (no test image among them; CBSD68 is test-only):
   matplotlib's grace_hopper.jpg (US Navy photo, public domain);
 * Train400 (gray BSDS crops, disjoint from CBSD68/BSD68) as gray RGB tiles, so the net
   also sees many natural textures.
+* with ``--photos DIR...`` also the colour photos in those folders, each scaled down so
+  its longer side is 1024 pixels (closer to the scale of BSDS photos, and what little
+  noise or JPEG blockiness they hold is averaged away), at most 40 tiles per photo.
+  Stage 4 used the nature photos of Debian's ``mate-backgrounds`` (GPL-2+) and the
+  photos of ``lomiri-wallpapers-16.04`` (CC BY 4.0 / CC BY-SA 4.0); recipes/image.md
+  says how to unpack them.
 Blind white Gaussian noise, σ drawn per patch from [0, 55], independent per channel.
+
+``--opponent`` starts from a gray model (``--init``, e.g. ``gray``) run in the opponent
+colour space (``ImageDenoiser.as_colour``): one single-channel net for the luminance and
+both chrominance planes, fine-tuned here on colour.
 
 CPU run that made the shipped weights (time in recipes/image.md):
 
@@ -26,6 +36,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from daekit.data.image import load_tiles
@@ -45,15 +56,48 @@ def more_colour_photos() -> list[Path]:
     return [sk / "china.jpg", sk / "flower.jpg", mpl / "grace_hopper.jpg"]
 
 
-def colour_bank(train400: str, tile: int = 128, more: bool = False) -> torch.Tensor:
+def scaled_photo_tiles(folders, tile: int = 128, long_side: int = 1024, per_photo: int = 40) -> torch.Tensor:
+    """Tiles of the colour photos in ``folders``, each photo first scaled down (area
+    averaging) so its longer side is ``long_side``."""
+    from PIL import Image
+
+    from daekit.data.image import list_images
+
+    tiles = []
+    for path in list_images(folders):
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            f = long_side / max(im.size)
+            if f < 1:
+                im = im.resize((round(im.width * f), round(im.height * f)), Image.Resampling.BOX)
+            x = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)
+        cuts = [(y, x0) for y in range(0, x.shape[1] - tile + 1, tile) for x0 in range(0, x.shape[2] - tile + 1, tile)]
+        keep = np.linspace(0, len(cuts) - 1, min(per_photo, len(cuts))).astype(int) if cuts else []
+        tiles += [x[:, cuts[i][0]:cuts[i][0] + tile, cuts[i][1]:cuts[i][1] + tile] for i in keep]
+    return torch.stack(tiles)
+
+
+def colour_bank(train400: str, tile: int = 128, more: bool = False, photos=()) -> torch.Tensor:
     import skimage
 
     folder = Path(os.path.dirname(skimage.__file__)) / "data"
     files = [folder / n for n in SKIMAGE_COLOUR] + (more_colour_photos() if more else [])
-    photos = load_tiles(files, tile=tile, channels=3, max_tiles_per_image=60)
+    bank = [load_tiles(files, tile=tile, channels=3, max_tiles_per_image=60)]
+    if photos:
+        bank.append(scaled_photo_tiles(photos, tile=tile))
     gray = load_tiles(train400, tile=tile, channels=3)
-    print(f"colour bank: {len(photos)} colour tiles + {len(gray)} gray tiles of {tile}×{tile}")
-    return torch.cat([photos, gray])
+    colour = sum(len(b) for b in bank)
+    print(f"colour bank: {colour} colour tiles + {len(gray)} gray tiles of {tile}×{tile}")
+    return torch.cat(bank + [gray])
+
+
+def opponent_init(args) -> str:
+    """Write --init's gray model as an opponent-space colour model into the run folder."""
+    from daekit.apps.image import ImageDenoiser
+
+    folder = Path(args.out) / "opponent_init"
+    ImageDenoiser.from_pretrained(args.init).as_colour().save_pretrained(folder)
+    return str(folder)
 
 
 if __name__ == "__main__":
@@ -62,5 +106,9 @@ if __name__ == "__main__":
         export_checkpoint(args, 3)
     else:
         extra = [f"{p.parent.parent.name}/{p.parent.name}/{p.name}" for p in more_colour_photos()] if args.more_colour else []
-        args.data = [f"skimage/data/{n}" for n in SKIMAGE_COLOUR] + extra + list(args.data)  # recorded in config.json
-        run(args, channels=3, tiles=colour_bank(args.data[-1], tile=128, more=args.more_colour))
+        train400 = args.data[-1]
+        args.data = [f"skimage/data/{n}" for n in SKIMAGE_COLOUR] + extra + list(args.photos) + list(args.data)  # recorded in config.json
+        tiles = colour_bank(train400, tile=128, more=args.more_colour, photos=args.photos)
+        if args.opponent:
+            args.init = opponent_init(args)
+        run(args, channels=3, tiles=tiles)

@@ -55,6 +55,10 @@ def parse(argv=None, data_default=str(HERE.parent.parent / "shared/data/images/t
         p.add_argument("--more-colour", action="store_true",
                        help="also train on the colour photos bundled with scikit-learn and matplotlib "
                             "(china, flower: CC BY 2.0; grace_hopper: US Navy, public domain)")
+        p.add_argument("--photos", nargs="*", default=[], metavar="DIR",
+                       help="folders of more colour photos, scaled to a longer side of 1024 pixels")
+        p.add_argument("--opponent", action="store_true",
+                       help="--init is a gray model: start from it run in the opponent colour space")
     return p.parse_args(argv)
 
 

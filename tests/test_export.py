@@ -7,7 +7,7 @@ import torch
 pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from daekit import DAEDetector, DenoisingAutoencoder, create_model  # noqa: E402
+from daekit import DAEDetector, DenoisingAutoencoder, ImageDenoiser, create_model  # noqa: E402
 from daekit.cli import main  # noqa: E402
 from daekit.export import DetectorGraph, SpeechGraph, export_model_folder  # noqa: E402
 from daekit.serve.registry import shipped_models  # noqa: E402
@@ -23,7 +23,8 @@ def folders(tmp_path_factory):
     DAEDetector(window=12, model="conv1d", n_estimators=1, epochs=1, random_state=0).fit(series).save(root / "series_conv")
     DenoisingAutoencoder(create_model("mlp", in_features=6, hidden_sizes=[8, 4]), noise="gaussian:0.1").save_pretrained(root / "mlp")
     DenoisingAutoencoder(create_model("conv2d", in_channels=1, channels=[4, 8])).save_pretrained(root / "conv2d")
-    out.update({k: str(root / k) for k in ("series_mlp", "series_conv", "mlp", "conv2d")})
+    ImageDenoiser.from_pretrained(out["gray"]).as_colour().save_pretrained(root / "opponent")
+    out.update({k: str(root / k) for k in ("series_mlp", "series_conv", "mlp", "conv2d", "opponent")})
     return out
 
 
@@ -31,7 +32,8 @@ def session(path):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-@pytest.mark.parametrize("name", ["gray", "color", "speech", "table", "series_mlp", "series_conv", "mlp", "conv2d"])
+@pytest.mark.parametrize("name", ["gray", "color", "opponent", "speech", "table", "series_mlp", "series_conv", "mlp",
+                                  "conv2d"])
 def test_every_kind_exports_and_matches_pytorch(folders, tmp_path, name):
     info = export_model_folder(folders[name], tmp_path / "m.onnx")
     assert info["max_abs_diff"] <= 1e-4
@@ -60,10 +62,10 @@ def test_speech_graph_equals_the_enhancer_at_any_length(folders, tmp_path):
         assert np.abs(got[:, 0] - want).max() <= 1e-4
 
 
-def test_image_onnx_matches_the_network_at_other_sizes(folders, tmp_path):
-    from daekit import ImageDenoiser
-    den = ImageDenoiser.from_pretrained(folders["color"])
-    export_model_folder(folders["color"], tmp_path / "c.onnx")
+@pytest.mark.parametrize("name", ["color", "opponent"])
+def test_image_onnx_matches_the_network_at_other_sizes(folders, tmp_path, name):
+    den = ImageDenoiser.from_pretrained(folders[name])
+    export_model_folder(folders[name], tmp_path / "c.onnx")
     x = np.random.default_rng(0).random((2, 3, 45, 61), dtype=np.float32)
     sigma = np.array([10 / 255, 40 / 255], np.float32)
     got = session(tmp_path / "c.onnx").run(None, {"x_noisy": x, "sigma": sigma})[0]

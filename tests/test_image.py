@@ -7,11 +7,11 @@ import torch
 pytest.importorskip("PIL")
 
 import daekit as dk  # noqa: E402
-from daekit.apps.image import (PRETRAINED_DIR, ImageDenoiser, PatchObjective, compare_grid,  # noqa: E402
-                               synthetic_image, train_image_denoiser)
+from daekit.apps.image import (PRETRAINED_DIR, ImageDenoiser, PatchObjective, _orient,  # noqa: E402
+                               compare_grid, synthetic_image, train_image_denoiser)
 from daekit.data import image as im  # noqa: E402
 from daekit.metrics import psnr  # noqa: E402
-from daekit.models.image_unet import estimate_noise_std  # noqa: E402
+from daekit.models.image_unet import OPPONENT, estimate_noise_std  # noqa: E402
 
 
 def tiny(channels=1, **kw):
@@ -68,6 +68,60 @@ def test_colour_model_on_gray_and_bad_inputs():
         den(np.zeros((8, 8), np.int32))
 
 
+def test_every_orientation_is_undone_exactly():
+    x = torch.arange(2 * 3 * 5 * 7, dtype=torch.float32).reshape(2, 3, 5, 7)
+    seen = set()
+    for k in range(8):
+        y = _orient(x, k)
+        seen.add(tuple(y.flatten().tolist()[:12]) + tuple(y.shape))
+        torch.testing.assert_close(_orient(y, k, undo=True), x, rtol=0, atol=0)
+    assert len(seen) == 8  # eight different views of the same image
+
+
+def test_self_ensemble_averages_the_undone_views():
+    model = tiny()
+    x = np.random.default_rng(5).random((1, 33, 45), dtype=np.float32)
+    one = ImageDenoiser(model, tile=512).denoise_array(x, sigma=20)
+    two = ImageDenoiser(model, tile=512, ensemble=2).denoise_array(x, sigma=20)
+    with torch.no_grad():  # view 2 is an up-down flip: flip, denoise, flip back, average
+        flipped = model(torch.from_numpy(x[None, :, ::-1].copy()), sigma=20 / 255)[0].flip(-2).numpy()
+    np.testing.assert_allclose(two, (one + flipped) / 2, atol=1e-5)
+    assert np.abs(two - one).max() > 1e-4  # an untrained net is not flip-equivariant
+    tiled = ImageDenoiser(model, tile=24, overlap=6, ensemble=8).denoise_array(x, sigma=20)  # transposed tiles
+    assert tiled.shape == x.shape and np.isfinite(tiled).all()
+    np.testing.assert_allclose(ImageDenoiser(identity(), ensemble=8).denoise_array(x, sigma=5), x, atol=1e-6)
+    for bad in (0, 9, 2.0):
+        with pytest.raises(ValueError, match="ensemble"):
+            ImageDenoiser(model, ensemble=bad)
+
+
+def test_opponent_colour_space_runs_the_gray_net_on_luminance_and_chrominance():
+    torch.testing.assert_close(OPPONENT @ OPPONENT.T, torch.eye(3), rtol=0, atol=1e-6)  # noise stays white
+    gray = ImageDenoiser(tiny(), tile=64, overlap=8, ensemble=2)
+    colour = gray.as_colour()
+    assert colour.channels == 3 and colour.ensemble == 2 and colour.model.colour_space == "opponent"
+    rgb = torch.rand(2, 3, 24, 20)
+    sigma = torch.tensor([0.1, 0.2])
+    with torch.no_grad():
+        out = colour.model(rgb, sigma=sigma)
+        opp = torch.einsum("ij,njhw->nihw", OPPONENT, rgb)
+        lum = gray.model(opp[:, :1] / 3 ** 0.5, sigma=sigma / 3 ** 0.5) * 3 ** 0.5  # mean of RGB, noise σ/√3
+        chroma = [gray.model(opp[:, i:i + 1] + 0.5, sigma=sigma) - 0.5 for i in (1, 2)]
+        expected = torch.einsum("ji,njhw->nihw", OPPONENT, torch.cat([lum] + chroma, 1))
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    assert colour.model.flops_per_pixel() == 3 * gray.model.flops_per_pixel()
+    assert colour.model.encode(rgb).shape[:2] == (2, 3 * 16)
+    x = np.random.default_rng(6).random((3, 40, 40), dtype=np.float32)
+    np.testing.assert_allclose(ImageDenoiser(identity()).as_colour().denoise_array(x, 10), x, atol=1e-5)
+    rgba = np.random.default_rng(7).integers(0, 256, (40, 40, 4)).astype(np.uint8)  # a gray model on colour
+    np.testing.assert_array_equal(gray(rgba), colour(rgba))
+    assert len(gray.last_sigma_) == 1
+    with pytest.raises(ValueError, match="1-channel"):
+        colour.as_colour()
+    with pytest.raises(ValueError, match="in_channels=3"):
+        dk.create_model("image_unet", in_channels=1, colour_space="opponent")
+
+
 def test_blind_sigma_estimate_is_close():
     x = torch.full((1, 1, 128, 128), 0.5)
     s = estimate_noise_std(x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0)))
@@ -79,12 +133,17 @@ def test_blind_sigma_estimate_is_close():
 
 
 def test_save_and_load_round_trip(tmp_path):
-    den = ImageDenoiser(tiny(3), tile=128, overlap=16, training={"steps": 1})
+    den = ImageDenoiser(tiny(3), tile=128, overlap=16, training={"steps": 1}, ensemble=3)
     den.save_pretrained(tmp_path / "m")
     back = ImageDenoiser.from_pretrained(tmp_path / "m")
     x = np.random.default_rng(4).random((3, 40, 40), dtype=np.float32)
     np.testing.assert_array_equal(den.denoise_array(x, 25), back.denoise_array(x, 25))
-    assert back.tile == 128 and back.training == {"steps": 1}
+    assert back.tile == 128 and back.training == {"steps": 1} and back.ensemble == 3
+    assert ImageDenoiser.from_pretrained(tmp_path / "m", ensemble=1).ensemble == 1  # a keyword overrides
+    opp = ImageDenoiser(tiny()).as_colour()
+    opp.save_pretrained(tmp_path / "o")
+    np.testing.assert_array_equal(ImageDenoiser.from_pretrained(tmp_path / "o").denoise_array(x, 25),
+                                  opp.denoise_array(x, 25))
     den.save_pretrained(tmp_path / "h", half=True)  # fp16 weights load into the fp32 model
     np.testing.assert_allclose(ImageDenoiser.from_pretrained(tmp_path / "h").denoise_array(x, 25),
                                back.denoise_array(x, 25), atol=2e-3)

@@ -12,6 +12,11 @@ Why this shape (DnCNN, FFDNet and DRUNet ideas, scaled down for CPUs):
 * **Optional noise-level map** (FFDNet): one extra input channel holding σ. Given when
   the level is known, estimated from the image otherwise (median absolute deviation of
   the finest diagonal Haar coefficients, Donoho's rule), so the model is also blind.
+* **Optional opponent colour space** (CBM3D's idea): a colour image is turned into one
+  luminance and two chrominance planes by an orthonormal transform, which keeps white
+  noise white with the same σ, and one single-channel network denoises all three planes.
+  Luminance is the mean of R, G and B, so its noise is σ/√3; chrominance is smooth and
+  easy. A gray model's weights fit such a net unchanged.
 """
 
 from __future__ import annotations
@@ -24,7 +29,16 @@ from torch import nn
 
 from .layers import OUTPUT_ACTIVATIONS, Autoencoder, check_choice, crop_to, make_activation, pad_to_multiple
 
-__all__ = ["ImageUNet", "estimate_noise_std"]
+__all__ = ["ImageUNet", "estimate_noise_std", "OPPONENT"]
+
+#: Orthonormal RGB → (luminance, red–blue, green–magenta) transform; its transpose inverts it.
+OPPONENT = torch.tensor([[1 / 3 ** 0.5] * 3,
+                         [1 / 2 ** 0.5, 0.0, -1 / 2 ** 0.5],
+                         [1 / 6 ** 0.5, -2 / 6 ** 0.5, 1 / 6 ** 0.5]])
+#: Each opponent plane is scaled and shifted into the [0, 1]-centred range a gray network
+#: knows: luminance becomes the mean of R, G, B (noise σ/√3); chrominance is centred on 0.5.
+_PLANE_SCALE = (1 / 3 ** 0.5, 1.0, 1.0)
+_PLANE_OFFSET = (0.0, 0.5, 0.5)
 
 
 def estimate_noise_std(x: torch.Tensor) -> torch.Tensor:
@@ -81,6 +95,9 @@ class ImageUNet(Autoencoder):
         residual: predict the noise and return ``x - f(x)``.
         activation: any name of ``daekit.models.layers.ACTIVATIONS``.
         output_activation: ``"identity"`` (needed with ``residual``) or ``"sigmoid"``.
+        colour_space: ``"rgb"`` (channels go into the network together) or ``"opponent"``
+            (3 channels only: a single-channel network denoises the luminance and the two
+            chrominance planes one by one; its weights are those of a gray model).
 
     Shape:
         x: ``(N, C, H, W)``, any H and W (padded and cropped back) → ``(N, C, H, W)``;
@@ -97,9 +114,13 @@ class ImageUNet(Autoencoder):
 
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
                  blocks: int | Sequence[int] = (1, 1, 2), unshuffle: int = 2, noise_map: bool = True,
-                 residual: bool = True, activation: str = "relu", output_activation: str = "identity"):
+                 residual: bool = True, activation: str = "relu", output_activation: str = "identity",
+                 colour_space: str = "rgb"):
         super().__init__()
         check_choice("output_activation", output_activation, OUTPUT_ACTIVATIONS)
+        check_choice("colour_space", colour_space, ("rgb", "opponent"))
+        if colour_space == "opponent" and (in_channels != 3 or output_activation != "identity"):
+            raise ValueError("colour_space='opponent' needs in_channels=3 and output_activation='identity'.")
         if residual and output_activation != "identity":
             raise ValueError("residual=True predicts the noise and subtracts it: use output_activation='identity'.")
         if in_channels <= 0 or not channels or any(int(c) <= 0 for c in channels) or unshuffle < 1:
@@ -111,10 +132,11 @@ class ImageUNet(Autoencoder):
         make_activation(activation)
         self.in_channels, self.channels, self.blocks = in_channels, tuple(int(c) for c in channels), blocks
         self.unshuffle, self.noise_map, self.residual = unshuffle, noise_map, residual
-        self.activation, self.output_activation = activation, output_activation
+        self.activation, self.output_activation, self.colour_space = activation, output_activation, colour_space
 
         ch, u2 = self.channels, unshuffle * unshuffle
-        self.head = nn.Conv2d(in_channels * u2 + int(noise_map), ch[0], 3, padding=1)
+        planes = 1 if colour_space == "opponent" else in_channels  # channels the network itself sees
+        self.head = nn.Conv2d(planes * u2 + int(noise_map), ch[0], 3, padding=1)
         self.enc = nn.ModuleList(nn.Sequential(*[_ResBlock(c, activation) for _ in range(b)])
                                  for c, b in zip(ch[:-1], per_level[:-1]))
         self.downs = nn.ModuleList(nn.Conv2d(a, b, 2, stride=2) for a, b in zip(ch[:-1], ch[1:]))
@@ -122,7 +144,7 @@ class ImageUNet(Autoencoder):
         self.ups = nn.ModuleList(nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in zip(ch[:-1], ch[1:]))
         self.dec = nn.ModuleList(nn.Sequential(*[_ResBlock(c, activation) for _ in range(b)])
                                  for c, b in zip(ch[:-1], per_level[:-1]))
-        self.tail = nn.Conv2d(ch[0], in_channels * u2, 3, padding=1)
+        self.tail = nn.Conv2d(ch[0], planes * u2, 3, padding=1)
 
     @classmethod
     def contract_example(cls) -> tuple[dict, tuple]:
@@ -142,6 +164,7 @@ class ImageUNet(Autoencoder):
             c_in = mod.in_channels // mod.groups
             pixels = (inp[0].shape[-2] * inp[0].shape[-1]) if isinstance(mod, nn.ConvTranspose2d) \
                 else (out.shape[-2] * out.shape[-1])
+            pixels *= inp[0].shape[0]  # the opponent space runs three planes as a batch
             counts.append(k * c_in * mod.out_channels * pixels)
 
         size = self.size_multiple * 8
@@ -178,11 +201,32 @@ class ImageUNet(Autoencoder):
             h = down(h)
         return self.body(h), skips
 
+    def _to_planes(self, x: torch.Tensor, sigma) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Opponent space: ``(N, 3, H, W)`` → ``(3N, 1, H, W)`` planes and their σ."""
+        n, _, h, w = x.shape
+        scale = x.new_tensor(_PLANE_SCALE).view(1, 3, 1, 1)
+        planes = torch.einsum("ij,njhw->nihw", OPPONENT.to(x), x) * scale + x.new_tensor(_PLANE_OFFSET).view(1, 3, 1, 1)
+        s = None
+        if self.noise_map:
+            s = (self._sigma(x, sigma).to(x).view(n, 1) * scale.view(1, 3)).reshape(-1)
+        return planes.reshape(n * 3, 1, h, w), s
+
+    def _from_planes(self, planes: torch.Tensor) -> torch.Tensor:
+        n3, _, h, w = planes.shape
+        planes = planes.reshape(n3 // 3, 3, h, w)
+        planes = (planes - planes.new_tensor(_PLANE_OFFSET).view(1, 3, 1, 1)) / planes.new_tensor(_PLANE_SCALE).view(1, 3, 1, 1)
+        return torch.einsum("ji,njhw->nihw", OPPONENT.to(planes), planes)
+
     def encode(self, x: torch.Tensor, sigma=None) -> torch.Tensor:
-        """Bottleneck features (the input is padded to ``size_multiple`` first)."""
+        """Bottleneck features (the input is padded to ``size_multiple`` first); in the
+        opponent space the three planes' features are stacked along the channels."""
         self._check_input(x)
+        n = x.shape[0]
+        if self.colour_space == "opponent":
+            x, sigma = self._to_planes(x, sigma)
         x, _ = pad_to_multiple(x, self.size_multiple, 2)
-        return self._features(x, sigma)[0]
+        z = self._features(x, sigma)[0]
+        return z.reshape(n, -1, *z.shape[-2:])
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         raise ValueError("decode(z) alone is undefined for ImageUNet, whose decoder needs the encoder's skips "
@@ -192,6 +236,13 @@ class ImageUNet(Autoencoder):
         self._check_input(x)
         if self.noise_map and sigma is None:  # estimate on the real pixels, not the padding
             sigma = estimate_noise_std(x)
+        if self.colour_space == "opponent":
+            planes, plane_sigma = self._to_planes(x, sigma)
+            return self._from_planes(self._denoise(planes, plane_sigma))
+        return self._denoise(x, sigma)
+
+    def _denoise(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        """The network proper, on the channels it was built for."""
         padded, sizes = pad_to_multiple(x, self.size_multiple, 2)
         h, skips = self._features(padded, sigma)
         for up, dec, skip in zip(reversed(self.ups), reversed(self.dec), reversed(skips)):
