@@ -20,15 +20,23 @@ Blind white Gaussian noise, σ drawn per patch from [0, 55], independent per cha
 colour space (``ImageDenoiser.as_colour``): one single-channel net for the luminance and
 both chrominance planes, fine-tuned here on colour.
 
-CPU run that made the shipped weights (time in recipes/image.md):
+CPU run that made the shipped weights (26.7 min; recipes/image.md has the earlier RGB-space
+stages and how to unpack the two Debian packages into ``photos/``):
 
-    nice -n 10 .venv/bin/python recipes/image_color.py --model cpu --steps 4000 --threads 1 \
-        --out runs/image_color --export src/daekit/pretrained/color
+    nice -n 5 .venv/bin/python recipes/image_color.py --steps 3500 --batch-size 8 --patch 96 --threads 1 \
+        --lr 1e-4 --val-every 500 --quiet --more-colour \
+        --photos photos/mate-backgrounds/usr/share/backgrounds/mate/nature \
+                 photos/lomiri-wallpapers-16.04/usr/share/backgrounds \
+        --init gray --opponent --out runs/image_color_s4 --export runs/image_color_s4/model
 
-GPU run (what remains):
+GPU run (what remains): train the gray model on the GPU first (recipes/image_gray.py), then
+fine-tune it here in the opponent space, e.g.
 
-    .venv/bin/python recipes/image_color.py --model gpu --steps 60000 --batch-size 128 \
-        --patch 96 --device cuda --out runs/image_color_gpu --export src/daekit/pretrained/color
+    .venv/bin/python recipes/image_color.py --steps 20000 --batch-size 64 --patch 96 --lr 1e-4 \
+        --device cuda --more-colour --photos photos/... --init runs/image_gray_gpu --opponent \
+        --out runs/image_color_gpu --export src/daekit/pretrained/color
+
+(``--model gpu`` without ``--opponent`` still trains an RGB-space net from scratch.)
 """
 
 from __future__ import annotations
