@@ -115,7 +115,8 @@ if __name__ == "__main__":
     else:
         extra = [f"{p.parent.parent.name}/{p.parent.name}/{p.name}" for p in more_colour_photos()] if args.more_colour else []
         train400 = args.data[-1]
-        args.data = [f"skimage/data/{n}" for n in SKIMAGE_COLOUR] + extra + list(args.photos) + list(args.data)  # recorded in config.json
+        # what config.json records as the training data
+        args.data = [f"skimage/data/{n}" for n in SKIMAGE_COLOUR] + extra + list(args.photos) + list(args.data)
         tiles = colour_bank(train400, tile=128, more=args.more_colour, photos=args.photos)
         if args.opponent:
             args.init = opponent_init(args)

@@ -204,8 +204,8 @@ class ImageUNet(Autoencoder):
     def _to_planes(self, x: torch.Tensor, sigma) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Opponent space: ``(N, 3, H, W)`` → ``(3N, 1, H, W)`` planes and their σ."""
         n, _, h, w = x.shape
-        scale = x.new_tensor(_PLANE_SCALE).view(1, 3, 1, 1)
-        planes = torch.einsum("ij,njhw->nihw", OPPONENT.to(x), x) * scale + x.new_tensor(_PLANE_OFFSET).view(1, 3, 1, 1)
+        offset, scale = (x.new_tensor(v).view(1, 3, 1, 1) for v in (_PLANE_OFFSET, _PLANE_SCALE))
+        planes = torch.einsum("ij,njhw->nihw", OPPONENT.to(x), x) * scale + offset
         s = None
         if self.noise_map:
             s = (self._sigma(x, sigma).to(x).view(n, 1) * scale.view(1, 3)).reshape(-1)
@@ -214,8 +214,8 @@ class ImageUNet(Autoencoder):
     def _from_planes(self, planes: torch.Tensor) -> torch.Tensor:
         n3, _, h, w = planes.shape
         planes = planes.reshape(n3 // 3, 3, h, w)
-        planes = (planes - planes.new_tensor(_PLANE_OFFSET).view(1, 3, 1, 1)) / planes.new_tensor(_PLANE_SCALE).view(1, 3, 1, 1)
-        return torch.einsum("ji,njhw->nihw", OPPONENT.to(planes), planes)
+        offset, scale = (planes.new_tensor(v).view(1, 3, 1, 1) for v in (_PLANE_OFFSET, _PLANE_SCALE))
+        return torch.einsum("ji,njhw->nihw", OPPONENT.to(planes), (planes - offset) / scale)
 
     def encode(self, x: torch.Tensor, sigma=None) -> torch.Tensor:
         """Bottleneck features (the input is padded to ``size_multiple`` first); in the
