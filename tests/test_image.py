@@ -180,6 +180,14 @@ def test_train_image_denoiser_end_to_end(tmp_path):
         torch.testing.assert_close(a.float(), b.float(), atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match="channel"):
         train_image_denoiser(tmp_path, tmp_path / "run3", channels=3, init=tmp_path / "run", max_steps=1)
+    # The colour recipe's --opponent stage: the gray net in the opponent space, trained on colour.
+    back.as_colour().save_pretrained(tmp_path / "opp")
+    colour = train_image_denoiser(tmp_path, tmp_path / "run4", channels=3, init=tmp_path / "opp", patch_size=32,
+                                  tile=64, max_steps=2, batch_size=4, quiet=True, device="cpu")
+    assert colour.model.colour_space == "opponent" and colour.training["steps"] == 2
+    moved = [not torch.equal(a, b) for a, b in zip(back.model.state_dict().values(),
+                                                  colour.model.state_dict().values())]
+    assert any(moved)  # the shared single-channel weights were trained
 
 
 def test_gpu_recipe_path_bf16_channels_last_runs_on_cpu(tmp_path):
