@@ -20,8 +20,10 @@ Blind white Gaussian noise, σ drawn per patch from [0, 55], independent per cha
 colour space (``ImageDenoiser.as_colour``): one single-channel net for the luminance and
 both chrominance planes, fine-tuned here on colour.
 
-CPU run that made the shipped weights (26.7 min; recipes/image.md has the earlier RGB-space
-stages and how to unpack the two Debian packages into ``photos/``):
+CPU runs that made the shipped weights: this one (26.7 min), then 5,000 more steps from
+its output with ``--seed 1 --init runs/image_color_s4/model`` (41 min). recipes/image.md
+has the exact commands, the earlier RGB-space stages, and how to unpack the two Debian
+packages into ``photos/``:
 
     nice -n 5 .venv/bin/python recipes/image_color.py --steps 3500 --batch-size 8 --patch 96 --threads 1 \
         --lr 1e-4 --val-every 500 --quiet --more-colour \
