@@ -113,3 +113,16 @@ def test_onnx_export_of_a_dae_folder_matches_pytorch(tmp_path, name):
     dk.DenoisingAutoencoder(dk.create_model(name, **kwargs)).save_pretrained(tmp_path / "m")
     worst = export_model_folder(tmp_path / "m", tmp_path / "m.onnx")["max_abs_diff"]
     assert worst <= 1e-4
+
+
+def test_bundled_models_are_listed_by_class(tmp_path, monkeypatch):
+    import daekit.io as io
+    dk.DenoisingAutoencoder(dk.create_model("mlp", in_features=4, hidden_sizes=[2])).save_pretrained(tmp_path / "b")
+    dk.ImageDenoiser(dk.create_model("image_unet", channels=(4, 8), blocks=1)).save_pretrained(tmp_path / "a")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    monkeypatch.setattr(io, "PRETRAINED_DIR", tmp_path)
+    assert io.bundled_models(("ImageDenoiser",)) == {"a": tmp_path / "a"}
+    assert list(io.bundled_models(("ImageDenoiser", "DenoisingAutoencoder"))) == ["a", "b"]  # sorted; broken skipped
+    monkeypatch.setattr(io, "PRETRAINED_DIR", tmp_path / "absent")
+    assert io.bundled_models(("ImageDenoiser",)) == {}

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["ModelFileError", "write_model_folder", "read_model_folder", "read_config",
-           "atomic_write_bytes", "default_file_mode", "CONFIG_NAME", "WEIGHTS_NAME"]
+__all__ = ["ModelFileError", "write_model_folder", "read_model_folder", "read_config", "bundled_models",
+           "atomic_write_bytes", "default_file_mode", "CONFIG_NAME", "WEIGHTS_NAME", "PRETRAINED_DIR"]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT = "daekit"
+#: Where the model folders shipped inside the package live (``gray``, ``speech8k``...).
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
 class ModelFileError(ValueError):
@@ -88,6 +90,21 @@ def read_config(path: str | os.PathLike) -> dict:
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f"{cfg_path} is not a daekit model config (its 'format' is not '{FORMAT}').")
     return config
+
+
+def bundled_models(classes) -> dict[str, Path]:
+    """The shipped model folders whose config names one of ``classes`` (e.g.
+    ``("ImageDenoiser",)``): name → folder, sorted by name; unreadable folders are skipped."""
+    if not PRETRAINED_DIR.is_dir():
+        return {}
+    found = {}
+    for p in sorted(PRETRAINED_DIR.iterdir()):
+        try:
+            if read_config(p).get("class") in classes:
+                found[p.name] = p
+        except ModelFileError:
+            continue
+    return found
 
 
 def read_model_folder(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:

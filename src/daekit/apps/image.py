@@ -23,14 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import image as imdata
-from ..io import ModelFileError, read_model_folder, write_model_folder
+from ..io import PRETRAINED_DIR, ModelFileError, bundled_models, read_model_folder, write_model_folder
 from ..models import create_model, list_models
 from ..models.image_unet import estimate_noise_std
 
 __all__ = ["ImageDenoiser", "PatchObjective", "train_image_denoiser", "compare_grid", "synthetic_image",
            "demo", "DEFAULT_MODELS", "PRETRAINED_DIR"]
 
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 #: Side of the centre crop the blind noise level is estimated from.
 ESTIMATE_CROP = 256
 
@@ -230,20 +229,24 @@ class ImageDenoiser:
     def channels(self) -> int:
         return int(self.model.in_channels)
 
+    @staticmethod
+    def bundled() -> list[str]:
+        """Names of the image models shipped with daekit (``"color"``, ``"gray"``)."""
+        return list(bundled_models(("ImageDenoiser",)))
+
     @classmethod
     def pretrained(cls, name: str = "gray", **kwargs) -> "ImageDenoiser":
         """The bundled weights: ``"gray"`` or ``"color"`` (see recipes/image.md)."""
         path = PRETRAINED_DIR / name
         if not (path / "config.json").is_file():
-            known = sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file()) \
-                if PRETRAINED_DIR.is_dir() else []
-            raise ValueError(f"there is no bundled image model '{name}' (bundled: {', '.join(known) or 'none'}).")
+            known = ", ".join(cls.bundled()) or "none"
+            raise ValueError(f"there is no bundled image model '{name}' (bundled: {known}).")
         return cls.from_pretrained(path, **kwargs)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, **kwargs) -> "ImageDenoiser":
         """Load a model folder written by :meth:`save_pretrained` (or a bundled name)."""
-        if not Path(path).exists() and str(path) in ("gray", "color"):
+        if not Path(path).exists() and str(path) in cls.bundled():
             return cls.pretrained(str(path), **kwargs)
         config, tensors = read_model_folder(path)
         if config.get("class") != "ImageDenoiser":

@@ -26,12 +26,11 @@ from torch import nn
 
 from .. import noise as noise_lib
 from ..dae import DenoisingAutoencoder
-from ..io import ModelFileError, read_config
+from ..io import PRETRAINED_DIR, ModelFileError, bundled_models, read_config
 from ..models import create_model
 
 __all__ = ["SpeechEnhancer", "SpeechStream", "SpeechObjective", "spectral_loss", "train_speech_dae"]
 
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 
 
 # ------------------------------------------------------------------------------- training
@@ -266,10 +265,7 @@ class SpeechEnhancer:
     @staticmethod
     def bundled() -> list[str]:
         """Names of the speech models shipped with daekit (``"speech8k"``, ``"speech8k-offline"``)."""
-        if not PRETRAINED_DIR.is_dir():
-            return []
-        return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file()
-                      and read_config(p).get("class") == "SpeechEnhancer")
+        return list(bundled_models(("SpeechEnhancer",)))
 
     @classmethod
     def pretrained(cls, name: str = "speech8k", **kwargs) -> "SpeechEnhancer":

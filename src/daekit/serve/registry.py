@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ..io import ModelFileError, read_config
+from ..io import ModelFileError, bundled_models, read_config
 
 __all__ = ["ModelRegistry", "LoadedModel", "LOADERS", "KINDS", "parse_model_specs", "shipped_models"]
 
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 
 
 def _load_image(path):
@@ -119,16 +117,7 @@ def parse_model_specs(specs: list[str]) -> dict[str, str]:
 
 def shipped_models() -> dict[str, str]:
     """The bundled model folders that exist in this install (``gray``, ``color``, ``speech8k``...)."""
-    if not PRETRAINED_DIR.is_dir():
-        return {}
-    found = {}
-    for p in sorted(PRETRAINED_DIR.iterdir()):
-        try:
-            if read_config(p).get("class") in LOADERS:
-                found[p.name] = str(p)
-        except ModelFileError:
-            continue
-    return found
+    return {name: str(path) for name, path in bundled_models(LOADERS).items()}
 
 
 class ModelRegistry:
