@@ -46,7 +46,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from daekit.data.image import load_tiles
@@ -66,27 +65,6 @@ def more_colour_photos() -> list[Path]:
     return [sk / "china.jpg", sk / "flower.jpg", mpl / "grace_hopper.jpg"]
 
 
-def scaled_photo_tiles(folders, tile: int = 128, long_side: int = 1024, per_photo: int = 40) -> torch.Tensor:
-    """Tiles of the colour photos in ``folders``, each photo first scaled down (area
-    averaging) so its longer side is ``long_side``."""
-    from PIL import Image
-
-    from daekit.data.image import list_images
-
-    tiles = []
-    for path in list_images(folders):
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            f = long_side / max(im.size)
-            if f < 1:
-                im = im.resize((round(im.width * f), round(im.height * f)), Image.Resampling.BOX)
-            x = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)
-        cuts = [(y, x0) for y in range(0, x.shape[1] - tile + 1, tile) for x0 in range(0, x.shape[2] - tile + 1, tile)]
-        keep = np.linspace(0, len(cuts) - 1, min(per_photo, len(cuts))).astype(int) if cuts else []
-        tiles += [x[:, cuts[i][0]:cuts[i][0] + tile, cuts[i][1]:cuts[i][1] + tile] for i in keep]
-    return torch.stack(tiles)
-
-
 def colour_bank(train400: str, tile: int = 128, more: bool = False, photos=()) -> torch.Tensor:
     import skimage
 
@@ -94,7 +72,7 @@ def colour_bank(train400: str, tile: int = 128, more: bool = False, photos=()) -
     files = [folder / n for n in SKIMAGE_COLOUR] + (more_colour_photos() if more else [])
     bank = [load_tiles(files, tile=tile, channels=3, max_tiles_per_image=60)]
     if photos:
-        bank.append(scaled_photo_tiles(photos, tile=tile))
+        bank.append(load_tiles(photos, tile=tile, channels=3, max_tiles_per_image=40, max_side=1024))
     gray = load_tiles(train400, tile=tile, channels=3)
     colour = sum(len(b) for b in bank)
     print(f"colour bank: {colour} colour tiles + {len(gray)} gray tiles of {tile}×{tile}")

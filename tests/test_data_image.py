@@ -96,6 +96,22 @@ def test_list_images_and_tiles(tmp_path):
         im.load_tiles(tmp_path, tile=200)
 
 
+def test_tiles_of_large_photos_can_be_scaled_down_first(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    rgba = _rng().integers(0, 256, (200, 300, 4)).astype(np.uint8)
+    im.write_image(tmp_path / "a.png", rgba)
+    tiles = im.load_tiles(tmp_path, tile=64, channels=3, max_side=150)  # 300×200 → 150×100: 2 tiles
+    want = np.asarray(Image.fromarray(rgba[..., :3]).resize((150, 100), Image.Resampling.BOX))  # alpha dropped first
+    assert tiles.shape == (2, 3, 64, 64)
+    assert torch.equal(tiles[0], torch.from_numpy(want[:64, :64].transpose(2, 0, 1).copy()))
+    deep = (_rng().random((80, 120)) * 65535).astype(np.uint16)  # 16-bit gray, scaled in float
+    im.write_image(tmp_path / "b.png", deep)
+    small = im._shrink(im.read_image(tmp_path / "b.png"), 60)
+    assert small.shape == (40, 60) and small.dtype == np.uint16
+    assert abs(int(small[0, 0]) - deep[:2, :2].mean()) <= 1
+    assert im.load_tiles(tmp_path / "a.png", tile=64, channels=3, max_side=1000).shape == (12, 3, 64, 64)  # not enlarged
+
+
 def test_augment8_gives_the_eight_symmetries_of_the_square():
     x = torch.arange(16.0).view(1, 1, 4, 4).repeat(8, 1, 1, 1)
     out = im.augment8(x, torch.arange(8))

@@ -210,8 +210,30 @@ def _as_channels(arr: np.ndarray, channels: int) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
+def _shrink(arr: np.ndarray, max_side: int) -> np.ndarray:
+    """Scale an image array as :func:`read_image` gives it down by area averaging (PIL's
+    box filter) so that its longer side is ``max_side``; alpha is dropped first, so it
+    cannot bleed into the colours. Smaller images are returned as they are."""
+    h, w = arr.shape[:2]
+    f = max_side / max(h, w)
+    if f >= 1:
+        return arr
+    if arr.ndim == 3 and arr.shape[2] in (2, 4):
+        arr = arr[..., :-1]
+    Image, _ = _pil()
+    size = (round(w * f), round(h * f))
+    if arr.dtype == np.uint8:  # L or RGB, resized in 8 bits
+        return np.asarray(Image.fromarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[2] == 1 else arr)
+                          .resize(size, Image.Resampling.BOX))
+    planes = arr.reshape(h, w, -1).astype(np.float32)  # 16-bit: plane by plane in float
+    out = [np.asarray(Image.fromarray(planes[..., i], mode="F").resize(size, Image.Resampling.BOX))
+           for i in range(planes.shape[2])]
+    out = np.rint(np.stack(out, -1)).clip(0, 65535).astype(arr.dtype)
+    return out[..., 0] if arr.ndim == 2 else out
+
+
 def load_tiles(inputs, tile: int = 128, channels: int = 1, recursive: bool = False,
-               max_tiles_per_image: int | None = None) -> torch.Tensor:
+               max_tiles_per_image: int | None = None, max_side: int | None = None) -> torch.Tensor:
     """Cut every image into non-overlapping ``tile``×``tile`` squares, as one uint8 tensor.
 
     A compact, equal-shape bank (train400: 400 tiles of 180×180 = 13 MB) that can live on
@@ -224,13 +246,17 @@ def load_tiles(inputs, tile: int = 128, channels: int = 1, recursive: bool = Fal
         channels: 1 (gray; colour converted to luma) or 3 (RGB; gray repeated).
         max_tiles_per_image: keep at most this many tiles per image (evenly spread), so a
             few large photos do not drown many small ones.
+        max_side: first scale each larger image down (area averaging) so its longer side
+            is this many pixels: closer to the scale of the usual test photos, and what
+            noise or JPEG blockiness a large photo holds is averaged away.
 
     Returns:
         ``uint8`` tensor of shape ``(N, channels, tile, tile)``.
     """
     tiles: list[np.ndarray] = []
     for path in list_images(inputs, recursive):
-        x = _as_channels(read_image(path), channels)
+        arr = read_image(path)
+        x = _as_channels(_shrink(arr, max_side) if max_side else arr, channels)
         h, w = x.shape[1:]
         ys, xs = range(0, h - tile + 1, tile), range(0, w - tile + 1, tile)
         cuts = [(y, x0) for y in ys for x0 in xs]
