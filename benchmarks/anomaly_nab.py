@@ -1,10 +1,10 @@
 """NAB (BENCHMARKS.md §4): DAEDetector on every shared NAB file, scored with NAB's procedure.
 
 For each file daekit's ``StreamDetector`` fits a DAEDetector (128-step windows, or a
-quarter of the training rows when fewer than 512; 2 members; standardised inputs) on the probationary period only (the first min(15 %, 750)
-rows, which NAB does not score) and scores each later row from the window that ends at
-it, so no row sees the future (NAB's rule for every detector). Each row's score in
-[0, 1] is the larger of
+quarter of the training rows when fewer than 512; 2 members; standardised inputs) on the
+probationary period only (the first min(15 %, 750) rows, which NAB does not score) and
+scores each later row from the window that ends at it, so no row sees the future (NAB's
+rule for every detector). Each row's score in [0, 1] is the larger of
 (a) the anomaly likelihood of its reconstruction error, the Gaussian tail probability of
 its log-error against the mean and spread of the last 3000 log-errors (spread at least
 0.5), like Numenta HTM's, and (b) range novelty: 1 when the value lies outside the range
@@ -58,10 +58,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import git_commit
 
 from daekit.apps.anomaly_stream import StreamDetector, quiet_alarms
 from daekit.metrics import NAB_PROFILES, nab_normalise, nab_probation, nab_score
-from common import git_commit
 
 REFERENCE = ["numenta", "knncad", "skyline", "windowedGaussian", "ARTime"]
 
@@ -81,10 +81,17 @@ def detect_file(values: np.ndarray, args) -> tuple[np.ndarray, int, float]:
     """[0, 1] score per row from daekit's StreamDetector, its quiet period, and the seconds it took."""
     t0 = time.perf_counter()
     window = args.window if args.window == "auto" else int(args.window)
-    stream = StreamDetector(window=window, train_rows=nab_probation(len(values)), n_estimators=args.members,
-                            noise_level=args.noise_level, history=args.history, min_spread=args.min_sd,
-                            tolerance=None if args.tolerance < 0 else args.tolerance, quiet=args.gap,
-                            random_state=0)
+    stream = StreamDetector(
+        window=window,
+        train_rows=nab_probation(len(values)),
+        n_estimators=args.members,
+        noise_level=args.noise_level,
+        history=args.history,
+        min_spread=args.min_sd,
+        tolerance=None if args.tolerance < 0 else args.tolerance,
+        quiet=args.gap,
+        random_state=0,
+    )
     scores = stream.fit_score(values)
     quiet = stream.window_ if args.gap is None else args.gap
     return scores, quiet, time.perf_counter() - t0
@@ -93,8 +100,10 @@ def detect_file(values: np.ndarray, args) -> tuple[np.ndarray, int, float]:
 def best_threshold(per_file, quiet_of, windows_of, profile):
     """NAB's threshold choice: the one value that maximises the corpus raw score."""
     grid = np.unique(np.concatenate([np.linspace(0.5, 0.99, 50), 1 - np.logspace(-2, -6, 41)]))
-    totals = [sum(nab_score(quiet_alarms(s, thr, quiet_of[k]), windows_of[k], 0.5, profile)
-                  for k, s in per_file.items()) for thr in grid]
+    totals = [
+        sum(nab_score(quiet_alarms(s, thr, quiet_of[k]), windows_of[k], 0.5, profile) for k, s in per_file.items())
+        for thr in grid
+    ]
     i = int(np.argmax(totals))
     return float(grid[i]), float(totals[i])
 
@@ -103,14 +112,19 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="the NAB folder (data/, labels/, config/, reference_results/)")
     ap.add_argument("--out", default=None, help="JSON file for the results")
-    ap.add_argument("--window", default="auto",
-                    help="DAE window length (steps); auto: a quarter of the training rows, 8..128")
+    ap.add_argument(
+        "--window", default="auto", help="DAE window length (steps); auto: a quarter of the training rows, 8..128"
+    )
     ap.add_argument("--members", type=int, default=2, help="ensemble members")
     ap.add_argument("--noise-level", type=float, default=0.1, help="Gaussian noise std on the scaled data")
     ap.add_argument("--history", type=int, default=3000, help="trailing error history of the likelihood (steps)")
     ap.add_argument("--min-sd", type=float, default=0.5, help="floor of the log-error spread in the likelihood")
-    ap.add_argument("--tolerance", type=float, default=0.05,
-                    help="range novelty: widening of the seen range (share of its width); < 0 turns it off")
+    ap.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.05,
+        help="range novelty: widening of the seen range (share of its width); < 0 turns it off",
+    )
     ap.add_argument("--gap", type=int, default=None, help="quiet steps after an alarm (default: the window length)")
     ap.add_argument("--files", default="", help="comma-separated name fragments (default: every file)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -134,8 +148,11 @@ def main(argv=None) -> int:
     results = {}
     for profile in NAB_PROFILES:
         thr, raw = best_threshold(ours, quiet_of, windows_of, profile)
-        results.setdefault("daekit", {})[profile] = {"threshold": thr, "raw": raw,
-                                                     "score": nab_normalise(raw, n_windows, profile)}
+        results.setdefault("daekit", {})[profile] = {
+            "threshold": thr,
+            "raw": raw,
+            "score": nab_normalise(raw, n_windows, profile),
+        }
     for det in REFERENCE:
         for profile in NAB_PROFILES:
             thr = thresholds[det][profile]["threshold"]
@@ -144,8 +161,11 @@ def main(argv=None) -> int:
                 with gzip.open(root / "reference_results" / det / f"{key}.gz", "rt") as fh:
                     s = np.array([float(r["anomaly_score"]) for r in csv.DictReader(fh)])
                 raw += nab_score(s, windows_of[key], thr, profile)
-            results.setdefault(det, {})[profile] = {"threshold": thr, "raw": raw,
-                                                    "score": nab_normalise(raw, n_windows, profile)}
+            results.setdefault(det, {})[profile] = {
+                "threshold": thr,
+                "raw": raw,
+                "score": nab_normalise(raw, n_windows, profile),
+            }
 
     print(f"\nNAB scores on {len(keys)} files ({n_windows} windows), 0 = no detections, 100 = perfect\n")
     print("| detector | standard | reward_low_FP_rate | reward_low_FN_rate |\n|---|---|---|---|")
@@ -158,11 +178,19 @@ def main(argv=None) -> int:
 
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        report = {"benchmark": "anomaly_nab", "command": " ".join(sys.argv), "git_commit": git_commit(),
-                  "device": f"cpu ({platform.machine()}), {args.threads} torch thread(s)",
-                  "torch": torch.__version__, "daekit": daekit.__version__, "settings": vars(args),
-                  "files": keys, "n_windows": n_windows, "results": results,
-                  "seconds_per_file": seconds}
+        report = {
+            "benchmark": "anomaly_nab",
+            "command": " ".join(sys.argv),
+            "git_commit": git_commit(),
+            "device": f"cpu ({platform.machine()}), {args.threads} torch thread(s)",
+            "torch": torch.__version__,
+            "daekit": daekit.__version__,
+            "settings": vars(args),
+            "files": keys,
+            "n_windows": n_windows,
+            "results": results,
+            "seconds_per_file": seconds,
+        }
         out.write_text(json.dumps(report, indent=2))
         print(f"wrote {out}")
     return 0

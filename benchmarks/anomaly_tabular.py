@@ -109,11 +109,20 @@ def main(argv=None) -> int:
                 det.fit(X_tr)
                 scores = det.decision_function(X_te)
                 seconds = time.perf_counter() - t0
-                rows.append({"set": name, "seed": seed, "detector": det_name,
-                             "roc_auc": float(roc_auc_score(y_te, scores)),
-                             "ap": float(average_precision_score(y_te, scores)), "seconds": seconds})
-        line = "  ".join(f"{d}={np.mean([r['roc_auc'] for r in rows if r['set'] == name and r['detector'] == d]):.3f}"
-                         for d in detectors)
+                rows.append(
+                    {
+                        "set": name,
+                        "seed": seed,
+                        "detector": det_name,
+                        "roc_auc": float(roc_auc_score(y_te, scores)),
+                        "ap": float(average_precision_score(y_te, scores)),
+                        "seconds": seconds,
+                    }
+                )
+        line = "  ".join(
+            f"{d}={np.mean([r['roc_auc'] for r in rows if r['set'] == name and r['detector'] == d]):.3f}"
+            for d in detectors
+        )
         print(f"{name:12s} {line}", flush=True)
 
     def mean(det, key, set_name=None):
@@ -121,11 +130,13 @@ def main(argv=None) -> int:
         return float(np.mean(vals))
 
     sets = list(dict.fromkeys(r["set"] for r in rows))
-    header = f"| set | " + " | ".join(f"{d} AUC / AP" for d in detectors) + " |"
+    header = "| set | " + " | ".join(f"{d} AUC / AP" for d in detectors) + " |"
     print("\n" + header)
     print("|---|" + "---|" * len(detectors))
     for s in sets:
-        print(f"| {s} | " + " | ".join(f"{mean(d, 'roc_auc', s):.3f} / {mean(d, 'ap', s):.3f}" for d in detectors) + " |")
+        print(
+            f"| {s} | " + " | ".join(f"{mean(d, 'roc_auc', s):.3f} / {mean(d, 'ap', s):.3f}" for d in detectors) + " |"
+        )
     print("\n| detector | ROC-AUC | AP | total s |\n|---|---|---|---|")
     summary = {}
     for d in detectors:
@@ -138,11 +149,16 @@ def main(argv=None) -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         report = {
-            "benchmark": "anomaly_tabular (ADBench protocol)", "command": " ".join(sys.argv),
-            "git_commit": git_commit(), "device": f"cpu ({platform.processor() or platform.machine()}), "
-            f"{args.threads} torch thread(s)", "torch": torch.__version__, "daekit": daekit.__version__,
+            "benchmark": "anomaly_tabular (ADBench protocol)",
+            "command": " ".join(sys.argv),
+            "git_commit": git_commit(),
+            "device": f"cpu ({platform.processor() or platform.machine()}), {args.threads} torch thread(s)",
+            "torch": torch.__version__,
+            "daekit": daekit.__version__,
             "daekit_params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
-            "seeds": seeds, "summary": summary, "rows": rows,
+            "seeds": seeds,
+            "summary": summary,
+            "rows": rows,
         }
         out.write_text(json.dumps(report, indent=2))
         print(f"wrote {out}")

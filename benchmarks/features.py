@@ -29,8 +29,9 @@ from common import git_commit
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--data", required=True, help="folder holding mnist_small.npz (or the .npz itself)")
     p.add_argument("--out", default="benchmarks/results/features.json", help="JSON to write")
     p.add_argument("--parts", default="mnist,pretraining,digits", help="comma-separated parts to run")
@@ -60,8 +61,8 @@ def load_mnist(path: str, limit: int | None):
         X, y = z["x_train"].reshape(len(z["x_train"]), -1) / 255.0, z["y_train"]
         Xt, yt = z["x_test"].reshape(len(z["x_test"]), -1) / 255.0, z["y_test"]
     if limit:  # every k-th row: the training file is sorted by class
-        X, y = X[::max(1, len(X) // limit)][:limit], y[::max(1, len(y) // limit)][:limit]
-        Xt, yt = Xt[::max(1, len(Xt) // limit)][:limit], yt[::max(1, len(yt) // limit)][:limit]
+        X, y = X[:: max(1, len(X) // limit)][:limit], y[:: max(1, len(y) // limit)][:limit]
+        Xt, yt = Xt[:: max(1, len(Xt) // limit)][:limit], yt[:: max(1, len(yt) // limit)][:limit]
     return X, y, Xt, yt
 
 
@@ -83,17 +84,33 @@ def mnist_features(args, X, y, Xt, yt, rows: list, figures: Path) -> None:
     import daekit as dk
     from daekit.apps.features_plot import plot_codes, plot_filters
 
-    dae_kw = dict(activation=args.activation, noise=args.noise, epochs=args.epochs, batch_size=args.batch_size,
-                  lr=args.lr, random_state=0, num_threads=args.threads)
+    dae_kw = dict(
+        activation=args.activation,
+        noise=args.noise,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        random_state=0,
+        num_threads=args.threads,
+    )
     methods = [
         ("raw pixels", None),
         (f"PCA ({args.pca})", lambda: PCA(args.pca, random_state=0)),
-        (f"BernoulliRBM ({args.rbm_components}, {args.rbm_iter} it)",
-         lambda: BernoulliRBM(n_components=args.rbm_components, learning_rate=0.05, n_iter=args.rbm_iter,
-                              batch_size=20, random_state=0)),
+        (
+            f"BernoulliRBM ({args.rbm_components}, {args.rbm_iter} it)",
+            lambda: BernoulliRBM(
+                n_components=args.rbm_components,
+                learning_rate=0.05,
+                n_iter=args.rbm_iter,
+                batch_size=20,
+                random_state=0,
+            ),
+        ),
         (f"daekit DAE ({args.hidden})", lambda: dk.DAEFeatureExtractor(hidden_sizes=widths(args.hidden), **dae_kw)),
-        (f"daekit stacked DAE ({args.stacked})",
-         lambda: dk.DAEFeatureExtractor(hidden_sizes=widths(args.stacked), **dae_kw)),
+        (
+            f"daekit stacked DAE ({args.stacked})",
+            lambda: dk.DAEFeatureExtractor(hidden_sizes=widths(args.stacked), **dae_kw),
+        ),
     ]
     for name, make in methods:
         t0 = time.perf_counter()
@@ -105,13 +122,25 @@ def mnist_features(args, X, y, Xt, yt, rows: list, figures: Path) -> None:
         t_feat = time.perf_counter() - t0
         clf = logistic().fit(F, y)
         err = 100 * (1 - clf.score(Ft, yt))
-        rows.append({"part": "mnist", "method": name, "test_error_pct": round(err, 2), "n_features": F.shape[1],
-                     "feature_s": round(t_feat, 1), "logreg_s": round(time.perf_counter() - t0 - t_feat, 1)})
+        rows.append(
+            {
+                "part": "mnist",
+                "method": name,
+                "test_error_pct": round(err, 2),
+                "n_features": F.shape[1],
+                "feature_s": round(t_feat, 1),
+                "logreg_s": round(time.perf_counter() - t0 - t_feat, 1),
+            }
+        )
         print(f"  {name:<38} {err:6.2f} %  ({F.shape[1]} features, features {t_feat:.0f} s)", flush=True)
         if name.startswith("daekit DAE"):
             plot_filters(model, figures / "features_filters.png", max_filters=100)
-            plot_codes(Ft[:3000], yt[:3000], figures / "features_codes.png",
-                       title=f"daekit DAE codes of 3,000 MNIST test images (PCA), error {err:.2f} %")
+            plot_codes(
+                Ft[:3000],
+                yt[:3000],
+                figures / "features_codes.png",
+                title=f"daekit DAE codes of 3,000 MNIST test images (PCA), error {err:.2f} %",
+            )
         if name.startswith("daekit stacked"):
             mnist_features.stacked = model  # reused (seed 0) by the pretraining comparison
 
@@ -121,9 +150,18 @@ def pretraining_effect(args, X, y, Xt, yt, rows: list) -> None:
     import daekit as dk
 
     for seed in [int(s) for s in args.seeds.split(",")]:
-        kw = dict(hidden_sizes=widths(args.stacked), activation=args.activation, noise=args.noise,
-                  pretrain_epochs=args.epochs, epochs=args.finetune_epochs, batch_size=args.batch_size,
-                  lr=args.lr, finetune_lr=args.finetune_lr, random_state=seed, num_threads=args.threads)
+        kw = dict(
+            hidden_sizes=widths(args.stacked),
+            activation=args.activation,
+            noise=args.noise,
+            pretrain_epochs=args.epochs,
+            epochs=args.finetune_epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            finetune_lr=args.finetune_lr,
+            random_state=seed,
+            num_threads=args.threads,
+        )
         for pretrain in (True, False):
             t0 = time.perf_counter()
             clf = dk.DAEClassifier(pretrain=pretrain, **kw)
@@ -131,8 +169,16 @@ def pretraining_effect(args, X, y, Xt, yt, rows: list) -> None:
             clf.fit(X, y, pretrained=reuse)
             err = 100 * (1 - clf.score(Xt, yt))
             name = "fine-tuned stacked DAE" if pretrain else "same network, random init"
-            rows.append({"part": "pretraining", "method": name, "seed": seed, "test_error_pct": round(err, 2),
-                         "fit_s": round(time.perf_counter() - t0, 1), "pretraining_reused": reuse is not None})
+            rows.append(
+                {
+                    "part": "pretraining",
+                    "method": name,
+                    "seed": seed,
+                    "test_error_pct": round(err, 2),
+                    "fit_s": round(time.perf_counter() - t0, 1),
+                    "pretraining_reused": reuse is not None,
+                }
+            )
             print(f"  seed {seed}  {name:<30} {err:6.2f} %  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
@@ -152,21 +198,52 @@ def digits_cv(args, rows: list) -> None:
     methods = [
         ("raw pixels", []),
         ("PCA (30)", [PCA(30, random_state=0)]),
-        ("BernoulliRBM (256, 20 it)", [BernoulliRBM(n_components=256, learning_rate=0.05, n_iter=20,
-                                                    batch_size=20, random_state=0)]),
-        ("daekit DAE (256)", [dk.DAEFeatureExtractor(hidden_sizes=(256,), activation=args.activation,
-                                                     noise=args.noise, epochs=30, batch_size=32,
-                                                     random_state=0, num_threads=args.threads)]),
-        ("daekit stacked DAE (256,256)", [dk.DAEFeatureExtractor(hidden_sizes=(256, 256), activation=args.activation,
-                                                                 noise=args.noise, epochs=30, batch_size=32,
-                                                                 random_state=0, num_threads=args.threads)]),
+        (
+            "BernoulliRBM (256, 20 it)",
+            [BernoulliRBM(n_components=256, learning_rate=0.05, n_iter=20, batch_size=20, random_state=0)],
+        ),
+        (
+            "daekit DAE (256)",
+            [
+                dk.DAEFeatureExtractor(
+                    hidden_sizes=(256,),
+                    activation=args.activation,
+                    noise=args.noise,
+                    epochs=30,
+                    batch_size=32,
+                    random_state=0,
+                    num_threads=args.threads,
+                )
+            ],
+        ),
+        (
+            "daekit stacked DAE (256,256)",
+            [
+                dk.DAEFeatureExtractor(
+                    hidden_sizes=(256, 256),
+                    activation=args.activation,
+                    noise=args.noise,
+                    epochs=30,
+                    batch_size=32,
+                    random_state=0,
+                    num_threads=args.threads,
+                )
+            ],
+        ),
     ]
     for name, steps in methods:
         t0 = time.perf_counter()
         scores = cross_val_score(make_pipeline(*steps, logistic()), X, y, cv=cv)
         err = 100 * (1 - scores)
-        rows.append({"part": "digits", "method": name, "cv_error_pct": round(float(err.mean()), 2),
-                     "cv_error_std": round(float(err.std()), 2), "s": round(time.perf_counter() - t0, 1)})
+        rows.append(
+            {
+                "part": "digits",
+                "method": name,
+                "cv_error_pct": round(float(err.mean()), 2),
+                "cv_error_std": round(float(err.std()), 2),
+                "s": round(time.perf_counter() - t0, 1),
+            }
+        )
         print(f"  {name:<38} {err.mean():6.2f} % ± {err.std():.2f}  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
@@ -182,8 +259,9 @@ def table(rows: list) -> str:
     for name in ("fine-tuned stacked DAE", "same network, random init"):
         errs = [r["test_error_pct"] for r in pre if r["method"] == name]
         if errs:
-            lines.append(f"| pretraining | {name} | {np.mean(errs):.2f} | seeds: "
-                         f"{', '.join(f'{e:.2f}' for e in errs)} |")
+            lines.append(
+                f"| pretraining | {name} | {np.mean(errs):.2f} | seeds: {', '.join(f'{e:.2f}' for e in errs)} |"
+            )
     return "\n".join(lines)
 
 
@@ -209,10 +287,15 @@ def main(argv=None) -> int:
     import sklearn
 
     result = {
-        "benchmark": "features", "protocol": "BENCHMARKS.md section 5",
+        "benchmark": "features",
+        "protocol": "BENCHMARKS.md section 5",
         "device": f"cpu ({platform.processor() or platform.machine()}), {torch.get_num_threads()} torch thread(s)",
-        "torch": torch.__version__, "sklearn": sklearn.__version__, "python": sys.version.split()[0],
-        "git_commit": git_commit(), "settings": vars(args), "total_s": round(time.perf_counter() - t_start, 1),
+        "torch": torch.__version__,
+        "sklearn": sklearn.__version__,
+        "python": sys.version.split()[0],
+        "git_commit": git_commit(),
+        "settings": vars(args),
+        "total_s": round(time.perf_counter() - t_start, 1),
         "rows": rows,
     }
     out.write_text(json.dumps(result, indent=2) + "\n")

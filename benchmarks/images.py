@@ -46,7 +46,7 @@ def score(out: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
 
     out = np.clip(out, 0, 255)
     mse = np.mean((out - clean) ** 2)
-    p = 10 * np.log10(255.0 ** 2 / mse)
+    p = 10 * np.log10(255.0**2 / mse)
     s = structural_similarity(out, clean, data_range=255, channel_axis=-1 if clean.ndim == 3 else None)
     return float(p), float(s)
 
@@ -64,23 +64,49 @@ def make_methods(colour: bool, models: dict) -> dict:
         return den(y.astype(np.float32) / 255, sigma=s) * 255
 
     def wavelet(y, s):
-        return denoise_wavelet(y / 255, sigma=s / 255, method="BayesShrink", mode="soft", rescale_sigma=True,
-                               channel_axis=axis, convert2ycbcr=colour) * 255
+        return (
+            denoise_wavelet(
+                y / 255,
+                sigma=s / 255,
+                method="BayesShrink",
+                mode="soft",
+                rescale_sigma=True,
+                channel_axis=axis,
+                convert2ycbcr=colour,
+            )
+            * 255
+        )
 
     def tv(y, s):  # weight = 2σ (on [0, 1]): a fixed rule of thumb, not tuned (it over-smooths at low σ)
         return denoise_tv_chambolle(y / 255, weight=2.0 * s / 255, channel_axis=axis) * 255
 
     def nlm(y, s):  # scikit-image's documented choice: h = 0.8 σ, fast mode, σ given
-        return denoise_nl_means(y / 255, h=0.8 * s / 255, sigma=s / 255, fast_mode=True, patch_size=5,
-                                patch_distance=6, channel_axis=axis) * 255
+        return (
+            denoise_nl_means(
+                y / 255,
+                h=0.8 * s / 255,
+                sigma=s / 255,
+                fast_mode=True,
+                patch_size=5,
+                patch_distance=6,
+                channel_axis=axis,
+            )
+            * 255
+        )
 
     def bm3d_fn(y, s):
         import bm3d
 
         return (bm3d.bm3d_rgb(y / 255, sigma_psd=s / 255) if colour else bm3d.bm3d(y / 255, sigma_psd=s / 255)) * 255
 
-    return {"daekit": daekit_blind, "daekit_sigma": daekit_sigma, "wavelet": wavelet, "tv": tv, "nlm": nlm,
-            "bm3d": bm3d_fn}
+    return {
+        "daekit": daekit_blind,
+        "daekit_sigma": daekit_sigma,
+        "wavelet": wavelet,
+        "tv": tv,
+        "nlm": nlm,
+        "bm3d": bm3d_fn,
+    }
 
 
 def load_model(name: str, ensemble: int | None) -> ImageDenoiser:
@@ -111,8 +137,9 @@ def time_dncnn(shape, repeats: int = 3) -> float:
 
 def git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+        ).stdout.strip()
     except OSError:
         return "unknown"
 
@@ -128,12 +155,22 @@ def main(argv=None) -> int:
     p.add_argument("--bm3d-limit", type=int, default=8, help="BM3D on the first N images of each set (0: skip)")
     p.add_argument("--gray-model", default="gray", help="bundled name or model folder")
     p.add_argument("--color-model", default="color", help="bundled name or model folder")
-    p.add_argument("--ensemble", type=int, default=None, metavar="K",
-                   help="self-ensemble size for the daekit models (default: each model's own setting)")
+    p.add_argument(
+        "--ensemble",
+        type=int,
+        default=None,
+        metavar="K",
+        help="self-ensemble size for the daekit models (default: each model's own setting)",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--timing", type=int, default=0, metavar="N",
-                   help="only time daekit (blind), BM3D and DnCNN-17 interleaved on the first N BSD68 images "
-                        "at σ 25, so that a busy machine's load drifts the same for all three")
+    p.add_argument(
+        "--timing",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only time daekit (blind), BM3D and DnCNN-17 interleaved on the first N BSD68 images "
+        "at σ 25, so that a busy machine's load drifts the same for all three",
+    )
     args = p.parse_args(argv)
     if args.timing:
         return interleaved_timing(args)
@@ -158,8 +195,15 @@ def main(argv=None) -> int:
         folder = Path(args.data) / set_name
         files = list_images(folder)[: args.limit]
         colour = SETS[set_name] == 3
-        fns = make_methods(colour, models) if ("color" if colour else "gray") in models else \
-            {k: v for k, v in make_methods(colour, {"gray": None, "color": None}).items() if not k.startswith("daekit")}
+        fns = (
+            make_methods(colour, models)
+            if ("color" if colour else "gray") in models
+            else {
+                k: v
+                for k, v in make_methods(colour, {"gray": None, "color": None}).items()
+                if not k.startswith("daekit")
+            }
+        )
         for sigma in args.sigmas:
             results = {m: [] for m in ["noisy"] + [m for m in methods if m in fns]}
             for i, f in enumerate(files):
@@ -174,19 +218,38 @@ def main(argv=None) -> int:
                     sec = time.perf_counter() - start
                     ps, ss = score(out, clean)
                     results[m].append((ps, ss, sec, i))
-                    per_image.append({"set": set_name, "sigma": sigma, "image": f.name, "method": m, "psnr": ps,
-                                      "ssim": ss, "seconds": sec})
+                    per_image.append(
+                        {
+                            "set": set_name,
+                            "sigma": sigma,
+                            "image": f.name,
+                            "method": m,
+                            "psnr": ps,
+                            "ssim": ss,
+                            "seconds": sec,
+                        }
+                    )
             n_bm3d = len(results.get("bm3d", []))
             for m, vals in results.items():
                 if not vals:
                     continue
                 a = np.array([v[:3] for v in vals])
-                row = {"set": set_name, "sigma": sigma, "method": m, "images": len(vals), "psnr": a[:, 0].mean(),
-                       "ssim": a[:, 1].mean(), "sec_per_image": a[:, 2].mean()}
+                row = {
+                    "set": set_name,
+                    "sigma": sigma,
+                    "method": m,
+                    "images": len(vals),
+                    "psnr": a[:, 0].mean(),
+                    "ssim": a[:, 1].mean(),
+                    "sec_per_image": a[:, 2].mean(),
+                }
                 if n_bm3d and m != "bm3d":  # the same images BM3D saw, for a fair side-by-side
                     sub = np.array([v[:3] for v in vals if v[3] < n_bm3d])
-                    row.update(psnr_bm3d_subset=sub[:, 0].mean(), ssim_bm3d_subset=sub[:, 1].mean(),
-                               sec_bm3d_subset=sub[:, 2].mean())
+                    row.update(
+                        psnr_bm3d_subset=sub[:, 0].mean(),
+                        ssim_bm3d_subset=sub[:, 1].mean(),
+                        sec_bm3d_subset=sub[:, 2].mean(),
+                    )
                 rows.append(row)
             print_rows([r for r in rows if r["set"] == set_name and r["sigma"] == sigma], n_bm3d)
             write_json(args, rows, {"partial": True}, per_image)  # a long run killed midway keeps its rows
@@ -200,8 +263,9 @@ def main(argv=None) -> int:
         summary[f"{key}_training"] = den.training
     for r in rows:
         if r["set"] in ("bsd68", "cbsd68") and r["method"] == "daekit":
-            bm = next((b for b in rows if b["set"] == r["set"] and b["sigma"] == r["sigma"] and b["method"] == "bm3d"),
-                      None)
+            bm = next(
+                (b for b in rows if b["set"] == r["set"] and b["sigma"] == r["sigma"] and b["method"] == "bm3d"), None
+            )
             key = f"{r['set']}_sigma{r['sigma']:g}"
             if bm:
                 summary[f"{key}_time_ratio_vs_bm3d"] = r["sec_bm3d_subset"] / bm["sec_per_image"]
@@ -241,19 +305,31 @@ def interleaved_timing(args) -> int:
             rec[name].append(time.perf_counter() - start)
             print(f"{f.name} {name}: {rec[name][-1]:.2f} s", flush=True)
     mean = {k: float(np.mean(v)) for k, v in rec.items()}
-    summary = {"sec_per_image": mean, "ratio_daekit_vs_bm3d": mean["daekit"] / mean["bm3d"],
-               "ratio_daekit_vs_dncnn17": mean["daekit"] / mean["dncnn17"], "daekit_ensemble": den.ensemble,
-               "images": [f.name for f in files]}
+    summary = {
+        "sec_per_image": mean,
+        "ratio_daekit_vs_bm3d": mean["daekit"] / mean["bm3d"],
+        "ratio_daekit_vs_dncnn17": mean["daekit"] / mean["dncnn17"],
+        "daekit_ensemble": den.ensemble,
+        "images": [f.name for f in files],
+    }
     print(json.dumps(summary, indent=1))
     write_json(args, [], summary, [])
     return 0
 
 
 def write_json(args, rows, summary, per_image) -> None:
-    out = {"benchmark": "images (BENCHMARKS.md §1)", "device": platform.processor() or platform.machine(),
-           "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "commit": git_commit(),
-           "command": " ".join(sys.argv), "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-           "rows": rows, "summary": summary, "per_image": per_image}
+    out = {
+        "benchmark": "images (BENCHMARKS.md §1)",
+        "device": platform.processor() or platform.machine(),
+        "cpu_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "commit": git_commit(),
+        "command": " ".join(sys.argv),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "rows": rows,
+        "summary": summary,
+        "per_image": per_image,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1, default=float))
 
@@ -270,8 +346,10 @@ def print_rows(rows, n_bm3d) -> None:
     for r in rows:
         line = f"{r['method']:14s} {r['images']:3d} {r['psnr']:7.2f} {r['ssim']:6.3f} {r['sec_per_image']:7.3f}"
         if "psnr_bm3d_subset" in r:
-            line += f"   |                       {r['psnr_bm3d_subset']:6.2f} {r['ssim_bm3d_subset']:6.3f} " \
-                    f"{r['sec_bm3d_subset']:6.3f}"
+            line += (
+                f"   |                       {r['psnr_bm3d_subset']:6.2f} {r['ssim_bm3d_subset']:6.3f} "
+                f"{r['sec_bm3d_subset']:6.3f}"
+            )
         print(line, flush=True)
 
 

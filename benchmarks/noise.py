@@ -36,12 +36,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import git_commit
 
 import daekit
-from daekit.noise_estimate import estimate_image, read_image
 from daekit.metrics import roc_auc
+from daekit.noise_estimate import estimate_image, read_image
 from daekit.noise_select import select
-from common import git_commit
 
 SIGMAS = (5, 10, 15, 20, 25, 30, 40, 50)
 
@@ -54,6 +54,7 @@ def spearman(a, b) -> float:
 
 
 # --------------------------------------------------------------------------- 1. estimation
+
 
 def bench_estimate(data: Path) -> dict:
     from skimage.restoration import estimate_sigma
@@ -78,9 +79,13 @@ def bench_estimate(data: Path) -> dict:
             t = time.perf_counter()
             est = np.array([fn(im) for im in noisy])
             rel = np.abs(est - sigma) / sigma
-            row[name] = {"mean": float(est.mean()), "mean_abs_rel_err": float(rel.mean()),
-                         "max_abs_rel_err": float(rel.max()), "per_image": est.round(3).tolist(),
-                         "s_per_image": (time.perf_counter() - t) / len(noisy)}
+            row[name] = {
+                "mean": float(est.mean()),
+                "mean_abs_rel_err": float(rel.mean()),
+                "max_abs_rel_err": float(rel.max()),
+                "per_image": est.round(3).tolist(),
+                "s_per_image": (time.perf_counter() - t) / len(noisy),
+            }
             cells.append(f"{est.mean():6.2f} | {rel.mean():5.1%} | {rel.max():5.1%}")
         rows.append(row)
         print(f"{sigma:>4}  " + "  ".join(f"{c:>30}" for c in cells))
@@ -90,6 +95,7 @@ def bench_estimate(data: Path) -> dict:
 
 
 # --------------------------------------------------------------------------- 2. features
+
 
 def probe_error(z_train, y_train, z_test, y_test) -> float:
     from sklearn.linear_model import LogisticRegression
@@ -101,7 +107,7 @@ def probe_error(z_train, y_train, z_test, y_test) -> float:
 
 
 def bench_mnist(data: Path, budget: float, steps: int, final_steps: int, seed: int, plot: Path | None = None) -> dict:
-    from daekit.noise_select import _codes, _train_one, _candidate, _default_model, Candidate
+    from daekit.noise_select import Candidate, _candidate, _codes, _default_model, _train_one
 
     d = np.load(data / "mnist" / "mnist_small.npz")
     x_train = d["x_train"].reshape(len(d["x_train"]), -1).astype(np.float32) / 255
@@ -109,14 +115,25 @@ def bench_mnist(data: Path, budget: float, steps: int, final_steps: int, seed: i
     y_train, y_test = d["y_train"], d["y_test"]
     print(f"\n2. MNIST-small features: select on 4,000/1,000 (budget {budget:.0f} s, {steps} steps per trial)")
     t = time.perf_counter()
-    sel = select(x_train, task="features", y=y_train, budget=budget, steps=steps, normalize=False,
-                 seed=seed, quiet=True, plot=plot)
+    sel = select(
+        x_train,
+        task="features",
+        y=y_train,
+        budget=budget,
+        steps=steps,
+        normalize=False,
+        seed=seed,
+        quiet=True,
+        plot=plot,
+    )
     select_s = time.perf_counter() - t
     print(sel.format_table())
     factory = _default_model(x_train.shape[1:], normalized=True)  # sigmoid output for pixels on [0, 1]
-    contenders = {"selected (" + sel.best_spec + ")": Candidate(sel.table[0]["type"], sel.table[0]["level"], sel.best),
-                  "default (masking:0.25)": _candidate("masking", 0.25),
-                  "no noise": _candidate("none", 0)}
+    contenders = {
+        "selected (" + sel.best_spec + ")": Candidate(sel.table[0]["type"], sel.table[0]["level"], sel.best),
+        "default (masking:0.25)": _candidate("masking", 0.25),
+        "no noise": _candidate("none", 0),
+    }
     results = {}
     for name, cand in contenders.items():
         t = time.perf_counter()
@@ -124,8 +141,11 @@ def bench_mnist(data: Path, budget: float, steps: int, final_steps: int, seed: i
         err = probe_error(_codes(dae, x_train), y_train, _codes(dae, x_test), y_test)
         results[name] = {"noise": cand.spec, "test_error": err, "seconds": time.perf_counter() - t}
     t = time.perf_counter()
-    results["raw pixels (no DAE)"] = {"noise": "-", "test_error": probe_error(x_train, y_train, x_test, y_test),
-                                      "seconds": time.perf_counter() - t}
+    results["raw pixels (no DAE)"] = {
+        "noise": "-",
+        "test_error": probe_error(x_train, y_train, x_test, y_test),
+        "seconds": time.perf_counter() - t,
+    }
     print(f"\nMNIST-small, 784-256-64 DAE, {final_steps} steps on 5,000 images, logistic regression on the 64-d code:")
     print(f"{'features':<28} {'test error':>10} {'s':>6}")
     for name, r in results.items():
@@ -134,6 +154,7 @@ def bench_mnist(data: Path, budget: float, steps: int, final_steps: int, seed: i
 
 
 # --------------------------------------------------------------------------- 3. ADBench
+
 
 def adbench_split(X, y, seed):
     from sklearn.model_selection import train_test_split
@@ -163,8 +184,10 @@ def bench_adbench(data: Path, seeds, budget: float, steps: int) -> dict:
     from daekit.noise_select import _errors
 
     files = sorted((data / "anomaly" / "tabular").glob("*.npz"), key=lambda p: int(p.name.split("_")[0]))
-    print(f"\n3. ADBench ({len(files)} sets, seeds {list(seeds)}): test ROC-AUC of the same short DAE training "
-          f"({steps} steps) with each noise, chosen by each label-free criterion")
+    print(
+        f"\n3. ADBench ({len(files)} sets, seeds {list(seeds)}): test ROC-AUC of the same short DAE training "
+        f"({steps} steps) with each noise, chosen by each label-free criterion"
+    )
     per_set = []
     for seed in seeds:
         for f in files:
@@ -176,43 +199,85 @@ def bench_adbench(data: Path, seeds, budget: float, steps: int) -> dict:
             val, fit = X_tr[order[:n_val]], X_tr[order[n_val:]]
             fakes = synthetic_anomalies(val, fit.min(0), fit.max(0), seed)
             zeros_ones = np.r_[np.zeros(len(val)), np.ones(len(val))]
-            trials = []
+            trials: list[dict] = []
 
-            def on_trial(row, dae):
+            # select() calls on_trial during this iteration only; the defaults bind this
+            # iteration's arrays so the closure cannot see a later one's.
+            def on_trial(row, dae, val=val, fakes=fakes, zeros_ones=zeros_ones, trials=trials, X_te=X_te, y_te=y_te):
                 e_val = _errors(dae, val)
                 synth = np.mean([roc_auc(np.r_[e_val, _errors(dae, fk)], zeros_ones) for fk in fakes])
-                trials.append({"noise": row["noise"], "tail_contrast": row["score"], "synthetic_auc": float(synth),
-                               "val_error": float(e_val.mean()), "test_auc": roc_auc(_errors(dae, X_te), y_te)})
+                trials.append(
+                    {
+                        "noise": row["noise"],
+                        "tail_contrast": row["score"],
+                        "synthetic_auc": float(synth),
+                        "val_error": float(e_val.mean()),
+                        "test_auc": roc_auc(_errors(dae, X_te), y_te),
+                    }
+                )
 
             t = time.perf_counter()
-            sel = select(fit, val, task="anomaly", budget=budget, steps=steps, normalize=False, seed=seed,
-                         quiet=True, on_trial=on_trial)
+            sel = select(
+                fit,
+                val,
+                task="anomaly",
+                budget=budget,
+                steps=steps,
+                normalize=False,
+                seed=seed,
+                quiet=True,
+                on_trial=on_trial,
+            )
             by = {t_["noise"]: t_ for t_ in trials}
             auc = [t_["test_auc"] for t_ in trials]
-            pick = {"synthetic_auc": max(trials, key=lambda t_: t_["synthetic_auc"]),
-                    "val_error": min(trials, key=lambda t_: t_["val_error"])}
-            rec = {"dataset": f.stem, "seed": seed, "selected": sel.best_spec,
-                   "auc_selected": by[sel.best_spec]["test_auc"], "auc_default": by["gaussian:0.1"]["test_auc"],
-                   "auc_none": by["none"]["test_auc"], "auc_oracle": max(auc),
-                   "auc_synthetic": pick["synthetic_auc"]["test_auc"], "auc_naive": pick["val_error"]["test_auc"],
-                   "rho_selected": spearman([t_["tail_contrast"] for t_ in trials], auc),
-                   "rho_synthetic": spearman([t_["synthetic_auc"] for t_ in trials], auc),
-                   "rho_naive": spearman([-t_["val_error"] for t_ in trials], auc),
-                   "trials": trials, "seconds": time.perf_counter() - t}
+            pick = {
+                "synthetic_auc": max(trials, key=lambda t_: t_["synthetic_auc"]),
+                "val_error": min(trials, key=lambda t_: t_["val_error"]),
+            }
+            rec = {
+                "dataset": f.stem,
+                "seed": seed,
+                "selected": sel.best_spec,
+                "auc_selected": by[sel.best_spec]["test_auc"],
+                "auc_default": by["gaussian:0.1"]["test_auc"],
+                "auc_none": by["none"]["test_auc"],
+                "auc_oracle": max(auc),
+                "auc_synthetic": pick["synthetic_auc"]["test_auc"],
+                "auc_naive": pick["val_error"]["test_auc"],
+                "rho_selected": spearman([t_["tail_contrast"] for t_ in trials], auc),
+                "rho_synthetic": spearman([t_["synthetic_auc"] for t_ in trials], auc),
+                "rho_naive": spearman([-t_["val_error"] for t_ in trials], auc),
+                "trials": trials,
+                "seconds": time.perf_counter() - t,
+            }
             per_set.append(rec)
-            print(f"{f.stem:<16} s{seed} selected {rec['selected']:<16} {rec['auc_selected']:.3f} | default "
-                  f"{rec['auc_default']:.3f} | none {rec['auc_none']:.3f} | synthetic {rec['auc_synthetic']:.3f} | "
-                  f"naive {rec['auc_naive']:.3f} | oracle {rec['auc_oracle']:.3f} | {rec['seconds']:.0f} s", flush=True)
-    keys = ["auc_selected", "auc_default", "auc_none", "auc_synthetic", "auc_naive", "auc_oracle",
-            "rho_selected", "rho_synthetic", "rho_naive"]
+            print(
+                f"{f.stem:<16} s{seed} selected {rec['selected']:<16} {rec['auc_selected']:.3f} | default "
+                f"{rec['auc_default']:.3f} | none {rec['auc_none']:.3f} | synthetic {rec['auc_synthetic']:.3f} | "
+                f"naive {rec['auc_naive']:.3f} | oracle {rec['auc_oracle']:.3f} | {rec['seconds']:.0f} s",
+                flush=True,
+            )
+    keys = [
+        "auc_selected",
+        "auc_default",
+        "auc_none",
+        "auc_synthetic",
+        "auc_naive",
+        "auc_oracle",
+        "rho_selected",
+        "rho_synthetic",
+        "rho_naive",
+    ]
     groups = {"all seeds": per_set}
     if len(seeds) > 1:
         for s_ in seeds:
             groups[f"seed {s_}"] = [r for r in per_set if r["seed"] == s_]
     summary = {}
-    print(f"\nADBench mean test ROC-AUC (same trainings; rows differ only in how the noise was chosen):")
-    print(f"{'runs':<12} {'n':>3} {'selected':>9} {'default':>8} {'none':>7} {'synthetic':>9} {'naive':>7} "
-          f"{'oracle':>7} | ρ sel / synth / naive")
+    print("\nADBench mean test ROC-AUC (same trainings; rows differ only in how the noise was chosen):")
+    print(
+        f"{'runs':<12} {'n':>3} {'selected':>9} {'default':>8} {'none':>7} {'synthetic':>9} {'naive':>7} "
+        f"{'oracle':>7} | ρ sel / synth / naive"
+    )
     for name, rows in groups.items():
         m = {k: float(np.mean([r[k] for r in rows])) for k in keys}
         m["wins_vs_default"] = int(sum(r["auc_selected"] > r["auc_default"] + 1e-9 for r in rows))
@@ -220,20 +285,29 @@ def bench_adbench(data: Path, seeds, budget: float, steps: int) -> dict:
         m["wins_vs_none"] = int(sum(r["auc_selected"] > r["auc_none"] + 1e-9 for r in rows))
         m["losses_vs_none"] = int(sum(r["auc_selected"] < r["auc_none"] - 1e-9 for r in rows))
         summary[name] = m
-        print(f"{name:<12} {len(rows):>3} {m['auc_selected']:>9.4f} {m['auc_default']:>8.4f} {m['auc_none']:>7.4f} "
-              f"{m['auc_synthetic']:>9.4f} {m['auc_naive']:>7.4f} {m['auc_oracle']:>7.4f} | "
-              f"{m['rho_selected']:+.2f} / {m['rho_synthetic']:+.2f} / {m['rho_naive']:+.2f}  "
-              f"(selected vs default: {m['wins_vs_default']} wins, {m['losses_vs_default']} losses)")
+        print(
+            f"{name:<12} {len(rows):>3} {m['auc_selected']:>9.4f} {m['auc_default']:>8.4f} {m['auc_none']:>7.4f} "
+            f"{m['auc_synthetic']:>9.4f} {m['auc_naive']:>7.4f} {m['auc_oracle']:>7.4f} | "
+            f"{m['rho_selected']:+.2f} / {m['rho_synthetic']:+.2f} / {m['rho_naive']:+.2f}  "
+            f"(selected vs default: {m['wins_vs_default']} wins, {m['losses_vs_default']} losses)"
+        )
     per_noise = {}
     for r in per_set:
         for t_ in r["trials"]:
             per_noise.setdefault(t_["noise"], []).append(t_["test_auc"])
     fixed = sorted(((k, float(np.mean(v))) for k, v in per_noise.items()), key=lambda kv: -kv[1])
     print("best fixed noise over all runs (hindsight): " + ", ".join(f"{k} {v:.4f}" for k, v in fixed[:3]))
-    return {"per_set": per_set, "summary": summary, "per_noise_mean_auc": dict(fixed), "steps": steps,
-            "criteria": {"selected": "daekit: tail contrast of held-out errors",
-                         "synthetic": "ROC-AUC of held-out rows vs permuted-feature and uniform-box fakes",
-                         "naive": "lowest mean held-out reconstruction error"}}
+    return {
+        "per_set": per_set,
+        "summary": summary,
+        "per_noise_mean_auc": dict(fixed),
+        "steps": steps,
+        "criteria": {
+            "selected": "daekit: tail contrast of held-out errors",
+            "synthetic": "ROC-AUC of held-out rows vs permuted-feature and uniform-box fakes",
+            "naive": "lowest mean held-out reconstruction error",
+        },
+    }
 
 
 def main(argv=None) -> int:
@@ -249,16 +323,28 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    out = {"benchmark": "noise", "device": f"cpu ({platform.processor() or platform.machine()}, "
-                                           f"{os.cpu_count()} cores, {args.threads} torch threads)",
-           "torch": torch.__version__, "daekit": daekit.__version__, "commit": git_commit(),
-           "python": sys.version.split()[0], "args": {k: str(v) for k, v in vars(args).items()}}
+    out = {
+        "benchmark": "noise",
+        "device": f"cpu ({platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, {args.threads} torch threads)",
+        "torch": torch.__version__,
+        "daekit": daekit.__version__,
+        "commit": git_commit(),
+        "python": sys.version.split()[0],
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
     t0 = time.perf_counter()
     if "estimate" in parts:
         out["estimate"] = bench_estimate(args.data)
     if "mnist" in parts:
-        out["mnist"] = bench_mnist(args.data, args.budget, args.steps, args.final_steps, seed=0,
-                                   plot=args.out.with_name(args.out.stem + "_mnist_select.png"))
+        out["mnist"] = bench_mnist(
+            args.data,
+            args.budget,
+            args.steps,
+            args.final_steps,
+            seed=0,
+            plot=args.out.with_name(args.out.stem + "_mnist_select.png"),
+        )
     if "adbench" in parts:
         seeds = [int(s) for s in args.seeds.split(",")]
         out["adbench"] = bench_adbench(args.data, seeds, args.budget, args.steps)

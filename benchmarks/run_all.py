@@ -39,8 +39,9 @@ def main(argv=None) -> int:
     names = [n for n in args.only.split(",") if n] or list(BENCHMARKS)
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
-        print(f"run_all: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}.",
-              file=sys.stderr)
+        print(
+            f"run_all: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}.", file=sys.stderr
+        )
         return 2
     data = Path(args.data)
     if not data.is_dir():

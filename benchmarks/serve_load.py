@@ -60,6 +60,7 @@ def rss_mb(pid: int) -> float:
 
 # ---------------------------------------------------------------------------- the models
 
+
 def prepare_models(data: Path, work: Path, stand_in: bool) -> tuple[list[str], dict]:
     """``--model`` arguments for the server and a note on where each model came from."""
     import torch
@@ -67,8 +68,8 @@ def prepare_models(data: Path, work: Path, stand_in: bool) -> tuple[list[str], d
     from daekit import DAEDetector, DenoisingAutoencoder, ImageDenoiser, create_model
     from daekit.apps.image import DEFAULT_MODELS
     from daekit.apps.speech import SpeechEnhancer
-    from daekit.serve.registry import LOADERS, shipped_models
     from daekit.io import read_config
+    from daekit.serve.registry import LOADERS, shipped_models
 
     bundled = shipped_models()
     kinds = {LOADERS[read_config(p)["class"]][0] for p in bundled.values()}
@@ -81,9 +82,13 @@ def prepare_models(data: Path, work: Path, stand_in: bool) -> tuple[list[str], d
         notes["gray"] = "stand-in: the shipped gray architecture with random weights (no bundled image model yet)"
     if "audio" not in kinds and stand_in:
         net = create_model("speech_mask", n_fft=256, hop_length=64, hidden_size=192, num_layers=2)
-        SpeechEnhancer(DenoisingAutoencoder(net, preprocessing={"sample_rate": 8000})).save_pretrained(work / "speech8k")
+        SpeechEnhancer(DenoisingAutoencoder(net, preprocessing={"sample_rate": 8000})).save_pretrained(
+            work / "speech8k"
+        )
         args.append(f"speech8k={work / 'speech8k'}")
-        notes["speech8k"] = "stand-in: the speech8k recipe's architecture with random weights (no bundled speech model yet)"
+        notes["speech8k"] = (
+            "stand-in: the speech8k recipe's architecture with random weights (no bundled speech model yet)"
+        )
     X = np.load(data / "anomaly/tabular/2_annthyroid.npz")["X"]
     DAEDetector(contamination=0.05, random_state=0).fit(X).save(work / "annthyroid")
     args.append(f"annthyroid={work / 'annthyroid'}")
@@ -93,17 +98,24 @@ def prepare_models(data: Path, work: Path, stand_in: bool) -> tuple[list[str], d
 
 # ---------------------------------------------------------------------------- the requests
 
+
 def multipart(field: str, filename: str, payload: bytes, ctype: str) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
-            f"Content-Type: {ctype}\r\n\r\n").encode() + payload + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            f"Content-Type: {ctype}\r\n\r\n"
+        ).encode()
+        + payload
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
 def build_requests(data: Path, kinds: set[str]) -> dict[str, tuple[str, str, bytes, dict]]:
     """name -> (method, path, body, headers)."""
-    from PIL import Image
     import soundfile as sf
+    from PIL import Image
 
     rng = np.random.default_rng(0)
     reqs = {"healthz": ("GET", "/healthz", b"", {})}
@@ -125,8 +137,12 @@ def build_requests(data: Path, kinds: set[str]) -> dict[str, tuple[str, str, byt
     if "anomaly" in kinds:
         X = np.load(data / "anomaly/tabular/2_annthyroid.npz")["X"]
         rows = X[rng.choice(len(X), 500, replace=False)].tolist()
-        reqs["anomaly"] = ("POST", "/v1/anomaly/score", json.dumps({"rows": rows}).encode(),
-                           {"Content-Type": "application/json"})
+        reqs["anomaly"] = (
+            "POST",
+            "/v1/anomaly/score",
+            json.dumps({"rows": rows}).encode(),
+            {"Content-Type": "application/json"},
+        )
     return reqs
 
 
@@ -179,11 +195,14 @@ def summarise(log, wall):
     for name in sorted({n for n, *_ in log}):
         rows = [r for r in log if r[0] == name]
         ok = np.array([r[2] for r in rows if r[1] == 200]) * 1000
-        out[name] = {"requests": len(rows), "ok": int(len(ok)),
-                     "busy_503": sum(1 for r in rows if r[1] == 503),
-                     "busy_503_with_retry_after": sum(1 for r in rows if r[1] == 503 and r[3]),
-                     "other": sorted({str(r[1]) for r in rows if r[1] not in (200, 503)}),
-                     "per_s": round(len(ok) / wall, 2)}
+        out[name] = {
+            "requests": len(rows),
+            "ok": int(len(ok)),
+            "busy_503": sum(1 for r in rows if r[1] == 503),
+            "busy_503_with_retry_after": sum(1 for r in rows if r[1] == 503 and r[3]),
+            "other": sorted({str(r[1]) for r in rows if r[1] not in (200, 503)}),
+            "per_s": round(len(ok) / wall, 2),
+        }
         if len(ok):
             out[name].update({f"p{q}_ms": round(float(np.percentile(ok, q)), 1) for q in (50, 90, 99)})
             out[name]["max_ms"] = round(float(ok.max()), 1)
@@ -206,8 +225,19 @@ def main(argv=None):
     work = Path(tempfile.mkdtemp(prefix="serve_load_"))
     model_args, notes = prepare_models(args.data, work, args.stand_in)
     port = free_port()
-    cmd = [sys.executable, "-m", "daekit", "serve", "--port", str(port), "--quiet",
-           "--max-concurrent", str(args.max_concurrent), "--torch-threads", str(args.torch_threads)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "daekit",
+        "serve",
+        "--port",
+        str(port),
+        "--quiet",
+        "--max-concurrent",
+        str(args.max_concurrent),
+        "--torch-threads",
+        str(args.torch_threads),
+    ]
     for m in model_args:
         cmd += ["--model", m]
     server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -221,7 +251,7 @@ def main(argv=None):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the server did not start:\n{server.stdout.read()}")
+                    raise SystemExit(f"the server did not start:\n{server.stdout.read()}") from None
                 time.sleep(0.3)
         kinds = {k for k, v in info["endpoints"].items() if v == "ready"}
         reqs = build_requests(args.data, kinds)
@@ -238,25 +268,40 @@ def main(argv=None):
         mem = [m for _, m in rss]
         result = {
             "device": f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
-            "torch": __import__("torch").__version__, "commit": git_commit(),
+            "torch": __import__("torch").__version__,
+            "commit": git_commit(),
             "command": " ".join(["python", "benchmarks/serve_load.py"] + (argv or sys.argv[1:])),
-            "models": notes, "load_average_at_start": [round(x, 2) for x in load],
-            "main": {"clients": args.clients, "max_concurrent": args.max_concurrent, "seconds": round(wall, 1),
-                     "endpoints": summarise(log, wall),
-                     "rss_mb": {"at_start": round(rss_start, 1), "after_warmup": round(rss_warm, 1),
-                                "middle": round(mem[len(mem) // 2], 1),
-                                "end": round(mem[-1], 1), "peak": round(max(mem), 1),
-                                "first_quarter_mean": round(float(np.mean(mem[:max(1, len(mem) // 4)])), 1),
-                                "last_quarter_mean": round(float(np.mean(mem[-max(1, len(mem) // 4):])), 1),
-                                "samples": len(mem)}},
+            "models": notes,
+            "load_average_at_start": [round(x, 2) for x in load],
+            "main": {
+                "clients": args.clients,
+                "max_concurrent": args.max_concurrent,
+                "seconds": round(wall, 1),
+                "endpoints": summarise(log, wall),
+                "rss_mb": {
+                    "at_start": round(rss_start, 1),
+                    "after_warmup": round(rss_warm, 1),
+                    "middle": round(mem[len(mem) // 2], 1),
+                    "end": round(mem[-1], 1),
+                    "peak": round(max(mem), 1),
+                    "first_quarter_mean": round(float(np.mean(mem[: max(1, len(mem) // 4)])), 1),
+                    "last_quarter_mean": round(float(np.mean(mem[-max(1, len(mem) // 4) :])), 1),
+                    "samples": len(mem),
+                },
+            },
         }
         if args.overload > 0:
             over_clients = args.max_concurrent * 3
-            olog, orss, owall = run_phase(port, server.pid, reqs, ["image", "anomaly"] if "image" in reqs else order,
-                                          over_clients, args.overload)
-            result["overload"] = {"clients": over_clients, "max_concurrent": args.max_concurrent,
-                                  "seconds": round(owall, 1), "endpoints": summarise(olog, owall),
-                                  "rss_mb_end": round(orss[-1][1], 1)}
+            olog, orss, owall = run_phase(
+                port, server.pid, reqs, ["image", "anomaly"] if "image" in reqs else order, over_clients, args.overload
+            )
+            result["overload"] = {
+                "clients": over_clients,
+                "max_concurrent": args.max_concurrent,
+                "seconds": round(owall, 1),
+                "endpoints": summarise(olog, owall),
+                "rss_mb_end": round(orss[-1][1], 1),
+            }
         result["healthy_after"] = http_ok(port)
     finally:
         server.terminate()
@@ -264,8 +309,13 @@ def main(argv=None):
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)
-    bad = [n for phase in ("main", "overload") if phase in result
-           for n, e in result[phase]["endpoints"].items() if e["other"] or (phase == "main" and e["busy_503"])]
+    bad = [
+        n
+        for phase in ("main", "overload")
+        if phase in result
+        for n, e in result[phase]["endpoints"].items()
+        if e["other"] or (phase == "main" and e["busy_503"])
+    ]
     return 1 if bad or not result["healthy_after"] else 0
 
 
@@ -284,15 +334,22 @@ def print_table(r):
             continue
         p = r[phase]
         print(f"\n{phase}: {p['clients']} clients, {p['max_concurrent']} job slots, {p['seconds']} s")
-        print(f"{'endpoint':<10}{'requests':>9}{'ok':>6}{'503':>6}{'other':>7}{'req/s':>7}{'p50 ms':>9}{'p90 ms':>9}"
-              f"{'p99 ms':>9}{'max ms':>9}")
+        print(
+            f"{'endpoint':<10}{'requests':>9}{'ok':>6}{'503':>6}{'other':>7}{'req/s':>7}{'p50 ms':>9}{'p90 ms':>9}"
+            f"{'p99 ms':>9}{'max ms':>9}"
+        )
         for name, e in p["endpoints"].items():
-            print(f"{name:<10}{e['requests']:>9}{e['ok']:>6}{e['busy_503']:>6}{len(e['other']):>7}{e['per_s']:>7}"
-                  + "".join(f"{e.get(k, float('nan')):>9}" for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")))
+            print(
+                f"{name:<10}{e['requests']:>9}{e['ok']:>6}{e['busy_503']:>6}{len(e['other']):>7}{e['per_s']:>7}"
+                + "".join(f"{e.get(k, float('nan')):>9}" for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms"))
+            )
     m = r["main"]["rss_mb"]
-    print(f"\nserver RSS (MB): at start {m['at_start']}, after warm-up {m['after_warmup']}, middle {m['middle']}, end {m['end']}, "
-          f"peak {m['peak']}; mean of the first quarter {m['first_quarter_mean']}, of the last quarter "
-          f"{m['last_quarter_mean']} ({m['samples']} samples); healthy after: {r['healthy_after']}")
+    print(
+        f"\nserver RSS (MB): at start {m['at_start']}, after warm-up {m['after_warmup']}, "
+        f"middle {m['middle']}, end {m['end']}, "
+        f"peak {m['peak']}; mean of the first quarter {m['first_quarter_mean']}, of the last quarter "
+        f"{m['last_quarter_mean']} ({m['samples']} samples); healthy after: {r['healthy_after']}"
+    )
 
 
 if __name__ == "__main__":

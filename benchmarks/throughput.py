@@ -33,9 +33,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-import daekit as dk  # noqa: E402
-from daekit.train import TrainConfig, Trainer  # noqa: E402
 from common import git_commit
+
+import daekit as dk
+from daekit.train import TrainConfig, Trainer
 
 H200_PLAIN_DNCNN_BF16 = 15_300  # patches/s, BENCHMARKS.md section 6 (bf16 + channels_last, batch 128)
 
@@ -49,12 +50,14 @@ def make_case(name: str, device: torch.device):
         model = dk.create_model("mlp", in_features=784, hidden_sizes=(1000, 500, 250, 30))
         data, batch, steps, precision = torch.rand(8192, 784, generator=g), 256, 40, "fp32"
     elif name == "conv":
-        model = dk.create_model("conv2d", in_channels=1, channels=(32,), blocks_per_level=9,
-                                residual=True, norm="batch")
+        model = dk.create_model(
+            "conv2d", in_channels=1, channels=(32,), blocks_per_level=9, residual=True, norm="batch"
+        )
         data, batch, steps, precision = torch.rand(640, 1, 40, 40, generator=g), 64, 5, "fp32"
     elif name == "dncnn":
-        model = dk.create_model("conv2d", in_channels=1, channels=(64,), blocks_per_level=16,
-                                residual=True, norm="batch")
+        model = dk.create_model(
+            "conv2d", in_channels=1, channels=(64,), blocks_per_level=16, residual=True, norm="batch"
+        )
         data, batch, steps, precision = torch.rand(128 * 64, 1, 40, 40, generator=g), 128, 60, "bf16"
     else:
         raise ValueError(name)
@@ -72,8 +75,9 @@ def plain_loop(dae, data, batch: int, steps: int, device: torch.device, precisio
     """The loop a PyTorch user writes by hand; returns samples/s."""
     channels_last = device.type == "cuda" and data.dim() == 4
     model = dae.to(memory_format=torch.channels_last) if channels_last else dae
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0,
-                            fused=True if device.type == "cuda" else None)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=1e-3, weight_decay=0.0, fused=True if device.type == "cuda" else None
+    )
     amp = precision == "bf16"
     model.train()
     per_epoch = len(data) // batch
@@ -82,7 +86,7 @@ def plain_loop(dae, data, batch: int, steps: int, device: torch.device, precisio
     for i in range(steps):
         if i % per_epoch == 0:
             perm = torch.randperm(len(data))
-        x = data[perm[(i % per_epoch) * batch:(i % per_epoch + 1) * batch]]
+        x = data[perm[(i % per_epoch) * batch : (i % per_epoch + 1) * batch]]
         if device.type == "cuda":
             x = x.pin_memory().to(device, non_blocking=True)
             if channels_last:
@@ -98,8 +102,16 @@ def plain_loop(dae, data, batch: int, steps: int, device: torch.device, precisio
 
 def trainer_loop(dae, data, batch: int, steps: int, device: torch.device, precision: str) -> float:
     """The same training through daekit.Trainer (fit() end to end); returns samples/s."""
-    cfg = TrainConfig(max_steps=steps, batch_size=batch, lr=1e-3, quiet=True, device=str(device),
-                      precision=precision, log_every=steps, tensorboard=False)
+    cfg = TrainConfig(
+        max_steps=steps,
+        batch_size=batch,
+        lr=1e-3,
+        quiet=True,
+        device=str(device),
+        precision=precision,
+        log_every=steps,
+        tensorboard=False,
+    )
     sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
     Trainer(dae, cfg).fit(data)
@@ -122,11 +134,23 @@ def measure(name: str, device: torch.device, rounds: int, scale: float = 1.0) ->
     p, t = statistics.median(v[0] for v in plain), statistics.median(v[0] for v in trainer)
     # Samples per CPU-second of this process: robust when other jobs share the machine.
     pc, tc = statistics.median(v[1] for v in plain), statistics.median(v[1] for v in trainer)
-    return {"case": name, "threads": torch.get_num_threads(), "batch": batch, "steps_per_round": steps,
-            "rounds": rounds, "precision": precision, "plain_samples_per_s": p, "trainer_samples_per_s": t,
-            "ratio": t / p, "best_ratio": max(v[0] for v in trainer) / max(v[0] for v in plain),
-            "plain_samples_per_cpu_s": pc, "trainer_samples_per_cpu_s": tc, "cpu_ratio": tc / pc,
-            "plain_all": [v[0] for v in plain], "trainer_all": [v[0] for v in trainer]}
+    return {
+        "case": name,
+        "threads": torch.get_num_threads(),
+        "batch": batch,
+        "steps_per_round": steps,
+        "rounds": rounds,
+        "precision": precision,
+        "plain_samples_per_s": p,
+        "trainer_samples_per_s": t,
+        "ratio": t / p,
+        "best_ratio": max(v[0] for v in trainer) / max(v[0] for v in plain),
+        "plain_samples_per_cpu_s": pc,
+        "trainer_samples_per_cpu_s": tc,
+        "cpu_ratio": tc / pc,
+        "plain_all": [v[0] for v in plain],
+        "trainer_all": [v[0] for v in trainer],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,13 +158,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default="dense,conv", help="comma-separated: dense, conv (and dncnn on CUDA)")
     parser.add_argument("--threads", default="1,2", help="CPU thread counts to try, comma-separated")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per loop")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply the steps per round (e.g. 0.5 on a busy machine)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply the steps per round (e.g. 0.5 on a busy machine)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--out", default="benchmarks/results/throughput.json", help="JSON results file")
     args = parser.parse_args(argv)
 
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
-                          else ("cpu" if args.device == "auto" else args.device))
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     cases = [c for c in args.cases.split(",") if c]
     if device.type == "cuda":
         cases += [] if "dncnn" in cases else ["dncnn"]
@@ -150,25 +179,33 @@ def main(argv: list[str] | None = None) -> int:
         threads = [int(t) for t in args.threads.split(",")]
 
     results = []
-    print(f"{'case':<7}{'threads':>8}{'plain/s':>12}{'trainer/s':>12}{'ratio':>8}{'best':>8}{'cpu ratio':>11}",
-          flush=True)
+    print(
+        f"{'case':<7}{'threads':>8}{'plain/s':>12}{'trainer/s':>12}{'ratio':>8}{'best':>8}{'cpu ratio':>11}", flush=True
+    )
     for n_threads in threads:
         if device.type == "cpu":
             torch.set_num_threads(n_threads)
         for case in cases:
             res = measure(case, device, args.rounds, args.scale)
             results.append(res)
-            print(f"{case:<7}{res['threads']:>8}{res['plain_samples_per_s']:>12,.0f}"
-                  f"{res['trainer_samples_per_s']:>12,.0f}{res['ratio']:>8.3f}{res['best_ratio']:>8.3f}{res['cpu_ratio']:>11.3f}", flush=True)
+            print(
+                f"{case:<7}{res['threads']:>8}{res['plain_samples_per_s']:>12,.0f}"
+                f"{res['trainer_samples_per_s']:>12,.0f}{res['ratio']:>8.3f}{res['best_ratio']:>8.3f}{res['cpu_ratio']:>11.3f}",
+                flush=True,
+            )
             if case == "dncnn":
                 res["h200_plain_reference"] = H200_PLAIN_DNCNN_BF16
                 res["vs_h200_reference"] = res["trainer_samples_per_s"] / H200_PLAIN_DNCNN_BF16
-                print(f"        DnCNN-17 bf16 Trainer vs H200 plain reference {H200_PLAIN_DNCNN_BF16:,}/s: "
-                      f"{res['vs_h200_reference']:.2f}x")
+                print(
+                    f"        DnCNN-17 bf16 Trainer vs H200 plain reference {H200_PLAIN_DNCNN_BF16:,}/s: "
+                    f"{res['vs_h200_reference']:.2f}x"
+                )
 
     report = {
         "benchmark": "throughput",
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"cpu ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
         "torch": torch.__version__,
         "python": platform.python_version(),
         "commit": git_commit(),
@@ -181,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"min ratio {report['min_ratio']:.3f}, per CPU-second {report['min_cpu_ratio']:.3f} "
-          f"(goal >= 0.95; load average {report['load_average']}); wrote {out}")
+    print(
+        f"min ratio {report['min_ratio']:.3f}, per CPU-second {report['min_cpu_ratio']:.3f} "
+        f"(goal >= 0.95; load average {report['load_average']}); wrote {out}"
+    )
     return 0
 
 

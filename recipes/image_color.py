@@ -47,12 +47,21 @@ import os
 from pathlib import Path
 
 import torch
-
-from daekit.data.image import load_tiles
 from image_gray import export_checkpoint, parse, run
 
-SKIMAGE_COLOUR = ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png",
-                  "retina.jpg", "rocket.jpg", "motorcycle_left.png", "motorcycle_right.png")
+from daekit.data.image import load_tiles
+
+SKIMAGE_COLOUR = (
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "hubble_deep_field.jpg",
+    "ihc.png",
+    "retina.jpg",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+)
 
 
 def more_colour_photos() -> list[Path]:
@@ -93,7 +102,11 @@ if __name__ == "__main__":
     if args.from_checkpoint:
         export_checkpoint(args, 3)
     else:
-        extra = [f"{p.parent.parent.name}/{p.parent.name}/{p.name}" for p in more_colour_photos()] if args.more_colour else []
+        extra = (
+            [f"{p.parent.parent.name}/{p.parent.name}/{p.name}" for p in more_colour_photos()]
+            if args.more_colour
+            else []
+        )
         train400 = args.data[-1]
         # what config.json records as the training data
         args.data = [f"skimage/data/{n}" for n in SKIMAGE_COLOUR] + extra + list(args.photos) + list(args.data)

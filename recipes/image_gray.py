@@ -47,18 +47,36 @@ def parse(argv=None, data_default=str(HERE.parent.parent / "shared/data/images/t
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave as is)")
     p.add_argument("--val-every", type=int, default=500, help="validate every N steps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--init", default=None, metavar="FOLDER",
-                   help="start from this model folder's (or bundled name's) weights: a further stage")
-    p.add_argument("--from-checkpoint", action="store_true",
-                   help="do not train: turn --out/checkpoint.pt (e.g. of a run stopped early) into model folders")
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="FOLDER",
+        help="start from this model folder's (or bundled name's) weights: a further stage",
+    )
+    p.add_argument(
+        "--from-checkpoint",
+        action="store_true",
+        help="do not train: turn --out/checkpoint.pt (e.g. of a run stopped early) into model folders",
+    )
     if channels == 3:
-        p.add_argument("--more-colour", action="store_true",
-                       help="also train on the colour photos bundled with scikit-learn and matplotlib "
-                            "(china, flower: CC BY 2.0; grace_hopper: US Navy, public domain)")
-        p.add_argument("--photos", nargs="*", default=[], metavar="DIR",
-                       help="folders of more colour photos, scaled to a longer side of 1024 pixels")
-        p.add_argument("--opponent", action="store_true",
-                       help="--init is a gray model: start from it run in the opponent colour space")
+        p.add_argument(
+            "--more-colour",
+            action="store_true",
+            help="also train on the colour photos bundled with scikit-learn and matplotlib "
+            "(china, flower: CC BY 2.0; grace_hopper: US Navy, public domain)",
+        )
+        p.add_argument(
+            "--photos",
+            nargs="*",
+            default=[],
+            metavar="DIR",
+            help="folders of more colour photos, scaled to a longer side of 1024 pixels",
+        )
+        p.add_argument(
+            "--opponent",
+            action="store_true",
+            help="--init is a gray model: start from it run in the opponent colour space",
+        )
     return p.parse_args(argv)
 
 
@@ -72,12 +90,22 @@ def export_checkpoint(args, channels: int) -> None:
     spec = DEFAULT_MODELS[args.model]
     net = create_model(spec["name"], in_channels=channels, **spec["kwargs"])
     state = ck["best"]["state"] if ck["best"]["state"] is not None else ck["model"]
-    net.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
-    den = ImageDenoiser(net.eval(), training={"steps": ck["step"], "batch_size": ck["config"]["batch_size"],
-                                              "seed": ck["config"]["seed"], "best_val_mse": ck["best"]["val_loss"],
-                                              "best_step": ck["best"]["step"], "patch_size": args.patch,
-                                              "wall_seconds": round(ck["elapsed"], 1), "preset": args.model,
-                                              "data": [str(d) for d in args.data], "from_checkpoint": True})
+    net.load_state_dict({k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")})
+    den = ImageDenoiser(
+        net.eval(),
+        training={
+            "steps": ck["step"],
+            "batch_size": ck["config"]["batch_size"],
+            "seed": ck["config"]["seed"],
+            "best_val_mse": ck["best"]["val_loss"],
+            "best_step": ck["best"]["step"],
+            "patch_size": args.patch,
+            "wall_seconds": round(ck["elapsed"], 1),
+            "preset": args.model,
+            "data": [str(d) for d in args.data],
+            "from_checkpoint": True,
+        },
+    )
     den.save_pretrained(args.out)
     if args.export:
         den.save_pretrained(args.export, half=True)
@@ -92,18 +120,43 @@ def run(args, channels: int = 1, tiles: torch.Tensor | None = None) -> dict:
         torch.backends.cudnn.benchmark = True
     if tiles is None:
         tiles = load_tiles(args.data, tile=args.tile, channels=channels)
-    config = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, schedule="cosine",
-                         warmup_steps=min(500, args.steps // 20), min_lr=1e-5, grad_clip=1.0, seed=args.seed,
-                         device=args.device, precision="bf16" if cuda else "fp32", channels_last=cuda,
-                         val_every=args.val_every, log_every=50, quiet=args.quiet, tensorboard=False)
+    config = TrainConfig(
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        schedule="cosine",
+        warmup_steps=min(500, args.steps // 20),
+        min_lr=1e-5,
+        grad_clip=1.0,
+        seed=args.seed,
+        device=args.device,
+        precision="bf16" if cuda else "fp32",
+        channels_last=cuda,
+        val_every=args.val_every,
+        log_every=50,
+        quiet=args.quiet,
+        tensorboard=False,
+    )
     start = time.time()
-    den = train_image_denoiser(tiles.to("cuda") if cuda else tiles, args.out, channels=channels,
-                               model=DEFAULT_MODELS[args.model], patch_size=args.patch, config=config,
-                               init=args.init)
+    den = train_image_denoiser(
+        tiles.to("cuda") if cuda else tiles,
+        args.out,
+        channels=channels,
+        model=DEFAULT_MODELS[args.model],
+        patch_size=args.patch,
+        config=config,
+        init=args.init,
+    )
     seconds = time.time() - start
-    den.training.update({"wall_seconds": round(seconds, 1), "data": [str(d) for d in args.data],
-                         "device": torch.cuda.get_device_name() if cuda else "cpu", "preset": args.model,
-                         "init": args.init})
+    den.training.update(
+        {
+            "wall_seconds": round(seconds, 1),
+            "data": [str(d) for d in args.data],
+            "device": torch.cuda.get_device_name() if cuda else "cpu",
+            "preset": args.model,
+            "init": args.init,
+        }
+    )
     den.save_pretrained(args.out)
     if args.export:
         den.save_pretrained(args.export, half=True)

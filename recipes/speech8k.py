@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 import daekit as dk
-from daekit.train import TrainConfig
 from daekit.apps.speech import SpeechObjective, train_speech_dae  # noqa: F401
 from daekit.data.audio import fsdd_files, load_audio, load_noise_bank, speech_items
+from daekit.train import TrainConfig
 
 SAMPLE_RATE = 8000
 
@@ -40,22 +40,29 @@ def babble_tracks(clips_by_speaker: dict, n_tracks: int, seconds: float, rng: np
             parts, total = [], 0
             while total < length:
                 c = all_clips[rng.integers(len(all_clips))]
-                c = c / (np.sqrt(np.mean(c ** 2)) + 1e-8)
+                c = c / (np.sqrt(np.mean(c**2)) + 1e-8)
                 parts.append(c)
                 total += c.size
             track += np.concatenate(parts)[:length]
-        tracks.append(track / np.sqrt(np.mean(track ** 2)))
+        tracks.append(track / np.sqrt(np.mean(track**2)))
     return tracks
 
 
 def export_checkpoint(args) -> int:
     """Write the model folder from the Trainer's last checkpoint (weights only)."""
     from daekit.apps.speech import SpeechEnhancer
+
     ck = torch.load(Path(args.run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
-    model = dk.create_model("speech_mask", n_fft=256, hop_length=64, hidden_size=args.hidden,
-                            num_layers=args.layers, causal=not args.bidirectional)
+    model = dk.create_model(
+        "speech_mask",
+        n_fft=256,
+        hop_length=64,
+        hidden_size=args.hidden,
+        num_layers=args.layers,
+        causal=not args.bidirectional,
+    )
     prefix = "dae.model."
-    model.load_state_dict({k[len(prefix):]: v for k, v in ck["model"].items() if k.startswith(prefix)})
+    model.load_state_dict({k[len(prefix) :]: v for k, v in ck["model"].items() if k.startswith(prefix)})
     dae = dk.DenoisingAutoencoder(model, noise=dk.noise.MixAtSNR(["white"]), preprocessing={"sample_rate": SAMPLE_RATE})
     SpeechEnhancer(dae).save_pretrained(args.out, recipe={"checkpoint_step": ck["step"], "run_dir": args.run_dir})
     print(f"exported step {ck['step']} to {args.out}")
@@ -76,19 +83,31 @@ def main(argv=None) -> int:
     ap.add_argument("--layers", type=int, default=2, help="GRU layers")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--seed", type=int, default=0, help="seed for data, noise and initialisation")
-    ap.add_argument("--noise-weights", default="0.30,0.08,0.07,0.05,0.30,0.20",
-                    help="weights of white,pink,brown,hum,dishes,babble")
-    ap.add_argument("--init", default=None, metavar="FOLDER",
-                    help="start from this model folder's weights (a second stage; fresh optimiser and schedule)")
-    ap.add_argument("--bidirectional", action="store_true",
-                    help="train the offline model, which also looks ahead (files only, cannot stream); "
-                         "with a causal --init it starts as that model, widened (models.speech.to_bidirectional)")
+    ap.add_argument(
+        "--noise-weights", default="0.30,0.08,0.07,0.05,0.30,0.20", help="weights of white,pink,brown,hum,dishes,babble"
+    )
+    ap.add_argument(
+        "--init",
+        default=None,
+        metavar="FOLDER",
+        help="start from this model folder's weights (a second stage; fresh optimiser and schedule)",
+    )
+    ap.add_argument(
+        "--bidirectional",
+        action="store_true",
+        help="train the offline model, which also looks ahead (files only, cannot stream); "
+        "with a causal --init it starts as that model, widened (models.speech.to_bidirectional)",
+    )
     ap.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
-    ap.add_argument("--sisdr-weight", type=float, default=0.0,
-                    help="add this weight x (minus SI-SDR in dB) to the spectral loss")
+    ap.add_argument(
+        "--sisdr-weight", type=float, default=0.0, help="add this weight x (minus SI-SDR in dB) to the spectral loss"
+    )
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    ap.add_argument("--export-checkpoint", action="store_true",
-                    help="only write --out from the latest checkpoint in --run-dir (to evaluate a run in progress)")
+    ap.add_argument(
+        "--export-checkpoint",
+        action="store_true",
+        help="only write --out from the latest checkpoint in --run-dir (to evaluate a run in progress)",
+    )
     args = ap.parse_args(argv)
     if args.export_checkpoint:
         return export_checkpoint(args)
@@ -96,8 +115,9 @@ def main(argv=None) -> int:
     t0 = time.time()
     data = Path(args.data)
 
-    by_speaker = {s: [load_audio(f, SAMPLE_RATE)[0] for f in files]
-                  for s, files in fsdd_files(data / "fsdd", "train").items()}
+    by_speaker = {
+        s: [load_audio(f, SAMPLE_RATE)[0] for f in files] for s, files in fsdd_files(data / "fsdd", "train").items()
+    }
     rng = np.random.default_rng(args.seed)
     length = int(args.seconds * SAMPLE_RATE)
     clean = torch.from_numpy(speech_items(by_speaker, args.items, length, SAMPLE_RATE, seed=args.seed))
@@ -110,26 +130,62 @@ def main(argv=None) -> int:
         raise SystemExit("--noise-weights needs 6 numbers: white,pink,brown,hum,dishes,babble")
     weights = w[:5] + [w[5] / len(babble)] * len(babble)
 
-    config = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, schedule="cosine",
-                            warmup_steps=args.warmup, min_lr=args.lr / 100, grad_clip=1.0, val_every=500,
-                            ckpt_every=250, out_dir=args.run_dir, seed=args.seed, device="cpu",
-                            quiet=args.quiet, tensorboard=False, log_every=50)
+    config = TrainConfig(
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        schedule="cosine",
+        warmup_steps=args.warmup,
+        min_lr=args.lr / 100,
+        grad_clip=1.0,
+        val_every=500,
+        ckpt_every=250,
+        out_dir=args.run_dir,
+        seed=args.seed,
+        device="cpu",
+        quiet=args.quiet,
+        tensorboard=False,
+        log_every=50,
+    )
     from daekit.apps.speech import SpeechEnhancer
+
     start = SpeechEnhancer.from_pretrained(args.init).dae.train() if args.init else None
     if start is not None and args.bidirectional and start.model.causal:
         from daekit.models.speech import to_bidirectional
+
         start.model = to_bidirectional(start.model).train()
-    dae = train_speech_dae(clean, bank, SAMPLE_RATE, config, snr_db=(-5.0, 15.0), p=weights, val=val, dae=start,
-                           sisdr_weight=args.sisdr_weight,
-                           model_kwargs={"n_fft": 256, "hop_length": 64, "hidden_size": args.hidden,
-                                         "num_layers": args.layers, "causal": not args.bidirectional})
+    dae = train_speech_dae(
+        clean,
+        bank,
+        SAMPLE_RATE,
+        config,
+        snr_db=(-5.0, 15.0),
+        p=weights,
+        val=val,
+        dae=start,
+        sisdr_weight=args.sisdr_weight,
+        model_kwargs={
+            "n_fft": 256,
+            "hop_length": 64,
+            "hidden_size": args.hidden,
+            "num_layers": args.layers,
+            "causal": not args.bidirectional,
+        },
+    )
     minutes = (time.time() - t0) / 60
-    recipe = {"command": "recipes/speech8k.py " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
-              "steps": args.steps, "batch_size": args.batch_size, "seed": args.seed,
-              "train_items": args.items, "item_seconds": args.seconds, "wall_minutes": round(minutes, 1),
-              "data": "FSDD index>=5, first 70% of doing_the_dishes.wav, synthetic white/pink/brown/hum, "
-                      "babble from FSDD training clips"}
+    recipe = {
+        "command": "recipes/speech8k.py " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "train_items": args.items,
+        "item_seconds": args.seconds,
+        "wall_minutes": round(minutes, 1),
+        "data": "FSDD index>=5, first 70% of doing_the_dishes.wav, synthetic white/pink/brown/hum, "
+        "babble from FSDD training clips",
+    }
     from daekit.apps.speech import SpeechEnhancer
+
     SpeechEnhancer(dae).save_pretrained(args.out, recipe=recipe)
     print(json.dumps(recipe))
     return 0

@@ -16,8 +16,9 @@ def series_csv(tmp_path_factory):
     t = np.arange(300)
     rng = np.random.default_rng(0)
     a, b = np.sin(t / 8), np.cos(t / 8) + rng.normal(scale=0.05, size=300)
-    lines = ["timestamp,a,b,label"] + [f"2024-01-01 00:{i // 60:02d}:{i % 60:02d},{x:.5f},{y:.5f},x"
-                                       for i, (x, y) in enumerate(zip(a, b))]
+    lines = ["timestamp,a,b,label"] + [
+        f"2024-01-01 00:{i // 60:02d}:{i % 60:02d},{x:.5f},{y:.5f},x" for i, (x, y) in enumerate(zip(a, b))
+    ]
     path = folder / "series.csv"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -25,13 +26,29 @@ def series_csv(tmp_path_factory):
 
 def test_fit_then_score_with_plot_and_explain(series_csv, tmp_path):
     model = tmp_path / "det"
-    assert main(["anomaly", "fit", str(series_csv), "--out", str(model), "--columns", "a,b",
-                 "--window", "16", *FAST]) == 0
+    assert (
+        main(["anomaly", "fit", str(series_csv), "--out", str(model), "--columns", "a,b", "--window", "16", *FAST]) == 0
+    )
     assert (model / "config.json").exists() and (model / "model.safetensors").exists()
     scores, png = tmp_path / "scores.csv", tmp_path / "scores.png"
     # The scoring file has an extra text column: the fitted columns are picked by name.
-    assert main(["anomaly", "score", str(model), str(series_csv), "-o", str(scores), "--plot", str(png),
-                 "--explain", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "anomaly",
+                "score",
+                str(model),
+                str(series_csv),
+                "-o",
+                str(scores),
+                "--plot",
+                str(png),
+                "--explain",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(open(scores)))
     assert len(rows) == 300 and rows[0]["timestamp"] == "2024-01-01 00:00:00"
     assert set(rows[0]) == {"timestamp", "score", "flag", "share_a", "share_b"}
@@ -41,13 +58,48 @@ def test_fit_then_score_with_plot_and_explain(series_csv, tmp_path):
 
 def test_fit_detrended_series(series_csv, tmp_path, capsys):
     model, scores = tmp_path / "det", tmp_path / "scores.csv"
-    assert main(["anomaly", "fit", str(series_csv), "--out", str(model), "--columns", "a,b", "--window", "16",
-                 "--detrend", "50", "--members", "1", "--epochs", "5"]) == 0
-    assert "detrended slow column(s): a, b" in capsys.readouterr().out     # both are smooth (lag-1 ~ 0.99)
+    assert (
+        main(
+            [
+                "anomaly",
+                "fit",
+                str(series_csv),
+                "--out",
+                str(model),
+                "--columns",
+                "a,b",
+                "--window",
+                "16",
+                "--detrend",
+                "50",
+                "--members",
+                "1",
+                "--epochs",
+                "5",
+            ]
+        )
+        == 0
+    )
+    assert "detrended slow column(s): a, b" in capsys.readouterr().out  # both are smooth (lag-1 ~ 0.99)
     assert main(["anomaly", "score", str(model), str(series_csv), "-o", str(scores), "--quiet"]) == 0
     assert len(list(csv.DictReader(open(scores)))) == 300
-    assert main(["anomaly", "fit", str(series_csv), "--out", str(tmp_path / "m"), "--columns", "a,b",
-                 "--detrend", "50", *FAST]) == 2
+    assert (
+        main(
+            [
+                "anomaly",
+                "fit",
+                str(series_csv),
+                "--out",
+                str(tmp_path / "m"),
+                "--columns",
+                "a,b",
+                "--detrend",
+                "50",
+                *FAST,
+            ]
+        )
+        == 2
+    )
     assert "detrend needs a window" in capsys.readouterr().err
 
 
@@ -59,11 +111,14 @@ def test_table_without_header(tmp_path):
     assert len(list(csv.DictReader(open(tmp_path / "s.csv")))) == 60
 
 
-@pytest.mark.parametrize("text, message", [
-    ("a,b\n1,2\n3,nan\n4,5\n", "holds NaN"),
-    ("a,b\n1,2\n3,oops\n4,5\n", "holds the text 'oops'"),
-    ("a,b\n1,2\n", "at least 2 are needed"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a,b\n1,2\n3,nan\n4,5\n", "holds NaN"),
+        ("a,b\n1,2\n3,oops\n4,5\n", "holds the text 'oops'"),
+        ("a,b\n1,2\n", "at least 2 are needed"),
+    ],
+)
 def test_bad_training_files(tmp_path, capsys, text, message):
     data = tmp_path / "bad.csv"
     data.write_text(text)
@@ -97,23 +152,29 @@ def test_stream_scores_alarms_and_plot(tmp_path):
     x = np.sin(2 * np.pi * t / 40) + 0.05 * np.random.default_rng(0).normal(size=800)
     x[700] = 3.0
     data = tmp_path / "s.csv"
-    data.write_text("time,value\n" + "".join(f"2024-01-{1 + i // 100:02d} {i % 100 // 4:02d}:{i % 4 * 15:02d}:00,"
-                                             f"{v:.5f}\n" for i, v in enumerate(x)))
+    data.write_text(
+        "time,value\n"
+        + "".join(
+            f"2024-01-{1 + i // 100:02d} {i % 100 // 4:02d}:{i % 4 * 15:02d}:00,{v:.5f}\n" for i, v in enumerate(x)
+        )
+    )
     out, png = tmp_path / "scores.csv", tmp_path / "scores.png"
-    assert main(["anomaly", "stream", str(data), "-o", str(out), "--window", "40", "--plot", str(png),
-                 "--quiet"]) == 0
+    assert main(["anomaly", "stream", str(data), "-o", str(out), "--window", "40", "--plot", str(png), "--quiet"]) == 0
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 800 and set(rows[0]) == {"time", "score", "likelihood", "novelty", "alarm"}
     assert [i for i, r in enumerate(rows) if r["alarm"] == "1"] == [700]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--train-rows", "many"], "--train-rows 'many' is not valid"),
-    (["--window", "wide"], "--window 'wide' is not valid"),
-    (["--train-rows", "10"], "less than one window"),
-    (["--window", "1"], "too short"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--train-rows", "many"], "--train-rows 'many' is not valid"),
+        (["--window", "wide"], "--window 'wide' is not valid"),
+        (["--train-rows", "10"], "less than one window"),
+        (["--window", "1"], "too short"),
+    ],
+)
 def test_stream_bad_options(tmp_path, capsys, extra, message):
     data = tmp_path / "s.csv"
     data.write_text("value\n" + "".join(f"{np.sin(i / 5):.4f}\n" for i in range(200)))

@@ -16,9 +16,13 @@ DATA = Path(os.environ.get("DAEKIT_DATA", Path(__file__).resolve().parents[2] / 
 NAB = DATA / "anomaly" / "nab"
 needs_data = pytest.mark.skipif(not NAB.exists(), reason="NAB data folder not present")
 
-FEW_FILES = ["realKnownCause/nyc_taxi.csv", "realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv",
-             "artificialWithAnomaly/art_daily_jumpsup.csv", "realTweets/Twitter_volume_AAPL.csv",
-             "artificialNoAnomaly/art_daily_small_noise.csv"]
+FEW_FILES = [
+    "realKnownCause/nyc_taxi.csv",
+    "realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv",
+    "artificialWithAnomaly/art_daily_jumpsup.csv",
+    "realTweets/Twitter_volume_AAPL.csv",
+    "artificialNoAnomaly/art_daily_small_noise.csv",
+]
 DETECTORS = ["numenta", "knncad", "skyline"]
 PROFILES = ["standard", "reward_low_FP_rate", "reward_low_FN_rate"]
 
@@ -48,10 +52,10 @@ def test_sigmoid_and_probation():
 
 def test_hand_made_file():
     s = np.zeros(1000)
-    s[400] = 1.0                     # earliest row of the window: full tpWeight
-    s[100] = 1.0                     # probationary: ignored
-    s[160] = 1.0                     # before the first window: -fpWeight
-    s[900] = 1.0                     # far after the window: -fpWeight
+    s[400] = 1.0  # earliest row of the window: full tpWeight
+    s[100] = 1.0  # probationary: ignored
+    s[160] = 1.0  # before the first window: -fpWeight
+    s[900] = 1.0  # far after the window: -fpWeight
     assert nab_score(s, [(400, 450)], 0.5) == pytest.approx(1.0 - 0.11 - 0.11)
     assert nab_score(np.zeros(1000), [(400, 450)], 0.5, "reward_low_FN_rate") == -2.0
     assert nab_normalise(-116, 116) == 0.0 and nab_normalise(116, 116) == 100.0
@@ -74,7 +78,7 @@ def test_reproduces_every_file_and_final_score(detector, profile):
     total = 0.0
     for key, score in published.items():
         if not (NAB / "reference_results" / detector / f"{key}.gz").exists():
-            total += score               # realTraffic is held back: add its published score
+            total += score  # realTraffic is held back: add its published score
             continue
         mine = _rescore(detector, profile, key)
         assert mine == pytest.approx(score, abs=1e-6), key

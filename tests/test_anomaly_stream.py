@@ -9,7 +9,7 @@ from daekit.apps.anomaly_stream import StreamDetector, anomaly_likelihood, quiet
 def test_likelihood_flags_a_jump_in_error_and_not_a_steady_one():
     rng = np.random.default_rng(0)
     e = np.exp(rng.normal(size=500))
-    e[400] = np.exp(8.0)                     # 8 standard deviations above the usual log-error
+    e[400] = np.exp(8.0)  # 8 standard deviations above the usual log-error
     lik = anomaly_likelihood(e, start=100)
     assert np.all(lik[:100] == 0) and lik[400] > 0.999
     assert np.median(lik[100:400]) == pytest.approx(0.5, abs=0.1)
@@ -17,7 +17,7 @@ def test_likelihood_flags_a_jump_in_error_and_not_a_steady_one():
 
 
 def test_likelihood_of_constant_errors_is_finite():
-    lik = anomaly_likelihood(np.zeros(50), start=0)      # log of 0 is clipped; spread floored
+    lik = anomaly_likelihood(np.zeros(50), start=0)  # log of 0 is clipped; spread floored
     assert np.all(np.isfinite(lik)) and np.allclose(lik, 0.5)
 
 
@@ -32,7 +32,7 @@ def test_range_novelty_widens_the_range_seen_before():
     assert range_novelty([0.0, 1.0, 0.5, 1.02, 1.2]).tolist() == [0, 0, 0, 0, 1]
     assert range_novelty([0.0, 1.0, -0.2], tolerance=0.0).tolist() == [0, 0, 1]
     assert range_novelty([0.0, 1.0, 5.0], start=3).tolist() == [0, 0, 0]
-    two = np.array([[0.0, 0.0], [1.0, 1.0], [0.5, 3.0]])     # any channel makes a step novel
+    two = np.array([[0.0, 0.0], [1.0, 1.0], [0.5, 3.0]])  # any channel makes a step novel
     assert range_novelty(two).tolist() == [0, 0, 1]
 
 
@@ -77,7 +77,7 @@ def test_stream_detector_sizes_windows_from_the_training_rows():
     x = _series(n=600, spike=500)
     sd = StreamDetector(random_state=0)
     sd.fit_score(x)
-    assert (sd.train_rows_, sd.window_) == (90, 22)          # 15 % of 600; a quarter of that
+    assert (sd.train_rows_, sd.window_) == (90, 22)  # 15 % of 600; a quarter of that
     assert StreamDetector()._sizes(20000) == (750, 128)
 
 

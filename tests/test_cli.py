@@ -28,8 +28,25 @@ def trained(tmp_path_factory):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 3)) @ rng.normal(size=(3, 10)) * 2 + 5
     np.save(tmp / "train.npy", x.astype(np.float32))
-    code = main(["train", str(tmp / "train.npy"), "--out", str(tmp / "model"), "--hidden", "32,4",
-                 "--noise", "gaussian:0.3", "--steps", "400", "--lr", "3e-3", "--batch-size", "64", "--quiet"])
+    code = main(
+        [
+            "train",
+            str(tmp / "train.npy"),
+            "--out",
+            str(tmp / "model"),
+            "--hidden",
+            "32,4",
+            "--noise",
+            "gaussian:0.3",
+            "--steps",
+            "400",
+            "--lr",
+            "3e-3",
+            "--batch-size",
+            "64",
+            "--quiet",
+        ]
+    )
     assert code == 0
     return tmp, x
 
@@ -55,15 +72,18 @@ def test_train_info_denoise_export(trained, capsys):
     assert code == 0 and "matches PyTorch" in out and (tmp / "m.onnx").is_file()
 
 
-@pytest.mark.parametrize("args,match", [
-    (["info", "{tmp}/nothing"], "not a model folder"),
-    (["denoise", "{tmp}/model", "{tmp}/wide.npy", "-o", "{tmp}/o.npy"], "expects 10"),
-    (["denoise", "{tmp}/model", "{tmp}/nan.csv", "-o", "{tmp}/o.npy"], "NaN"),
-    (["train", "{tmp}/nan.csv", "--out", "{tmp}/m2", "--quiet"], "NaN"),
-    (["train", "{tmp}/train.npy", "--out", "{tmp}/m2", "--noise", "blur:2"], "unknown noise"),
-    (["train", "{tmp}/train.npy", "--out", "{tmp}/m2", "--hidden", "a,b"], "--hidden"),
-    (["denoise", "{tmp}/model", "{tmp}/train.npy", "-o", "{tmp}/o.txt"], "must end in"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["info", "{tmp}/nothing"], "not a model folder"),
+        (["denoise", "{tmp}/model", "{tmp}/wide.npy", "-o", "{tmp}/o.npy"], "expects 10"),
+        (["denoise", "{tmp}/model", "{tmp}/nan.csv", "-o", "{tmp}/o.npy"], "NaN"),
+        (["train", "{tmp}/nan.csv", "--out", "{tmp}/m2", "--quiet"], "NaN"),
+        (["train", "{tmp}/train.npy", "--out", "{tmp}/m2", "--noise", "blur:2"], "unknown noise"),
+        (["train", "{tmp}/train.npy", "--out", "{tmp}/m2", "--hidden", "a,b"], "--hidden"),
+        (["denoise", "{tmp}/model", "{tmp}/train.npy", "-o", "{tmp}/o.txt"], "must end in"),
+    ],
+)
 def test_bad_input_is_one_sentence_and_exit_2(trained, capsys, args, match):
     tmp, _ = trained
     np.save(tmp / "wide.npy", np.zeros((4, 12), dtype=np.float32))
@@ -77,8 +97,22 @@ def test_bad_input_is_one_sentence_and_exit_2(trained, capsys, args, match):
 def test_same_command_gives_the_same_model(trained, capsys):
     tmp, _ = trained
     for name in ("a", "b"):
-        code, _, _ = run(["train", tmp / "train.npy", "--out", tmp / name, "--hidden", "8,2", "--steps", "5",
-                          "--seed", "7", "--quiet"], capsys)
+        code, _, _ = run(
+            [
+                "train",
+                tmp / "train.npy",
+                "--out",
+                tmp / name,
+                "--hidden",
+                "8,2",
+                "--steps",
+                "5",
+                "--seed",
+                "7",
+                "--quiet",
+            ],
+            capsys,
+        )
         assert code == 0
     assert (tmp / "a" / "model.safetensors").read_bytes() == (tmp / "b" / "model.safetensors").read_bytes()
 

@@ -6,8 +6,12 @@ import daekit as dk
 
 def make(**kw):
     torch.manual_seed(0)
-    model = dk.create_model("mlp", in_features=16, hidden_sizes=[12, 4],
-                            output_activation="sigmoid" if kw.get("loss") == "bce" else "identity")
+    model = dk.create_model(
+        "mlp",
+        in_features=16,
+        hidden_sizes=[12, 4],
+        output_activation="sigmoid" if kw.get("loss") == "bce" else "identity",
+    )
     return dk.DenoisingAutoencoder(model, **kw)
 
 
@@ -72,8 +76,9 @@ def test_a_dae_learns_to_denoise():
     torch.manual_seed(0)
     basis = torch.randn(3, 32)
     x = torch.randn(512, 3) @ basis / 3  # clean data on a 3-d subspace
-    dae = dk.DenoisingAutoencoder(dk.create_model("mlp", in_features=32, hidden_sizes=[64, 8]),
-                                  noise=dk.noise.Gaussian(0.3))
+    dae = dk.DenoisingAutoencoder(
+        dk.create_model("mlp", in_features=32, hidden_sizes=[64, 8]), noise=dk.noise.Gaussian(0.3)
+    )
     opt = torch.optim.Adam(dae.parameters(), lr=3e-3)
     for _ in range(400):
         opt.zero_grad()

@@ -22,13 +22,16 @@ def test_npy_npz_and_1d(tmp_path):
         load_array(tmp_path / "c.npz")
 
 
-@pytest.mark.parametrize("content,match", [
-    ("1,2\n3,nan\n", "NaN or infinite"),
-    ("1,2\n3,\n", "NaN or infinite"),
-    ("1,2\n3,x\n", "not a number"),
-    ("1,2\n3\n", "fields"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        ("1,2\n3,nan\n", "NaN or infinite"),
+        ("1,2\n3,\n", "NaN or infinite"),
+        ("1,2\n3,x\n", "not a number"),
+        ("1,2\n3\n", "fields"),
+        ("", "empty"),
+    ],
+)
 def test_bad_csv_gets_one_sentence(tmp_path, content, match):
     (tmp_path / "bad.csv").write_text(content)
     with pytest.raises(ValueError, match=match):

@@ -6,9 +6,20 @@ import pytest
 sf = pytest.importorskip("soundfile")
 pytest.importorskip("scipy")
 
-from daekit.data.audio import (AudioWriter, PairedAudioFolder, fsdd_files, fsdd_test_items, iter_audio_blocks,
-                               join_clips, list_audio_files, load_audio, load_noise_bank, resample, save_audio,
-                               speech_items)
+from daekit.data.audio import (  # noqa: E402  (after importorskip: the module needs soundfile)
+    AudioWriter,
+    PairedAudioFolder,
+    fsdd_files,
+    fsdd_test_items,
+    iter_audio_blocks,
+    join_clips,
+    list_audio_files,
+    load_audio,
+    load_noise_bank,
+    resample,
+    save_audio,
+    speech_items,
+)
 
 
 def tone(sr=8000, seconds=0.5, f=300.0):
@@ -44,7 +55,7 @@ def test_resample_changes_length_and_keeps_the_tone():
     y = resample(x, 16000, 8000)
     assert y.shape == (8000,)
     spectrum = np.abs(np.fft.rfft(y))
-    assert abs(np.argmax(spectrum) - 440) <= 1   # 1 Hz bins for 1 s at 8 kHz
+    assert abs(np.argmax(spectrum) - 440) <= 1  # 1 Hz bins for 1 s at 8 kHz
     assert resample(x, 16000, 16000) is not None
 
 

@@ -14,11 +14,20 @@ def _rng():
     return np.random.default_rng(0)
 
 
-@pytest.mark.parametrize("suffix,shape,dtype", [
-    (".png", (20, 30), np.uint8), (".png", (20, 30, 2), np.uint8), (".png", (20, 30, 3), np.uint8),
-    (".png", (20, 30, 4), np.uint8), (".png", (20, 30), np.uint16), (".tif", (20, 30), np.uint16),
-    (".tif", (20, 30, 3), np.uint8), (".bmp", (20, 30, 3), np.uint8), (".bmp", (20, 30), np.uint8),
-])
+@pytest.mark.parametrize(
+    "suffix,shape,dtype",
+    [
+        (".png", (20, 30), np.uint8),
+        (".png", (20, 30, 2), np.uint8),
+        (".png", (20, 30, 3), np.uint8),
+        (".png", (20, 30, 4), np.uint8),
+        (".png", (20, 30), np.uint16),
+        (".tif", (20, 30), np.uint16),
+        (".tif", (20, 30, 3), np.uint8),
+        (".bmp", (20, 30, 3), np.uint8),
+        (".bmp", (20, 30), np.uint8),
+    ],
+)
 def test_write_then_read_is_lossless(tmp_path, suffix, shape, dtype):
     arr = _rng().integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
     path = im.write_image(tmp_path / f"a{suffix}", arr)
@@ -46,9 +55,13 @@ def test_exif_orientation_is_applied(tmp_path):
     assert im.read_image(tmp_path / "o.jpg").shape == (40, 10, 3)
 
 
-@pytest.mark.parametrize("content,words", [
-    (b"", "empty"), (b"hello, not an image", "not an image"),
-])
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        (b"", "empty"),
+        (b"hello, not an image", "not an image"),
+    ],
+)
 def test_bad_files_get_one_sentence_naming_the_file(tmp_path, content, words):
     path = tmp_path / "bad.png"
     path.write_bytes(content)
@@ -109,7 +122,12 @@ def test_tiles_of_large_photos_can_be_scaled_down_first(tmp_path):
     small = im._shrink(im.read_image(tmp_path / "b.png"), 60)
     assert small.shape == (40, 60) and small.dtype == np.uint16
     assert abs(int(small[0, 0]) - deep[:2, :2].mean()) <= 1
-    assert im.load_tiles(tmp_path / "a.png", tile=64, channels=3, max_side=1000).shape == (12, 3, 64, 64)  # not enlarged
+    assert im.load_tiles(tmp_path / "a.png", tile=64, channels=3, max_side=1000).shape == (
+        12,
+        3,
+        64,
+        64,
+    )  # not enlarged
 
 
 def test_augment8_gives_the_eight_symmetries_of_the_square():
@@ -130,7 +148,9 @@ def test_random_patches_are_crops_in_unit_range_and_reproducible():
     # every patch is a real crop of some tile
     t = tiles.float() / 255
     for p in a:
-        found = any(torch.equal(t[i, :, y:y + 16, x:x + 16], p) for i in range(5) for y in range(17) for x in range(17))
+        found = any(
+            torch.equal(t[i, :, y : y + 16, x : x + 16], p) for i in range(5) for y in range(17) for x in range(17)
+        )
         assert found
     with pytest.raises(ValueError, match="larger"):
         im.random_patches(tiles, 1, 40)

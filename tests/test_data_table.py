@@ -30,11 +30,11 @@ def test_no_header_semicolon_and_unnamed_dates(tmp_path):
 def test_numeric_time_and_index_columns_are_the_time_axis(tmp_path):
     t = read_table(write(tmp_path, "e.csv", "time,value\n0,1.5\n1,2.5\n2,0.5\n"))
     assert t.columns == ["value"] and t.time_column == "time" and t.timestamps == ["0", "1", "2"]
-    t = read_table(write(tmp_path, "f.csv", ",a,b\n0,1,2\n1,3,4\n2,5,6\n"))   # pandas' to_csv index
+    t = read_table(write(tmp_path, "f.csv", ",a,b\n0,1,2\n1,3,4\n2,5,6\n"))  # pandas' to_csv index
     assert t.columns == ["a", "b"] and t.timestamps == ["0", "1", "2"]
-    t = read_table(write(tmp_path, "g.csv", "time,value\n3,1\n1,2\n2,3\n"))   # not increasing: data
+    t = read_table(write(tmp_path, "g.csv", "time,value\n3,1\n1,2\n2,3\n"))  # not increasing: data
     assert t.columns == ["time", "value"] and t.timestamps is None
-    t = read_table(write(tmp_path, "h.csv", "a,index\n0,1\n1,2\n2,3\n"))   # only a first column is an index
+    t = read_table(write(tmp_path, "h.csv", "a,index\n0,1\n1,2\n2,3\n"))  # only a first column is an index
     assert t.columns == ["a", "index"] and t.timestamps is None
 
 
@@ -58,15 +58,18 @@ def test_numpy_files(tmp_path):
         read_table(tmp_path / "two.npz")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("a,b\n1,2\n3,nan\n", "column 'b' holds NaN at data row 2"),
-    ("a,b\n1,2\n3,inf\n", "infinite value"),
-    ("a,b\n1,2\n3,\n", "empty cell at line 3"),
-    ("a,b\n1,2\n3,hello\n", "column 'b' holds the text 'hello'"),
-    ("a,b\n1,2\n3\n", "line 3 has 1 fields"),
-    ("a,b\n", "header but no data rows"),
-    ("", "the file is empty"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a,b\n1,2\n3,nan\n", "column 'b' holds NaN at data row 2"),
+        ("a,b\n1,2\n3,inf\n", "infinite value"),
+        ("a,b\n1,2\n3,\n", "empty cell at line 3"),
+        ("a,b\n1,2\n3,hello\n", "column 'b' holds the text 'hello'"),
+        ("a,b\n1,2\n3\n", "line 3 has 1 fields"),
+        ("a,b\n", "header but no data rows"),
+        ("", "the file is empty"),
+    ],
+)
 def test_bad_csv_gives_one_sentence(tmp_path, text, message):
     with pytest.raises(ValueError, match=message):
         read_table(write(tmp_path, "bad.csv", text))

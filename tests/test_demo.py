@@ -2,8 +2,8 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from daekit import DenoisingAutoencoder  # noqa: E402
-from daekit.demo import digits_demo  # noqa: E402
+from daekit import DenoisingAutoencoder
+from daekit.demo import digits_demo
 
 
 def test_digits_demo_trains_saves_and_beats_the_noisy_input(tmp_path, capsys):

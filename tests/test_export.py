@@ -7,11 +7,12 @@ import torch
 pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from serve_models import shared_models  # noqa: E402
+
 from daekit import DAEDetector, DenoisingAutoencoder, ImageDenoiser, create_model  # noqa: E402
 from daekit.cli import main  # noqa: E402
 from daekit.export import DetectorGraph, SpeechGraph, export_model_folder  # noqa: E402
 from daekit.serve.registry import shipped_models  # noqa: E402
-from serve_models import shared_models  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +21,12 @@ def folders(tmp_path_factory):
     out = shared_models()
     series = np.sin(np.arange(300) / 6.0)[:, None] * np.array([1.0, 0.5])
     DAEDetector(window=12, n_estimators=2, epochs=1, random_state=0).fit(series).save(root / "series_mlp")
-    DAEDetector(window=12, model="conv1d", n_estimators=1, epochs=1, random_state=0).fit(series).save(root / "series_conv")
-    DenoisingAutoencoder(create_model("mlp", in_features=6, hidden_sizes=[8, 4]), noise="gaussian:0.1").save_pretrained(root / "mlp")
+    DAEDetector(window=12, model="conv1d", n_estimators=1, epochs=1, random_state=0).fit(series).save(
+        root / "series_conv"
+    )
+    DenoisingAutoencoder(create_model("mlp", in_features=6, hidden_sizes=[8, 4]), noise="gaussian:0.1").save_pretrained(
+        root / "mlp"
+    )
     DenoisingAutoencoder(create_model("conv2d", in_channels=1, channels=[4, 8])).save_pretrained(root / "conv2d")
     ImageDenoiser.from_pretrained(out["gray"]).as_colour().save_pretrained(root / "opponent")
     out.update({k: str(root / k) for k in ("series_mlp", "series_conv", "mlp", "conv2d", "opponent")})
@@ -32,8 +37,9 @@ def session(path):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-@pytest.mark.parametrize("name", ["gray", "color", "opponent", "speech", "table", "series_mlp", "series_conv", "mlp",
-                                  "conv2d"])
+@pytest.mark.parametrize(
+    "name", ["gray", "color", "opponent", "speech", "table", "series_mlp", "series_conv", "mlp", "conv2d"]
+)
 def test_every_kind_exports_and_matches_pytorch(folders, tmp_path, name):
     info = export_model_folder(folders[name], tmp_path / "m.onnx")
     assert info["max_abs_diff"] <= 1e-4
@@ -43,6 +49,7 @@ def test_every_kind_exports_and_matches_pytorch(folders, tmp_path, name):
 
 def test_speech_graph_equals_the_enhancer_at_any_length(folders, tmp_path):
     from daekit.apps.speech import SpeechEnhancer
+
     enh = SpeechEnhancer.from_pretrained(folders["speech"], attenuation_limit_db=20, wet=0.8)
     graph = SpeechGraph(enh)
     s = None
@@ -79,7 +86,9 @@ def test_detector_onnx_scores_equal_decision_function(folders, tmp_path, latent_
     X = np.random.default_rng(3).normal(size=(31, 3)).astype(np.float32)
     if latent_weight:
         train = np.random.default_rng(4).normal(size=(200, 3))
-        DAEDetector(n_estimators=2, epochs=2, latent_weight=latent_weight, random_state=0).fit(train).save(tmp_path / "lat")
+        DAEDetector(n_estimators=2, epochs=2, latent_weight=latent_weight, random_state=0).fit(train).save(
+            tmp_path / "lat"
+        )
         folder = tmp_path / "lat"
     else:
         folder = folders["table"]
@@ -92,6 +101,7 @@ def test_detector_onnx_scores_equal_decision_function(folders, tmp_path, latent_
 
 def test_series_detector_graph_folds_to_the_same_step_scores(folders):
     from daekit.apps.anomaly_windows import fold_to_steps, make_windows, window_starts
+
     det = DAEDetector.load(folders["series_mlp"])
     series = np.cos(np.arange(80) / 5.0)[:, None] * np.array([1.0, 0.5])
     windows, _ = make_windows(series, det.window, 1)
@@ -108,6 +118,7 @@ def test_cli_export_of_an_app_folder(folders, tmp_path, capsys):
 
 def test_cli_export_refuses_an_unknown_class(tmp_path, capsys):
     from daekit.io import write_model_folder
+
     write_model_folder(tmp_path / "odd", {"class": "Mystery"}, {"w": torch.zeros(1)})
     assert main(["export", str(tmp_path / "odd"), "--onnx", str(tmp_path / "o.onnx")]) == 2
     assert "Mystery" in capsys.readouterr().err and not (tmp_path / "o.onnx").exists()
@@ -116,8 +127,11 @@ def test_cli_export_refuses_an_unknown_class(tmp_path, capsys):
 SHIPPED = shipped_models()
 
 
-@pytest.mark.parametrize("name", sorted(SHIPPED) or [pytest.param("none", marks=pytest.mark.skip(
-    reason="no bundled model folders in src/daekit/pretrained yet"))])
+@pytest.mark.parametrize(
+    "name",
+    sorted(SHIPPED)
+    or [pytest.param("none", marks=pytest.mark.skip(reason="no bundled model folders in src/daekit/pretrained yet"))],
+)
 def test_every_shipped_model_exports(name, tmp_path):
     info = export_model_folder(SHIPPED[name], tmp_path / f"{name}.onnx")
     assert info["max_abs_diff"] <= 1e-4

@@ -8,14 +8,14 @@ import torch
 
 pytest.importorskip("sklearn")
 
-from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.exceptions import NotFittedError  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.model_selection import GridSearchCV  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
 
-from daekit import DAEClassifier, DAEFeatureExtractor, ModelFileError  # noqa: E402
+from daekit import DAEClassifier, DAEFeatureExtractor, ModelFileError
 
 # Small, fast settings: the contract does not depend on the size of the network.
 FAST = dict(hidden_sizes=(16,), epochs=2, batch_size=32, num_threads=1, random_state=0)
@@ -78,8 +78,9 @@ def test_stacked_layerwise_and_joint(digits):
 
 def test_conv2d_extractor(digits):
     X, _ = digits
-    fx = DAEFeatureExtractor(model="conv2d", hidden_sizes=(4, 8), image_shape=(8, 8), epochs=1,
-                             batch_size=64, num_threads=1, random_state=0).fit(X)
+    fx = DAEFeatureExtractor(
+        model="conv2d", hidden_sizes=(4, 8), image_shape=(8, 8), epochs=1, batch_size=64, num_threads=1, random_state=0
+    ).fit(X)
     Z = fx.transform(X[:5])
     assert Z.shape == (5, 8 * 4 * 4)
     assert fx.inverse_transform(Z).shape == (5, 64)
@@ -155,28 +156,35 @@ def test_check_estimator_extractor():
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not inherit from")
-        results = check_estimator(DAEFeatureExtractor(hidden_sizes=(8,), epochs=2, batch_size=16, num_threads=1),
-                                  on_fail=None)
+        results = check_estimator(
+            DAEFeatureExtractor(hidden_sizes=(8,), epochs=2, batch_size=16, num_threads=1), on_fail=None
+        )
     failed = [(r["check_name"], r["exception"]) for r in results if r["status"] == "failed"]
     assert failed == []
     # Only skips are checks whose optional inputs (array API, pandas) are not installed here.
     skipped = {r["check_name"] for r in results if r["status"] == "skipped"}
-    assert skipped <= {"check_array_api_input", "check_dataframe_column_names_consistency",
-                       "check_transformer_get_feature_names_out_pandas", "check_transformer_data_not_an_array"}
+    assert skipped <= {
+        "check_array_api_input",
+        "check_dataframe_column_names_consistency",
+        "check_transformer_get_feature_names_out_pandas",
+        "check_transformer_data_not_an_array",
+    }
 
 
 def test_classifier_fit_predict(digits):
     X, y = digits
     labels = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])[y]
-    clf = DAEClassifier(hidden_sizes=(32, 16), pretrain_epochs=2, epochs=30, batch_size=32, lr=1e-2,
-                        num_threads=1, random_state=0).fit(X, labels)
+    clf = DAEClassifier(
+        hidden_sizes=(32, 16), pretrain_epochs=2, epochs=30, batch_size=32, lr=1e-2, num_threads=1, random_state=0
+    ).fit(X, labels)
     proba = clf.predict_proba(X)
     assert proba.shape == (400, 10) and np.allclose(proba.sum(1), 1)
     assert set(clf.predict(X)) <= set(labels) and clf.score(X, labels) > 0.8
     assert len(clf.history_) == 3  # two pretrained layers, then fine-tuning
     assert clf.encode(X).shape == (400, 16)
-    scratch = DAEClassifier(hidden_sizes=(32, 16), pretrain=False, epochs=2, batch_size=32, num_threads=1,
-                            random_state=0).fit(X, labels)
+    scratch = DAEClassifier(
+        hidden_sizes=(32, 16), pretrain=False, epochs=2, batch_size=32, num_threads=1, random_state=0
+    ).fit(X, labels)
     assert len(scratch.history_) == 1
     with pytest.raises(NotFittedError):
         DAEClassifier().predict(X)
@@ -190,6 +198,8 @@ def test_check_estimator_classifier():
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not inherit from")  # NOT_BASE_ESTIMATOR
-        results = check_estimator(DAEClassifier(hidden_sizes=(16,), pretrain_epochs=2, epochs=40, batch_size=16,
-                                                lr=1e-2, num_threads=1), on_fail=None)
+        results = check_estimator(
+            DAEClassifier(hidden_sizes=(16,), pretrain_epochs=2, epochs=40, batch_size=16, lr=1e-2, num_threads=1),
+            on_fail=None,
+        )
     assert [(r["check_name"], r["exception"]) for r in results if r["status"] == "failed"] == []

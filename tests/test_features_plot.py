@@ -6,10 +6,10 @@ import pytest
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
-from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.datasets import load_digits
 
-from daekit import DAEFeatureExtractor  # noqa: E402
-from daekit.apps.features_plot import filter_grid, plot_codes, plot_filters  # noqa: E402
+from daekit import DAEFeatureExtractor
+from daekit.apps.features_plot import filter_grid, plot_codes, plot_filters
 
 
 def test_filter_grid_scales_each_filter_and_rejects_bad_shapes():

@@ -11,10 +11,12 @@ from daekit.train import TrainConfig
 @pytest.mark.parametrize("tied", [True, False])
 def test_stack_layers_is_the_composition_of_its_layers(tied):
     torch.manual_seed(0)
-    bottom = DenseAutoencoder(12, (8,), activation="sigmoid", latent_activation="sigmoid",
-                              output_activation="sigmoid", tied=tied)
-    top = DenseAutoencoder(8, (5,), activation="sigmoid", latent_activation="sigmoid",
-                           output_activation="sigmoid", tied=tied)
+    bottom = DenseAutoencoder(
+        12, (8,), activation="sigmoid", latent_activation="sigmoid", output_activation="sigmoid", tied=tied
+    )
+    top = DenseAutoencoder(
+        8, (5,), activation="sigmoid", latent_activation="sigmoid", output_activation="sigmoid", tied=tied
+    )
     deep = stack_layers([bottom, top])
     x = torch.rand(7, 12)
     with torch.no_grad():
@@ -38,8 +40,13 @@ def test_pretrain_stack_lowers_each_layers_loss():
     torch.manual_seed(0)
     x = (torch.rand(256, 20) < 0.3).float()
     histories = []
-    model = pretrain_stack(x, (16, 6), noise=["masking:0.2", "masking:0.1"], histories=histories,
-                           config=TrainConfig(max_steps=60, batch_size=32, lr=1e-2, quiet=True, log_every=10))
+    model = pretrain_stack(
+        x,
+        (16, 6),
+        noise=["masking:0.2", "masking:0.1"],
+        histories=histories,
+        config=TrainConfig(max_steps=60, batch_size=32, lr=1e-2, quiet=True, log_every=10),
+    )
     assert model.encode(x).shape == (256, 6)
     assert len(histories) == 2
     for history in histories:

@@ -6,12 +6,19 @@ import torch
 
 pytest.importorskip("PIL")
 
-import daekit as dk  # noqa: E402
-from daekit.apps.image import (PRETRAINED_DIR, ImageDenoiser, PatchObjective, _orient,  # noqa: E402
-                               compare_grid, synthetic_image, train_image_denoiser)
-from daekit.data import image as im  # noqa: E402
-from daekit.metrics import psnr  # noqa: E402
-from daekit.models.image_unet import OPPONENT, estimate_noise_std  # noqa: E402
+import daekit as dk
+from daekit.apps.image import (
+    PRETRAINED_DIR,
+    ImageDenoiser,
+    PatchObjective,
+    _orient,
+    compare_grid,
+    synthetic_image,
+    train_image_denoiser,
+)
+from daekit.data import image as im
+from daekit.metrics import psnr
+from daekit.models.image_unet import OPPONENT, estimate_noise_std
 
 
 def tiny(channels=1, **kw):
@@ -46,8 +53,14 @@ def test_tiled_result_is_close_to_whole_image_result():
 def test_layouts_dtypes_and_alpha_are_kept():
     den = ImageDenoiser(identity(), tile=64, overlap=8)
     rng = np.random.default_rng(2)
-    for shape, dtype in [((40, 50), np.uint8), ((40, 50), np.uint16), ((40, 50, 3), np.uint8),
-                         ((40, 50, 4), np.uint8), ((40, 50, 2), np.uint16), ((40, 50, 1), np.uint8)]:
+    for shape, dtype in [
+        ((40, 50), np.uint8),
+        ((40, 50), np.uint16),
+        ((40, 50, 3), np.uint8),
+        ((40, 50, 4), np.uint8),
+        ((40, 50, 2), np.uint16),
+        ((40, 50, 1), np.uint8),
+    ]:
         arr = rng.integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
         out = den(arr, sigma=5)
         assert out.shape == arr.shape and out.dtype == arr.dtype
@@ -105,8 +118,8 @@ def test_opponent_colour_space_runs_the_gray_net_on_luminance_and_chrominance():
     with torch.no_grad():
         out = colour.model(rgb, sigma=sigma)
         opp = torch.einsum("ij,njhw->nihw", OPPONENT, rgb)
-        lum = gray.model(opp[:, :1] / 3 ** 0.5, sigma=sigma / 3 ** 0.5) * 3 ** 0.5  # mean of RGB, noise σ/√3
-        chroma = [gray.model(opp[:, i:i + 1] + 0.5, sigma=sigma) - 0.5 for i in (1, 2)]
+        lum = gray.model(opp[:, :1] / 3**0.5, sigma=sigma / 3**0.5) * 3**0.5  # mean of RGB, noise σ/√3
+        chroma = [gray.model(opp[:, i : i + 1] + 0.5, sigma=sigma) - 0.5 for i in (1, 2)]
         expected = torch.einsum("ji,njhw->nihw", OPPONENT, torch.cat([lum] + chroma, 1))
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
     assert colour.model.flops_per_pixel() == 3 * gray.model.flops_per_pixel()
@@ -142,11 +155,13 @@ def test_save_and_load_round_trip(tmp_path):
     assert ImageDenoiser.from_pretrained(tmp_path / "m", ensemble=1).ensemble == 1  # a keyword overrides
     opp = ImageDenoiser(tiny()).as_colour()
     opp.save_pretrained(tmp_path / "o")
-    np.testing.assert_array_equal(ImageDenoiser.from_pretrained(tmp_path / "o").denoise_array(x, 25),
-                                  opp.denoise_array(x, 25))
+    np.testing.assert_array_equal(
+        ImageDenoiser.from_pretrained(tmp_path / "o").denoise_array(x, 25), opp.denoise_array(x, 25)
+    )
     den.save_pretrained(tmp_path / "h", half=True)  # fp16 weights load into the fp32 model
-    np.testing.assert_allclose(ImageDenoiser.from_pretrained(tmp_path / "h").denoise_array(x, 25),
-                               back.denoise_array(x, 25), atol=2e-3)
+    np.testing.assert_allclose(
+        ImageDenoiser.from_pretrained(tmp_path / "h").denoise_array(x, 25), back.denoise_array(x, 25), atol=2e-3
+    )
     with pytest.raises(dk.ModelFileError):
         ImageDenoiser.from_pretrained(tmp_path / "nothing")
     with pytest.raises(ValueError, match="no bundled image model"):
@@ -167,26 +182,57 @@ def test_patch_objective_trains_and_validates():
 def test_train_image_denoiser_end_to_end(tmp_path):
     for i in range(2):
         im.write_image(tmp_path / f"{i}.png", synthetic_image(64, seed=i))
-    den = train_image_denoiser(tmp_path, tmp_path / "run", channels=1,
-                               model={"name": "image_unet", "kwargs": {"channels": [8, 16], "blocks": 1}},
-                               patch_size=32, tile=64, max_steps=3, batch_size=4, quiet=True, device="cpu")
+    den = train_image_denoiser(
+        tmp_path,
+        tmp_path / "run",
+        channels=1,
+        model={"name": "image_unet", "kwargs": {"channels": [8, 16], "blocks": 1}},
+        patch_size=32,
+        tile=64,
+        max_steps=3,
+        batch_size=4,
+        quiet=True,
+        device="cpu",
+    )
     assert den.training["steps"] == 3
     back = ImageDenoiser.from_pretrained(tmp_path / "run")
     assert back(synthetic_image(40), sigma=10).shape == (40, 40)
     # A further stage starts from those weights (a tiny learning rate barely moves them).
-    more = train_image_denoiser(tmp_path, tmp_path / "run2", channels=1, init=tmp_path / "run", patch_size=32,
-                                tile=64, max_steps=1, batch_size=4, lr=1e-12, quiet=True, device="cpu")
+    more = train_image_denoiser(
+        tmp_path,
+        tmp_path / "run2",
+        channels=1,
+        init=tmp_path / "run",
+        patch_size=32,
+        tile=64,
+        max_steps=1,
+        batch_size=4,
+        lr=1e-12,
+        quiet=True,
+        device="cpu",
+    )
     for a, b in zip(back.model.state_dict().values(), more.model.state_dict().values()):
         torch.testing.assert_close(a.float(), b.float(), atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match="channel"):
         train_image_denoiser(tmp_path, tmp_path / "run3", channels=3, init=tmp_path / "run", max_steps=1)
     # The colour recipe's --opponent stage: the gray net in the opponent space, trained on colour.
     back.as_colour().save_pretrained(tmp_path / "opp")
-    colour = train_image_denoiser(tmp_path, tmp_path / "run4", channels=3, init=tmp_path / "opp", patch_size=32,
-                                  tile=64, max_steps=2, batch_size=4, quiet=True, device="cpu")
+    colour = train_image_denoiser(
+        tmp_path,
+        tmp_path / "run4",
+        channels=3,
+        init=tmp_path / "opp",
+        patch_size=32,
+        tile=64,
+        max_steps=2,
+        batch_size=4,
+        quiet=True,
+        device="cpu",
+    )
     assert colour.model.colour_space == "opponent" and colour.training["steps"] == 2
-    moved = [not torch.equal(a, b) for a, b in zip(back.model.state_dict().values(),
-                                                  colour.model.state_dict().values())]
+    moved = [
+        not torch.equal(a, b) for a, b in zip(back.model.state_dict().values(), colour.model.state_dict().values())
+    ]
     assert any(moved)  # the shared single-channel weights were trained
 
 
@@ -195,10 +241,17 @@ def test_gpu_recipe_path_bf16_channels_last_runs_on_cpu(tmp_path):
     from daekit.train import TrainConfig
 
     tiles = torch.from_numpy(synthetic_image(64))[None, None].repeat(4, 1, 1, 1)
-    cfg = TrainConfig(max_steps=2, batch_size=4, precision="bf16", channels_last=True, device="cpu", quiet=True,
-                      tensorboard=False)
-    den = train_image_denoiser(tiles, tmp_path / "run", channels=1, patch_size=32, config=cfg,
-                               model={"name": "image_unet", "kwargs": {"channels": [8, 16], "blocks": 1}})
+    cfg = TrainConfig(
+        max_steps=2, batch_size=4, precision="bf16", channels_last=True, device="cpu", quiet=True, tensorboard=False
+    )
+    den = train_image_denoiser(
+        tiles,
+        tmp_path / "run",
+        channels=1,
+        patch_size=32,
+        config=cfg,
+        model={"name": "image_unet", "kwargs": {"channels": [8, 16], "blocks": 1}},
+    )
     assert den.training["steps"] == 2
     assert np.isfinite(den(synthetic_image(32), sigma=10).astype(float)).all()
 
@@ -209,8 +262,9 @@ def test_compare_grid_makes_one_rgb_picture():
     assert grid.dtype == np.uint8 and grid.shape == (32 + 24, 32 + 8 + 32, 3)
 
 
-needs_weights = pytest.mark.skipif(not (PRETRAINED_DIR / "gray" / "config.json").is_file(),
-                                   reason="bundled gray weights not present")
+needs_weights = pytest.mark.skipif(
+    not (PRETRAINED_DIR / "gray" / "config.json").is_file(), reason="bundled gray weights not present"
+)
 
 
 @needs_weights

@@ -10,8 +10,25 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "daekit"
 CORE = {"noise", "models", "losses", "dae", "train", "train_config", "io", "noise_estimate"}
 LEAVES = {"noise", "models", "losses"}
-OPTIONAL = {"PIL", "soundfile", "sklearn", "scipy", "matplotlib", "fastapi", "uvicorn", "onnx", "onnxruntime",
-            "pandas", "pyod", "pesq", "pystoi", "skimage", "tensorboard", "starlette", "multipart"}
+OPTIONAL = {
+    "PIL",
+    "soundfile",
+    "sklearn",
+    "scipy",
+    "matplotlib",
+    "fastapi",
+    "uvicorn",
+    "onnx",
+    "onnxruntime",
+    "pandas",
+    "pyod",
+    "pesq",
+    "pystoi",
+    "skimage",
+    "tensorboard",
+    "starlette",
+    "multipart",
+}
 
 
 def module_of(path: Path) -> str:
@@ -61,7 +78,7 @@ def test_import_direction(path):
     for name in top_level_imports(path):
         target = first(name)
         if name.split(".")[0] in OPTIONAL:
-            assert False, f"{mod} imports optional package {name} at module level"
+            raise AssertionError(f"{mod} imports optional package {name} at module level")
         if not target:
             continue
         if top not in ("__main__", "cli", "serve"):
@@ -73,12 +90,14 @@ def test_import_direction(path):
         if top == "apps":
             other = name.split(".")[2] if len(name.split(".")) > 2 else ""
             this = mod.split(".")[1] if len(mod.split(".")) > 1 else ""
-            assert not (target == "apps" and other and this and other.split("_")[0] != this.split("_")[0]), \
+            assert not (target == "apps" and other and this and other.split("_")[0] != this.split("_")[0]), (
                 f"app {mod} imports another app {name}"
+            )
 
 
 def test_import_daekit_loads_no_optional_package():
-    code = ("import sys, daekit; bad = sorted(m for m in %r if m in sys.modules); "
-            "print(','.join(bad))" % sorted(OPTIONAL))
+    code = (
+        f"import sys, daekit; bad = sorted(m for m in {sorted(OPTIONAL)!r} if m in sys.modules); print(','.join(bad))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"import daekit loaded {out.stdout.strip()}"

@@ -9,9 +9,13 @@ from daekit.io import ModelFileError, read_model_folder
 
 @pytest.fixture()
 def saved(tmp_path):
-    dae = dk.DenoisingAutoencoder(dk.create_model("mlp", in_features=8, hidden_sizes=[6, 2]),
-                                  noise=dk.noise.Compose([dk.noise.Gaussian((0, 0.2)), dk.noise.Masking(0.1)]),
-                                  loss="l1", sparsity=0.1, preprocessing={"standardize": {"mean": [0] * 8}})
+    dae = dk.DenoisingAutoencoder(
+        dk.create_model("mlp", in_features=8, hidden_sizes=[6, 2]),
+        noise=dk.noise.Compose([dk.noise.Gaussian((0, 0.2)), dk.noise.Masking(0.1)]),
+        loss="l1",
+        sparsity=0.1,
+        preprocessing={"standardize": {"mean": [0] * 8}},
+    )
     path = dae.save_pretrained(tmp_path / "model")
     return dae, path
 
@@ -65,12 +69,15 @@ def test_weights_that_do_not_fit_the_config_are_refused(saved, tmp_path):
         dk.DenoisingAutoencoder.from_pretrained(path)
 
 
-@pytest.mark.parametrize("damage,match", [
-    (lambda p: (p / "config.json").write_text("{not json"), "not valid JSON"),
-    (lambda p: (p / "config.json").write_text("[1, 2]"), "not a daekit model config"),
-    (lambda p: (p / "config.json").unlink(), "no config.json"),
-    (lambda p: (p / "model.safetensors").unlink(), "no model.safetensors"),
-])
+@pytest.mark.parametrize(
+    "damage,match",
+    [
+        (lambda p: (p / "config.json").write_text("{not json"), "not valid JSON"),
+        (lambda p: (p / "config.json").write_text("[1, 2]"), "not a daekit model config"),
+        (lambda p: (p / "config.json").unlink(), "no config.json"),
+        (lambda p: (p / "model.safetensors").unlink(), "no model.safetensors"),
+    ],
+)
 def test_damaged_folders_get_one_sentence(saved, damage, match):
     _, path = saved
     damage(path)
@@ -98,6 +105,7 @@ def test_a_failed_save_leaves_the_old_files_whole(saved, monkeypatch):
 
     def boom(*a, **k):
         raise OSError("disk full")
+
     monkeypatch.setattr("daekit.io.os.replace", boom)
     with pytest.raises(OSError):
         dae.save_pretrained(path)
@@ -117,6 +125,7 @@ def test_onnx_export_of_a_dae_folder_matches_pytorch(tmp_path, name):
 
 def test_bundled_models_are_listed_by_class(tmp_path, monkeypatch):
     import daekit.io as io
+
     dk.DenoisingAutoencoder(dk.create_model("mlp", in_features=4, hidden_sizes=[2])).save_pretrained(tmp_path / "b")
     dk.ImageDenoiser(dk.create_model("image_unet", channels=(4, 8), blocks=1)).save_pretrained(tmp_path / "a")
     (tmp_path / "broken").mkdir()

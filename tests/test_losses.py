@@ -13,7 +13,8 @@ def test_bce_from_logits_is_stable_and_matches_bce():
     mild = torch.randn(4, 6)
     t = torch.rand(4, 6)
     assert losses.bce_with_logits(mild, t).item() == pytest.approx(
-        F.binary_cross_entropy(torch.sigmoid(mild), t).item(), rel=1e-5)
+        F.binary_cross_entropy(torch.sigmoid(mild), t).item(), rel=1e-5
+    )
 
 
 def test_get_loss_names():
@@ -34,7 +35,7 @@ def test_contractive_penalty_estimates_the_jacobian_norm():
     torch.manual_seed(0)
     enc = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.Sigmoid())
     x = torch.rand(3, 6)
-    exact = sum(torch.autograd.functional.jacobian(enc, x[i:i + 1]).pow(2).sum() for i in range(3)) / 3
+    exact = sum(torch.autograd.functional.jacobian(enc, x[i : i + 1]).pow(2).sum() for i in range(3)) / 3
     # For one sigmoid layer the closed form is sum_j (h_j (1 - h_j))^2 sum_i W_ji^2.
     h = enc(x)
     closed = ((h * (1 - h)) ** 2 @ enc[0].weight.pow(2).sum(1)).mean()

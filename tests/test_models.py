@@ -56,6 +56,7 @@ def test_save_load_round_trip_gives_identical_outputs(name, tmp_path):
 @pytest.mark.parametrize("name", dk.list_models())
 def test_config_is_json_and_rebuilds_the_same_model(name):
     import json
+
     model, _ = build(name)
     cfg = json.loads(json.dumps(model.get_config()))
     again = dk.create_model(name, **cfg)
@@ -123,14 +124,17 @@ def test_plain_conv_decode_inverts_encode_shape():
     assert m.decode(m.encode(x)).shape == x.shape
 
 
-@pytest.mark.parametrize("name,kwargs,match", [
-    ("mlp", {"in_features": 0}, "in_features"),
-    ("mlp", {"in_features": 4, "activation": "swish"}, "activation"),
-    ("conv2d", {"downsample": "avg"}, "downsample"),
-    ("conv2d", {"residual": True, "output_activation": "sigmoid"}, "residual"),
-    ("conv1d", {"kernel_size": 4}, "odd"),
-    ("nope", {}, "unknown model"),
-])
+@pytest.mark.parametrize(
+    "name,kwargs,match",
+    [
+        ("mlp", {"in_features": 0}, "in_features"),
+        ("mlp", {"in_features": 4, "activation": "swish"}, "activation"),
+        ("conv2d", {"downsample": "avg"}, "downsample"),
+        ("conv2d", {"residual": True, "output_activation": "sigmoid"}, "residual"),
+        ("conv1d", {"kernel_size": 4}, "odd"),
+        ("nope", {}, "unknown model"),
+    ],
+)
 def test_bad_arguments_are_clear(name, kwargs, match):
     with pytest.raises(ValueError, match=match):
         dk.create_model(name, **kwargs)

@@ -6,9 +6,14 @@ import torch
 from daekit import noise
 
 PROCESSES = [
-    noise.Gaussian(std=0.3), noise.Gaussian(std=(0.0, 0.5)), noise.Uniform(width=0.5),
-    noise.Speckle(std=0.2), noise.Masking(p=0.3), noise.SaltPepper(p=(0.0, 0.2)),
-    noise.Poisson(peak=20.0), noise.Compose([noise.Gaussian(0.1), noise.Masking(0.2)]),
+    noise.Gaussian(std=0.3),
+    noise.Gaussian(std=(0.0, 0.5)),
+    noise.Uniform(width=0.5),
+    noise.Speckle(std=0.2),
+    noise.Masking(p=0.3),
+    noise.SaltPepper(p=(0.0, 0.2)),
+    noise.Poisson(peak=20.0),
+    noise.Compose([noise.Gaussian(0.1), noise.Masking(0.2)]),
     noise.OneOf([noise.Gaussian(0.1), noise.SaltPepper(0.1)], p=[0.3, 0.7]),
 ]
 
@@ -65,8 +70,16 @@ def test_poisson_is_unbiased_and_variance_follows_peak():
     assert torch.equal(noise.poisson(x, math.inf), x)
 
 
-@pytest.mark.parametrize("fn,arg", [(noise.gaussian, "std"), (noise.uniform, "width"), (noise.speckle, "std"),
-                                    (noise.masking, "p"), (noise.salt_pepper, "p")])
+@pytest.mark.parametrize(
+    "fn,arg",
+    [
+        (noise.gaussian, "std"),
+        (noise.uniform, "width"),
+        (noise.speckle, "std"),
+        (noise.masking, "p"),
+        (noise.salt_pepper, "p"),
+    ],
+)
 def test_level_zero_is_identity(fn, arg):
     x = torch.rand(4, 3, 8, 8)
     assert torch.equal(fn(x, **{arg: 0.0}), x)
@@ -124,6 +137,7 @@ def test_oneof_applies_one_process_per_sample():
 @pytest.mark.parametrize("proc", PROCESSES + [noise.Identity(), noise.Poisson(peak=math.inf)], ids=repr)
 def test_config_round_trip(proc):
     import json
+
     cfg = json.loads(json.dumps(proc.to_config()))
     assert noise.from_config(cfg) == proc
 

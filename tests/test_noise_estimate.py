@@ -11,16 +11,15 @@ import pytest
 
 import daekit
 from daekit.cli import main
-from daekit.noise_estimate import (NO_NOISE, estimate, estimate_audio, estimate_image,
-                                   estimate_table)
+from daekit.noise_estimate import NO_NOISE, estimate, estimate_audio, estimate_image, estimate_table
 
 
 def textured_image(size=192, seed=0):
     """A smooth gradient, blocks with edges and a stripe texture, on 0-255."""
     yy, xx = np.mgrid[0:size, 0:size] / size
     img = 60 + 100 * xx + 40 * np.sin(2 * np.pi * 3 * yy)
-    img[size // 4: size // 2, size // 4: size // 2] += 50
-    img[size // 2:, : size // 3] += 30 * np.sin(2 * np.pi * 12 * xx[size // 2:, : size // 3])
+    img[size // 4 : size // 2, size // 4 : size // 2] += 50
+    img[size // 2 :, : size // 3] += 30 * np.sin(2 * np.pi * 12 * xx[size // 2 :, : size // 3])
     return img
 
 
@@ -81,12 +80,15 @@ def test_clean_smooth_image_is_near_zero():
     assert estimate_image(textured_image(), data_range=255) < 1.0
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.zeros((8, 8)), "at least"),
-    (np.full((64, 64), np.nan), "NaN"),
-    (np.zeros((2, 3, 64, 64)), "shape"),
-    (np.array([]), "empty"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((8, 8)), "at least"),
+        (np.full((64, 64), np.nan), "NaN"),
+        (np.zeros((2, 3, 64, 64)), "shape"),
+        (np.array([]), "empty"),
+    ],
+)
 def test_bad_images_raise_one_sentence(bad, match):
     with pytest.raises(ValueError, match=match):
         estimate_image(bad)
@@ -101,6 +103,7 @@ def test_unknown_kind_and_method():
 
 # -- audio -------------------------------------------------------------------------------
 
+
 def speech_like(rate=8000, seconds=2.0, seed=0):
     """Tone bursts with pauses, like words."""
     t = np.arange(int(rate * seconds)) / rate
@@ -114,7 +117,7 @@ def test_audio_floor_and_snr():
     noise = 0.01 * rng.standard_normal(clean.size)
     est = estimate_audio(clean + noise, sample_rate=8000)
     assert abs(est.noise_rms - 0.01) <= 0.001
-    true_snr = 10 * math.log10(np.mean(clean ** 2) / np.mean(noise ** 2))
+    true_snr = 10 * math.log10(np.mean(clean**2) / np.mean(noise**2))
     assert abs(est.snr_db - true_snr) <= 1.0
     assert "SNR" in est.message
 
@@ -138,6 +141,7 @@ def test_bad_audio():
 
 
 # -- tables and series ---------------------------------------------------------------------
+
 
 def test_table_scale_missing_and_constant_columns():
     rng = np.random.default_rng(0)
@@ -172,6 +176,7 @@ def test_table_rejects_infinity():
 
 # -- files, wrapper and CLI -------------------------------------------------------------------
 
+
 def test_files_of_each_kind(tmp_path):
     Image = pytest.importorskip("PIL.Image")
     sf = pytest.importorskip("soundfile")
@@ -189,7 +194,9 @@ def test_files_of_each_kind(tmp_path):
 def test_noise_module_wrapper_is_lazy():
     arr = np.random.default_rng(0).normal(100, 10, (64, 64))
     assert daekit.noise.estimate(arr) == estimate(arr)
-    code = "import sys, daekit.noise; print('daekit.noise_estimate' in sys.modules, 'daekit.noise_select' in sys.modules)"
+    code = (
+        "import sys, daekit.noise; print('daekit.noise_estimate' in sys.modules, 'daekit.noise_select' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

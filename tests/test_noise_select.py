@@ -8,8 +8,7 @@ import torch
 
 import daekit
 from daekit.cli import main
-from daekit.noise_select import (DEFAULT_LEVELS, Selection, default_candidates, parse_budget, select,
-                                 tail_contrast)
+from daekit.noise_select import DEFAULT_LEVELS, Selection, default_candidates, parse_budget, select, tail_contrast
 
 FAST = dict(steps=15, batch_size=64, quiet=True, budget=120)
 
@@ -49,8 +48,16 @@ def test_anomaly_grid_is_ranked_and_complete():
 
 def test_denoise_prefers_training_noise_that_matches_the_target():
     x = low_rank(400)
-    res = select(x, task="denoise", target="gaussian:0.3", candidates={"gaussian": [0.3]},
-                 steps=300, batch_size=64, quiet=True, budget=120)
+    res = select(
+        x,
+        task="denoise",
+        target="gaussian:0.3",
+        candidates={"gaussian": [0.3]},
+        steps=300,
+        batch_size=64,
+        quiet=True,
+        budget=120,
+    )
     assert [r["noise"] for r in res.table][0] == "gaussian:0.3"
     assert res.criterion.startswith("PSNR")
 
@@ -91,8 +98,14 @@ def test_anomaly_with_labels_uses_the_true_auc():
 
 def test_random_search_and_on_trial_hook():
     seen = []
-    res = select(low_rank(), task="anomaly", search="random", n_trials=4,
-                 on_trial=lambda row, dae: seen.append((row["noise"], type(dae).__name__)), **FAST)
+    res = select(
+        low_rank(),
+        task="anomaly",
+        search="random",
+        n_trials=4,
+        on_trial=lambda row, dae: seen.append((row["noise"], type(dae).__name__)),
+        **FAST,
+    )
     assert len(res.table) == 4 and seen[0] == ("none", "DenoisingAutoencoder")
     assert len(seen) == 4
 
@@ -141,8 +154,13 @@ def test_constant_column_does_not_make_nan():
 
 def test_plot_written(tmp_path):
     pytest.importorskip("matplotlib")
-    res = select(low_rank(), task="anomaly", candidates={"gaussian": [0.1, 0.3], "masking": [0.2]},
-                 plot=tmp_path / "plot.png", **FAST)
+    res = select(
+        low_rank(),
+        task="anomaly",
+        candidates={"gaussian": [0.1, 0.3], "masking": [0.2]},
+        plot=tmp_path / "plot.png",
+        **FAST,
+    )
     assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert res.plot_path == str(tmp_path / "plot.png")
 
@@ -168,14 +186,42 @@ def test_wrapper_on_daekit_noise():
 def test_cli_select(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", X=low_rank(200))
     out = tmp_path / "sel.json"
-    rc = main(["noise", "select", str(tmp_path / "d.npz"), "--task", "anomaly", "--budget", "2m", "--steps", "10",
-               "--candidates", "gaussian=0.1;masking=0.25", "--quiet", "--json", str(out)])
+    rc = main(
+        [
+            "noise",
+            "select",
+            str(tmp_path / "d.npz"),
+            "--task",
+            "anomaly",
+            "--budget",
+            "2m",
+            "--steps",
+            "10",
+            "--candidates",
+            "gaussian=0.1;masking=0.25",
+            "--quiet",
+            "--json",
+            str(out),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "best noise:" in text and "rank" in text
     assert json.loads(out.read_text())["task"] == "anomaly"
-    rc = main(["noise", "select", str(tmp_path / "d.npz"), "--task", "anomaly", "--budget", "0.01s",
-               "--steps", "5000", "--quiet"])
+    rc = main(
+        [
+            "noise",
+            "select",
+            str(tmp_path / "d.npz"),
+            "--task",
+            "anomaly",
+            "--budget",
+            "0.01s",
+            "--steps",
+            "5000",
+            "--quiet",
+        ]
+    )
     assert rc == 2 and "allows 0 trials" in capsys.readouterr().err
     rc = main(["noise", "select", str(tmp_path / "d.npz"), "--task", "features", "--budget", "1m", "--quiet"])
     assert rc == 2 and "labels" in capsys.readouterr().err

@@ -10,13 +10,19 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
+from serve_models import shared_models
 
-from daekit.serve import Limits, create_app  # noqa: E402
-from serve_models import shared_models  # noqa: E402
+from daekit.serve import Limits, create_app
 
-LIMITS = Limits(max_upload_mb=1, max_pixels=300 * 300, max_audio_seconds=3, max_rows=500, max_concurrent=1,
-                max_window_values=1_000_000)
+LIMITS = Limits(
+    max_upload_mb=1,
+    max_pixels=300 * 300,
+    max_audio_seconds=3,
+    max_rows=500,
+    max_concurrent=1,
+    max_window_values=1_000_000,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +43,7 @@ def client(app):
 
 def png(arr) -> bytes:
     from PIL import Image
+
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")
     return buf.getvalue()
@@ -44,6 +51,7 @@ def png(arr) -> bytes:
 
 def wav(wave, sr=8000, subtype="PCM_16") -> bytes:
     import soundfile as sf
+
     buf = io.BytesIO()
     sf.write(buf, np.asarray(wave, np.float32).T, sr, format="WAV", subtype=subtype)
     return buf.getvalue()
@@ -51,11 +59,13 @@ def wav(wave, sr=8000, subtype="PCM_16") -> bytes:
 
 def read_png(data):
     from PIL import Image
+
     return np.asarray(Image.open(io.BytesIO(data)))
 
 
 def read_wav(data):
     import soundfile as sf
+
     y, sr = sf.read(io.BytesIO(data), always_2d=True)
     return y, sr
 
@@ -72,11 +82,16 @@ SPEECH = (RNG.standard_normal((2, 12000)) * 0.1).astype(np.float32)
 
 # -- the happy paths ---------------------------------------------------------------------
 
+
 def test_health_and_models(client):
     assert client.get("/healthz").json()["status"] == "ok"
     info = client.get("/v1/models").json()
-    assert {m["name"]: m["kind"] for m in info["models"]} == {"gray": "image", "color": "image",
-                                                               "speech": "audio", "table": "anomaly"}
+    assert {m["name"]: m["kind"] for m in info["models"]} == {
+        "gray": "image",
+        "color": "image",
+        "speech": "audio",
+        "table": "anomaly",
+    }
     assert set(info["endpoints"].values()) == {"ready"}
     assert info["limits"]["max_concurrent"] == 1
 
@@ -97,13 +112,14 @@ def test_image_denoise_keeps_size_and_mode_and_picks_model_by_colour(client):
 def test_endpoints_return_exactly_what_the_apps_return(client, folders):
     from daekit import ImageDenoiser
     from daekit.apps.speech import SpeechEnhancer
+
     r = post_file(client, "/v1/image/denoise?sigma=20", "c.png", png(RGB), "image/png")
     want = ImageDenoiser.from_pretrained(folders["color"])(RGB, sigma=20)
     np.testing.assert_array_equal(read_png(r.content), want)
     r = post_file(client, "/v1/audio/denoise", "s.wav", wav(SPEECH, 16000, "FLOAT"), "audio/wav")
     want = SpeechEnhancer.from_pretrained(folders["speech"])(SPEECH, sample_rate=16000)
     got, _ = read_wav(r.content)
-    assert np.abs(got.T - np.clip(want, -1, 1)).max() <= 1.0 / 32768 + 1e-7   # 16-bit output
+    assert np.abs(got.T - np.clip(want, -1, 1)).max() <= 1.0 / 32768 + 1e-7  # 16-bit output
 
 
 def test_image_alpha_passes_through_and_jpeg_comes_back_as_png(client):
@@ -112,6 +128,7 @@ def test_image_alpha_passes_through_and_jpeg_comes_back_as_png(client):
     out = read_png(r.content)
     assert r.status_code == 200 and out.shape == rgba.shape and (out[..., 3] == 77).all()
     from PIL import Image
+
     buf = io.BytesIO()
     Image.fromarray(RGB).save(buf, format="JPEG")
     r = post_file(client, "/v1/image/denoise", "c.jpg", buf.getvalue(), "image/jpeg")
@@ -122,6 +139,7 @@ def test_image_16bit_gray_stays_16bit(client):
     r = post_file(client, "/v1/image/denoise", "g16.png", png(GRAY.astype(np.uint16) * 257), "image/png")
     assert r.status_code == 200
     from PIL import Image
+
     assert Image.open(io.BytesIO(r.content)).mode.startswith("I")
 
 
@@ -135,9 +153,11 @@ def test_audio_denoise_keeps_rate_channels_and_length(client):
 
 def test_audio_prefers_an_offline_model_unless_one_is_named(folders, tmp_path):
     import torch
+
     from daekit import DenoisingAutoencoder
     from daekit.apps.speech import SpeechEnhancer
     from daekit.models.speech import SpectralMaskNet, to_bidirectional
+
     torch.manual_seed(0)
     net = to_bidirectional(SpectralMaskNet(n_fft=64, hop_length=16, hidden_size=16, num_layers=1))
     SpeechEnhancer(DenoisingAutoencoder(net, preprocessing={"sample_rate": 8000})).save_pretrained(tmp_path / "off")
@@ -151,6 +171,7 @@ def test_audio_prefers_an_offline_model_unless_one_is_named(folders, tmp_path):
 
 def test_audio_flac_accepted(client):
     import soundfile as sf
+
     buf = io.BytesIO()
     sf.write(buf, SPEECH[0], 8000, format="FLAC")
     r = post_file(client, "/v1/audio/denoise", "s.flac", buf.getvalue(), "audio/flac")
@@ -159,6 +180,7 @@ def test_audio_flac_accepted(client):
 
 def test_anomaly_json_csv_and_multipart_agree(client, folders):
     from daekit import DAEDetector
+
     X = RNG.normal(size=(50, 3))
     X[7] += 12.0
     want = DAEDetector.load(folders["table"]).decision_function(X)
@@ -181,8 +203,9 @@ def test_anomaly_fit_mode_flags_a_spike_in_a_series(client):
     v = np.sin(t / 8.0)
     v[300] += 5.0
     csv = "value\n" + "\n".join(str(x) for x in v)
-    r = client.post("/v1/anomaly/score?fit=true&window=16&contamination=0.02", content=csv,
-                    headers={"content-type": "text/csv"})
+    r = client.post(
+        "/v1/anomaly/score?fit=true&window=16&contamination=0.02", content=csv, headers={"content-type": "text/csv"}
+    )
     assert r.status_code == 200, r.text
     res = r.json()
     assert res["mode"] == "fit" and res["n_rows"] == 400
@@ -195,14 +218,16 @@ def test_page_docs_and_openapi_are_served_and_self_contained(client):
     assert "default-src 'self'" in page.headers["content-security-policy"]
     for path in ("/", "/page.js", "/page.css", "/docs", "/docs.js"):
         text = client.get(path).text
-        external = [u for u in re.findall(r"https?://[^\s\"'<>)]+|[\"'(]//[\w.-]+", text)
-                    if u != "http://www.w3.org/2000/svg"]
+        external = [
+            u for u in re.findall(r"https?://[^\s\"'<>)]+|[\"'(]//[\w.-]+", text) if u != "http://www.w3.org/2000/svg"
+        ]
         assert not external, f"{path} refers to {external}"
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/healthz", "/v1/models", "/v1/image/denoise", "/v1/audio/denoise", "/v1/anomaly/score"} <= set(paths)
 
 
 # -- what is not loaded, unknown names, busy -----------------------------------------------
+
 
 def test_endpoints_without_models_answer_503_with_a_reason():
     with TestClient(create_app({}, LIMITS)) as c:
@@ -234,10 +259,13 @@ def test_busy_server_answers_503_with_retry_after(client, app):
 
 # -- hostile and broken uploads ------------------------------------------------------------
 
+
 def png_header_only(width, height) -> bytes:
     """A PNG that claims ``width × height`` pixels but holds one tiny compressed row."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
@@ -245,7 +273,7 @@ def png_header_only(width, height) -> bytes:
 def lying_wav() -> bytes:
     data = bytearray(wav(SPEECH[0, :800]))
     i = data.find(b"data")
-    data[i + 4:i + 8] = struct.pack("<I", 400_000_000)  # claims ~7 hours of samples, holds 0.1 s
+    data[i + 4 : i + 8] = struct.pack("<I", 400_000_000)  # claims ~7 hours of samples, holds 0.1 s
     return bytes(data)
 
 
@@ -256,8 +284,24 @@ def wav_rate(rate) -> bytes:
 
 
 HOSTILE = [
-    ("image bomb header", "/v1/image/denoise", "b.png", png_header_only(100_000, 100_000), "image/png", 413, "decompression bomb"),
-    ("image over pixel limit", "/v1/image/denoise", "big.png", png(np.zeros((400, 400), np.uint8)), "image/png", 413, "pixels"),
+    (
+        "image bomb header",
+        "/v1/image/denoise",
+        "b.png",
+        png_header_only(100_000, 100_000),
+        "image/png",
+        413,
+        "decompression bomb",
+    ),
+    (
+        "image over pixel limit",
+        "/v1/image/denoise",
+        "big.png",
+        png(np.zeros((400, 400), np.uint8)),
+        "image/png",
+        413,
+        "pixels",
+    ),
     ("image truncated", "/v1/image/denoise", "t.png", png(RGB)[:300], "image/png", 400, "truncated"),
     ("image not an image", "/v1/image/denoise", "x.png", b"GIF89a" + bytes(200), "image/png", 415, "accepted"),
     ("image declared html", "/v1/image/denoise", "x.html", b"<html></html>", "text/html", 415, "text/html"),
@@ -274,10 +318,34 @@ HOSTILE = [
     ("table too many rows", "/v1/anomaly/score", "m.csv", b"1,2,3\n" * 600, "text/csv", 413, "rows"),
     ("table wrong width", "/v1/anomaly/score", "w.csv", b"1,2\n3,4\n", "text/csv", 400, "fitted on 3"),
     ("table bad json", "/v1/anomaly/score", "j.json", b'{"rows": [[1,2,3],', "application/json", 400, "not valid JSON"),
-    ("table json nested bomb", "/v1/anomaly/score", "d.json", b"[" * 200_000 + b"]" * 200_000, "application/json", 400, "nested"),
-    ("table too wide", "/v1/anomaly/score", "w.csv", ",".join(["1"] * 2000).encode() + b"\n", "text/csv", 413, "columns"),
+    (
+        "table json nested bomb",
+        "/v1/anomaly/score",
+        "d.json",
+        b"[" * 200_000 + b"]" * 200_000,
+        "application/json",
+        400,
+        "nested",
+    ),
+    (
+        "table too wide",
+        "/v1/anomaly/score",
+        "w.csv",
+        ",".join(["1"] * 2000).encode() + b"\n",
+        "text/csv",
+        413,
+        "columns",
+    ),
     ("table not utf-8", "/v1/anomaly/score", "b.csv", bytes(range(128, 256)), "text/csv", 400, "UTF-8"),
-    ("upload too big", "/v1/image/denoise", "huge.png", b"\x89PNG" + bytes(1_100_000), "image/png", 413, "over the limit"),
+    (
+        "upload too big",
+        "/v1/image/denoise",
+        "huge.png",
+        b"\x89PNG" + bytes(1_100_000),
+        "image/png",
+        413,
+        "over the limit",
+    ),
 ]
 
 
@@ -309,12 +377,15 @@ def test_a_failing_model_is_a_500_sentence_and_the_server_keeps_serving(folders,
         assert c.get("/healthz").json()["jobs_running"] == 0
 
 
-@pytest.mark.parametrize("shape,query,status,words", [
-    ((2, 2), "?sigma=25", 200, None),
-    ((2, 3, 3), "?sigma=25", 200, None),
-    ((5, 5), "", 400, "noise estimation needs"),   # the app's own sentence: too small to estimate σ
-    ((1, 40), "?sigma=25", 400, "at least 2×2"),
-])
+@pytest.mark.parametrize(
+    "shape,query,status,words",
+    [
+        ((2, 2), "?sigma=25", 200, None),
+        ((2, 3, 3), "?sigma=25", 200, None),
+        ((5, 5), "", 400, "noise estimation needs"),  # the app's own sentence: too small to estimate σ
+        ((1, 40), "?sigma=25", 400, "at least 2×2"),
+    ],
+)
 def test_tiny_images(client, shape, query, status, words):
     r = post_file(client, "/v1/image/denoise" + query, "t.png", png(np.full(shape, 128, np.uint8)), "image/png")
     assert r.status_code == status, r.text
@@ -328,6 +399,7 @@ def test_oversized_streamed_body_is_refused_while_it_arrives(client):
     def chunks():
         for _ in range(20):
             yield bytes(100_000)
+
     r = client.post("/v1/anomaly/score", content=chunks(), headers={"content-type": "text/csv"})
     assert r.status_code == 413 and "limit of 1 MB" in r.json()["detail"]
 
@@ -337,7 +409,7 @@ def test_series_too_big_for_its_windows_is_413(client):
     r = client.post("/v1/anomaly/score?fit=true&window=4000", content=csv, headers={"content-type": "text/csv"})
     assert r.status_code == 413 and "windows of 4000" in r.json()["detail"]
     r = client.post("/v1/anomaly/score?fit=true&window=500", content=csv, headers={"content-type": "text/csv"})
-    assert r.status_code == 400 and "500" in r.json()["detail"]   # fewer steps than one window
+    assert r.status_code == 400 and "500" in r.json()["detail"]  # fewer steps than one window
 
 
 def test_bad_query_values_are_422(client):
@@ -356,6 +428,7 @@ def test_limits_must_be_positive():
 
 def test_bundled_models_load_and_answer():
     from daekit.serve import shipped_models
+
     bundled = shipped_models()
     if not bundled:
         pytest.skip("no bundled model folders in src/daekit/pretrained yet")

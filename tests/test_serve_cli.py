@@ -12,26 +12,34 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from daekit.cli import main  # noqa: E402
-from daekit.serve import parse_model_specs  # noqa: E402
-from serve_models import shared_models  # noqa: E402
+from serve_models import shared_models
+
+from daekit.cli import main
+from daekit.serve import parse_model_specs
 
 
 def test_model_specs_parse_and_refuse_bad_ones():
     assert parse_model_specs(["gray=a/b", "x_1.v2=c=d"]) == {"gray": "a/b", "x_1.v2": "c=d"}
-    for bad, words in [(["gray"], "NAME=DIR"), (["=dir"], "NAME=DIR"), (["a b=dir"], "letters"),
-                       (["g=a", "g=b"], "twice")]:
+    for bad, words in [
+        (["gray"], "NAME=DIR"),
+        (["=dir"], "NAME=DIR"),
+        (["a b=dir"], "letters"),
+        (["g=a", "g=b"], "twice"),
+    ]:
         with pytest.raises(ValueError, match=words):
             parse_model_specs(bad)
 
 
-@pytest.mark.parametrize("argv,words", [
-    (["--model", "m=/no/such/folder"], "not a model folder"),
-    (["--model", "nonsense"], "NAME=DIR"),
-    (["--port", "70000"], "1..65535"),
-    (["--max-concurrent", "0"], "max_concurrent"),
-    (["--max-connections", "2", "--max-concurrent", "2"], "must exceed"),
-])
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["--model", "m=/no/such/folder"], "not a model folder"),
+        (["--model", "nonsense"], "NAME=DIR"),
+        (["--port", "70000"], "1..65535"),
+        (["--max-concurrent", "0"], "max_concurrent"),
+        (["--max-connections", "2", "--max-concurrent", "2"], "must exceed"),
+    ],
+)
 def test_bad_arguments_are_one_sentence_and_exit_2(argv, words, capsys):
     assert main(["serve", "--no-bundled", *argv]) == 2
     err = capsys.readouterr().err
@@ -40,6 +48,7 @@ def test_bad_arguments_are_one_sentence_and_exit_2(argv, words, capsys):
 
 def test_a_folder_of_another_class_is_refused(tmp_path, capsys):
     from daekit import DenoisingAutoencoder, create_model
+
     DenoisingAutoencoder(create_model("mlp", in_features=4, hidden_sizes=[3])).save_pretrained(tmp_path / "dae")
     assert main(["serve", "--no-bundled", "--model", f"d={tmp_path / 'dae'}"]) == 2
     assert "serve takes ImageDenoiser, SpeechEnhancer, DAEDetector" in capsys.readouterr().err
@@ -50,8 +59,20 @@ def test_daekit_serve_starts_uvicorn_and_answers():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "daekit", "serve", "--no-bundled", "--port", str(port), "--quiet",
-           "--model", f"gray={folders['gray']}", "--model", f"det={folders['table']}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "daekit",
+        "serve",
+        "--no-bundled",
+        "--port",
+        str(port),
+        "--quiet",
+        "--model",
+        f"gray={folders['gray']}",
+        "--model",
+        f"det={folders['table']}",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -66,8 +87,12 @@ def test_daekit_serve_starts_uvicorn_and_answers():
                 time.sleep(0.2)
         assert info["endpoints"] == {"image": "ready", "audio": info["endpoints"]["audio"], "anomaly": "ready"}
         assert info["endpoints"]["audio"].startswith("no model loaded")
-        conn.request("POST", "/v1/anomaly/score", body=json.dumps([[0.0, 1.0, 2.0]] * 3),
-                     headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            "/v1/anomaly/score",
+            body=json.dumps([[0.0, 1.0, 2.0]] * 3),
+            headers={"Content-Type": "application/json"},
+        )
         assert json.loads(conn.getresponse().read())["n_rows"] == 3
     finally:
         proc.terminate()

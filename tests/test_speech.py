@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import daekit as dk
-from daekit.apps.speech import SpeechEnhancer, StreamResampler, SpeechObjective, negative_si_sdr, train_speech_dae
+from daekit.apps.speech import SpeechEnhancer, SpeechObjective, StreamResampler, negative_si_sdr, train_speech_dae
 from daekit.models.speech import MaskBlockState, SpectralMaskNet, to_bidirectional
 
 pytest.importorskip("scipy")
@@ -16,8 +16,9 @@ pytest.importorskip("scipy")
 @pytest.fixture(scope="module")
 def enhancer():
     torch.manual_seed(0)
-    dae = dk.DenoisingAutoencoder(dk.create_model("speech_mask", hidden_size=16, num_layers=1),
-                                  preprocessing={"sample_rate": 8000})
+    dae = dk.DenoisingAutoencoder(
+        dk.create_model("speech_mask", hidden_size=16, num_layers=1), preprocessing={"sample_rate": 8000}
+    )
     return SpeechEnhancer(dae, block_seconds=0.25)
 
 
@@ -25,11 +26,12 @@ def chunks(x, rng, hi=400):
     i = 0
     while i < x.shape[-1]:
         k = int(rng.integers(1, hi))
-        yield x[..., i:i + k]
+        yield x[..., i : i + k]
         i += k
 
 
 # ---------------------------------------------------------------------------- the model
+
 
 def test_stft_round_trip_is_exact():
     m = SpectralMaskNet(hidden_size=8)
@@ -47,7 +49,7 @@ def test_model_is_causal():
     x2[..., 1500:] += 1.0
     y2 = m(x2)
     # samples before 1500 - n_fft cannot see the change
-    torch.testing.assert_close(y[..., :1500 - m.n_fft], y2[..., :1500 - m.n_fft])
+    torch.testing.assert_close(y[..., : 1500 - m.n_fft], y2[..., : 1500 - m.n_fft])
     assert not torch.allclose(y[..., 1500:], y2[..., 1500:])
 
 
@@ -59,7 +61,7 @@ def test_model_stream_state_equals_offline():
         offline = m(x)[:, 0]
     st = m.stream_state(batch=2)
     out = [st.push(c) for c in chunks(x[:, 0], np.random.default_rng(0))] + [st.flush()]
-    torch.testing.assert_close(torch.cat(out, -1)[:, st.delay:], offline, atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.cat(out, -1)[:, st.delay :], offline, atol=1e-5, rtol=0)
 
 
 def test_bad_model_arguments():
@@ -104,8 +106,9 @@ def test_block_state_is_independent_of_chunking_and_exact_for_short_signals():
     torch.testing.assert_close(run([x], block=1000, context=256), blocks, atol=1e-6, rtol=0)
     with torch.no_grad():
         whole = m(x[:, None])[:, 0]
-    torch.testing.assert_close(run(chunks(x, np.random.default_rng(1)), block=4800, context=256), whole,
-                               atol=1e-6, rtol=0)  # 5000 <= block + context: one piece
+    torch.testing.assert_close(
+        run(chunks(x, np.random.default_rng(1)), block=4800, context=256), whole, atol=1e-6, rtol=0
+    )  # 5000 <= block + context: one piece
     # with context the blocks differ from the whole only a little at their seams
     assert (blocks - whole).abs().max() < 0.2 * whole.abs().max()
     with pytest.raises(ValueError, match="block"):
@@ -113,6 +116,7 @@ def test_block_state_is_independent_of_chunking_and_exact_for_short_signals():
 
 
 # ---------------------------------------------------------------------------- MixAtSNR
+
 
 def test_mix_at_snr_hits_the_snr_and_keeps_silence():
     torch.manual_seed(0)
@@ -145,6 +149,7 @@ def test_mix_at_snr_is_seeded_and_serialisable():
 
 
 # ---------------------------------------------------------------------------- the app
+
 
 def test_offline_is_independent_of_block_size_and_keeps_shape(enhancer):
     x = (0.1 * np.random.default_rng(0).standard_normal((2, 5000))).astype(np.float32)
@@ -216,6 +221,7 @@ def test_attenuation_limit_bounds_the_suppression(enhancer):
 
 def test_save_load_round_trip_and_file_streaming(enhancer, tmp_path):
     from daekit.data.audio import load_audio, save_audio
+
     folder = SpeechEnhancer(enhancer.dae, attenuation_limit_db=30.0).save_pretrained(tmp_path / "m")
     loaded = SpeechEnhancer.from_pretrained(folder)
     assert loaded.attenuation_limit_db == 30.0 and loaded.sample_rate == 8000
@@ -234,9 +240,11 @@ def test_save_load_round_trip_and_file_streaming(enhancer, tmp_path):
 
 def test_offline_model_enhances_arrays_and_files_but_does_not_stream(tmp_path):
     from daekit.data.audio import load_audio, save_audio
+
     torch.manual_seed(0)
-    dae = dk.DenoisingAutoencoder(to_bidirectional(SpectralMaskNet(hidden_size=8, num_layers=1)),
-                                  preprocessing={"sample_rate": 8000})
+    dae = dk.DenoisingAutoencoder(
+        to_bidirectional(SpectralMaskNet(hidden_size=8, num_layers=1)), preprocessing={"sample_rate": 8000}
+    )
     enh = SpeechEnhancer(dae, block_seconds=0.5, context_seconds=0.125, clean_snr_db=None)
     assert not enh.causal and enh.latency_ms == pytest.approx(625.0)
     x = (0.1 * np.random.default_rng(5).standard_normal((2, 9000))).astype(np.float32)
@@ -256,6 +264,7 @@ def test_offline_model_enhances_arrays_and_files_but_does_not_stream(tmp_path):
 
 def test_training_runs_through_the_trainer(tmp_path):
     from daekit.train import TrainConfig
+
     torch.manual_seed(0)
     x = torch.sin(torch.arange(4000) / 4.0).repeat(8, 1, 1) * torch.rand(8, 1, 1)
     cfg = TrainConfig(max_steps=3, batch_size=4, quiet=True, device="cpu", tensorboard=False)
@@ -270,6 +279,7 @@ def test_si_sdr_term_matches_the_metric_and_is_added_with_its_weight():
     x = torch.randn(3, 1, 800, generator=g)
     y = x + 0.3 * torch.randn(3, 1, 800, generator=g)
     from daekit.metrics import si_sdr
+
     expected = -np.mean([si_sdr(y[i, 0].numpy(), x[i, 0].numpy()) for i in range(3)])
     assert float(negative_si_sdr(y, x)) == pytest.approx(expected, abs=1e-4)
     assert float(negative_si_sdr(5.0 * x, x)) < -60  # scale does not matter
@@ -287,12 +297,13 @@ def test_si_sdr_term_matches_the_metric_and_is_added_with_its_weight():
 
 def test_stream_resampler_matches_scipy():
     from scipy.signal import resample_poly
+
     x = np.sin(np.arange(4000) / 7.0)[None].astype(np.float32)
     r = StreamResampler(16000, 8000)
     y = np.concatenate([r.process(c) for c in chunks(x, np.random.default_rng(0), 200)], axis=1)
     d = int(r.delay)
     ref = resample_poly(x, 1, 2, axis=1)
-    np.testing.assert_allclose(y[:, d + 50:], ref[:, 50:y.shape[1] - d], atol=1e-4)
+    np.testing.assert_allclose(y[:, d + 50 :], ref[:, 50 : y.shape[1] - d], atol=1e-4)
 
 
 def test_pretrained_speech8k_if_shipped():

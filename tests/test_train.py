@@ -86,7 +86,14 @@ def test_cli_helpers_precedence(tmp_path):
     args = parser.parse_args(["--config", str(path), "--batch-size", "8", "--quiet", "--no-resume"])
     cfg = config_from_args(args, out_dir="runs/x", lr=0.5, epochs=2)
     # defaults < file < flags
-    assert (cfg.lr, cfg.batch_size, cfg.epochs, cfg.out_dir, cfg.quiet, cfg.resume) == (0.01, 8, 2, "runs/x", True, False)
+    assert (cfg.lr, cfg.batch_size, cfg.epochs, cfg.out_dir, cfg.quiet, cfg.resume) == (
+        0.01,
+        8,
+        2,
+        "runs/x",
+        True,
+        False,
+    )
     assert config_from_args(parser.parse_args([])).quiet is False
 
 
@@ -97,8 +104,12 @@ def test_cli_helpers_precedence(tmp_path):
 def test_fit_accepts_data_kinds_and_learns(data_kind):
     torch.manual_seed(0)
     x = torch.randn(128, 8)
-    data = {"tensor": x, "numpy": x.numpy(), "dataset": _ListDataset(x),
-            "loader": DataLoader(x, batch_size=16, shuffle=True)}[data_kind]
+    data = {
+        "tensor": x,
+        "numpy": x.numpy(),
+        "dataset": _ListDataset(x),
+        "loader": DataLoader(x, batch_size=16, shuffle=True),
+    }[data_kind]
     model = Recon(noise=0.0)
     first = float(model(x).detach())
     trainer = Trainer(model, quick(max_steps=150, lr=1e-2)).fit(data)
@@ -179,7 +190,8 @@ def test_early_stopping_restores_best_weights():
 
     model = Pull()
     trainer = Trainer(model, quick(max_steps=200, lr=0.05, val_every=5, patience=2)).fit(
-        torch.full((64, 1), 5.0), torch.zeros(16, 1))
+        torch.full((64, 1), 5.0), torch.zeros(16, 1)
+    )
     assert trainer.stopped_early_ and trainer.step_ == 15 and trainer.best_step_ == 5
     vals = [r["val_loss"] for r in trainer.history if r["val_loss"] is not None]
     assert len(vals) == 3 and vals[0] < vals[1] < vals[2]
@@ -273,7 +285,8 @@ def test_tensorboard_events_when_installed(tmp_path):
 
 def test_checkpoint_contents_load_weights_only(tmp_path):
     Trainer(Recon(), quick(max_steps=10, ckpt_every=5, out_dir=str(tmp_path), schedule="cosine")).fit(
-        torch.randn(64, 8), torch.randn(16, 8))
+        torch.randn(64, 8), torch.randn(16, 8)
+    )
     ck = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
     assert ck["step"] == 10 and ck["config"]["schedule"] == "cosine"
     assert {"model", "optimizer", "scheduler", "rng", "best", "history"} <= set(ck)
@@ -343,8 +356,9 @@ Trainer(Noisy(), cfg).fit(Rows(x), v)
 
 def _run_script(script: Path, out: Path, delay: float) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, str(script), str(out), str(delay)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(out), str(delay)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
 
 
 def _losses(path: Path) -> list[tuple]:

@@ -62,11 +62,17 @@ def test_two_process_ddp_equals_one_process(tmp_path):
     script.write_text(_SCRIPT)
     one, two = tmp_path / "one", tmp_path / "two"
 
-    res = subprocess.run([sys.executable, str(script), str(one)], env=_env(), capture_output=True,
-                         text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, str(script), str(one)], env=_env(), capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0, res.stderr
-    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                          str(script), str(two)], env=_env(), capture_output=True, text=True, timeout=180)
+    res = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script), str(two)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "initialized after fit: False" in res.stdout  # the Trainer tore its process group down
 
@@ -79,4 +85,5 @@ def test_two_process_ddp_equals_one_process(tmp_path):
     torch.testing.assert_close(torch.tensor(m2), torch.tensor(m1), atol=1e-6, rtol=1e-5, equal_nan=True)
     # Rank 0 alone wrote the run folder.
     assert sorted(p.name for p in two.iterdir() if not p.name.startswith(".")) == sorted(
-        p.name for p in one.iterdir() if not p.name.startswith("."))
+        p.name for p in one.iterdir() if not p.name.startswith(".")
+    )

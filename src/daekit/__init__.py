@@ -8,25 +8,33 @@ encoder–decoder (``daekit.create_model``), a loss (``DenoisingAutoencoder``), 
 __version__ = "0.1.0"
 
 from . import losses, noise
+from .apps.anomaly import DAEDetector
+from .apps.anomaly_stream import StreamDetector
+from .apps.features import DAEClassifier, DAEFeatureExtractor
+from .apps.image import ImageDenoiser
+from .apps.speech import SpeechEnhancer
 from .dae import DenoisingAutoencoder
+from .export import export_model_folder
 from .io import ModelFileError
 from .models import create_model, list_models, register_model
 from .train import TrainConfig, Trainer
-from .apps.anomaly import DAEDetector
-from .apps.anomaly_stream import StreamDetector
-from .apps.image import ImageDenoiser
-from .apps.speech import SpeechEnhancer
-from .apps.features import DAEClassifier, DAEFeatureExtractor
-from .export import export_model_folder
 
 __all__ = [
-    "__version__", "noise", "losses",
-    "DenoisingAutoencoder", "ModelFileError",
-    "create_model", "list_models", "register_model",
-    "Trainer", "TrainConfig",
-    "DAEDetector", "StreamDetector",
+    "__version__",
+    "noise",
+    "losses",
+    "DenoisingAutoencoder",
+    "ModelFileError",
+    "create_model",
+    "list_models",
+    "register_model",
+    "Trainer",
+    "TrainConfig",
+    "DAEDetector",
+    "StreamDetector",
     "ImageDenoiser",
     "SpeechEnhancer",
-    "DAEFeatureExtractor", "DAEClassifier",
+    "DAEFeatureExtractor",
+    "DAEClassifier",
     "export_model_folder",
 ]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -46,9 +46,17 @@ class DenoisingAutoencoder(nn.Module):
         >>> x_hat = dae.denoise(torch.rand(4, 64))
     """
 
-    def __init__(self, model: Autoencoder, noise: noise_lib.Noise | str | None = None, loss: str = "mse",
-                 sparsity: float = 0.0, sparsity_kind: str = "l1", sparsity_target: float = 0.05,
-                 contractive: float = 0.0, preprocessing: dict | None = None):
+    def __init__(
+        self,
+        model: Autoencoder,
+        noise: noise_lib.Noise | str | None = None,
+        loss: str = "mse",
+        sparsity: float = 0.0,
+        sparsity_kind: str = "l1",
+        sparsity_target: float = 0.05,
+        contractive: float = 0.0,
+        preprocessing: dict | None = None,
+    ):
         super().__init__()
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
@@ -85,8 +93,9 @@ class DenoisingAutoencoder(nn.Module):
         out = logits if self.loss == "bce" else self.model.activate(logits)
         total = self._loss_fn(out, x)
         if needs_code:
-            total = total + self.sparsity * (losses.sparsity_l1(z) if self.sparsity_kind == "l1"
-                                             else losses.sparsity_kl(z, self.sparsity_target))
+            total = total + self.sparsity * (
+                losses.sparsity_l1(z) if self.sparsity_kind == "l1" else losses.sparsity_kl(z, self.sparsity_target)
+            )
         if self.contractive > 0:
             total = total + self.contractive * losses.contractive_penalty(self.model.encode, x_noisy)
         return total
@@ -116,8 +125,10 @@ class DenoisingAutoencoder(nn.Module):
     def get_config(self) -> dict:
         name = getattr(self.model, "model_name", "")
         if not name or not hasattr(self.model, "get_config"):
-            raise ValueError(f"{type(self.model).__name__} is not a registered daekit model, so it cannot be "
-                             "described in config.json: register it with daekit.register_model.")
+            raise ValueError(
+                f"{type(self.model).__name__} is not a registered daekit model, so it cannot be "
+                "described in config.json: register it with daekit.register_model."
+            )
         if not isinstance(self.noise, noise_lib.Noise):
             raise ValueError(f"noise {self.noise!r} is not a daekit.noise.Noise, so it cannot be saved.")
         return {
@@ -125,8 +136,12 @@ class DenoisingAutoencoder(nn.Module):
             "model": {"name": name, "kwargs": self.model.get_config()},
             "noise": self.noise.to_config(),
             "loss": self.loss,
-            "regularisers": {"sparsity": self.sparsity, "sparsity_kind": self.sparsity_kind,
-                             "sparsity_target": self.sparsity_target, "contractive": self.contractive},
+            "regularisers": {
+                "sparsity": self.sparsity,
+                "sparsity_kind": self.sparsity_kind,
+                "sparsity_target": self.sparsity_target,
+                "contractive": self.contractive,
+            },
             "preprocessing": self.preprocessing,
         }
 
@@ -139,8 +154,7 @@ class DenoisingAutoencoder(nn.Module):
         return write_model_folder(path, config, self.model.state_dict())
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu"
-                        ) -> "DenoisingAutoencoder":
+    def from_pretrained(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> DenoisingAutoencoder:
         """Load a folder written by ``save_pretrained``; raises ``ModelFileError`` with one
         clear sentence when it is missing, corrupt or does not fit its config."""
         config, tensors = read_model_folder(path)
@@ -149,12 +163,13 @@ class DenoisingAutoencoder(nn.Module):
             dae.model.load_state_dict(tensors, strict=True)
         except RuntimeError as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else "shapes differ"
-            raise ModelFileError(f"the weights in {path} do not fit the model its config.json describes "
-                                 f"({first.rstrip(':')}).") from None
+            raise ModelFileError(
+                f"the weights in {path} do not fit the model its config.json describes ({first.rstrip(':')})."
+            ) from None
         return dae.to(map_location).eval()
 
     @classmethod
-    def from_config(cls, config: dict, source: str = "config") -> "DenoisingAutoencoder":
+    def from_config(cls, config: dict, source: str = "config") -> DenoisingAutoencoder:
         """Build an untrained DAE from a config dict (as written by ``save_pretrained``)."""
         try:
             model_cfg = config["model"]
@@ -162,14 +177,21 @@ class DenoisingAutoencoder(nn.Module):
         except (KeyError, TypeError):
             raise ModelFileError(f"{source} does not say which model it holds (no 'model.name').") from None
         if name not in list_models():
-            raise ModelFileError(f"{source} holds a model '{name}' that this daekit does not know "
-                                 f"(known: {', '.join(list_models())}).")
+            raise ModelFileError(
+                f"{source} holds a model '{name}' that this daekit does not know (known: {', '.join(list_models())})."
+            )
         reg = config.get("regularisers", {})
         try:
             model = create_model(name, **kwargs)
-            return cls(model, noise=noise_lib.from_config(config.get("noise")), loss=config.get("loss", "mse"),
-                       sparsity=reg.get("sparsity", 0.0), sparsity_kind=reg.get("sparsity_kind", "l1"),
-                       sparsity_target=reg.get("sparsity_target", 0.05), contractive=reg.get("contractive", 0.0),
-                       preprocessing=config.get("preprocessing"))
+            return cls(
+                model,
+                noise=noise_lib.from_config(config.get("noise")),
+                loss=config.get("loss", "mse"),
+                sparsity=reg.get("sparsity", 0.0),
+                sparsity_kind=reg.get("sparsity_kind", "l1"),
+                sparsity_target=reg.get("sparsity_target", 0.05),
+                contractive=reg.get("contractive", 0.0),
+                preprocessing=config.get("preprocessing"),
+            )
         except (TypeError, ValueError) as e:
             raise ModelFileError(f"{source} describes a model daekit cannot build: {e}") from None

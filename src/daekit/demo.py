@@ -57,8 +57,16 @@ def _train_and_report(x: np.ndarray, out_dir: str, steps: int, std: float, quiet
     model = create_model("mlp", in_features=64, hidden_sizes=[256, 64], output_activation="sigmoid")
     dae = DenoisingAutoencoder(model, noise=noise.Gaussian(std=(0.0, 0.5)), loss="mse")
     start = time.perf_counter()
-    config = TrainConfig(max_steps=steps, batch_size=128, lr=2e-3, schedule="cosine", seed=0,
-                         out_dir=out_dir, quiet=quiet, val_every=max(1, steps // 5))
+    config = TrainConfig(
+        max_steps=steps,
+        batch_size=128,
+        lr=2e-3,
+        schedule="cosine",
+        seed=0,
+        out_dir=out_dir,
+        quiet=quiet,
+        val_every=max(1, steps // 5),
+    )
     Trainer(dae, config).fit(torch.from_numpy(train), torch.from_numpy(val))
     seconds = time.perf_counter() - start
     dae.save_pretrained(out_dir)
@@ -66,8 +74,12 @@ def _train_and_report(x: np.ndarray, out_dir: str, steps: int, std: float, quiet
     clean = torch.from_numpy(test)
     noisy = noise.gaussian(clean, std, generator=torch.Generator().manual_seed(0))
     denoised = dae.denoise(noisy).numpy()
-    result = {"psnr_noisy": _psnr(noisy.numpy(), test), "psnr_pca": _psnr(_pca_denoise(train, noisy.numpy()), test),
-              "psnr_denoised": _psnr(denoised, test), "seconds": seconds}
+    result = {
+        "psnr_noisy": _psnr(noisy.numpy(), test),
+        "psnr_pca": _psnr(_pca_denoise(train, noisy.numpy()), test),
+        "psnr_denoised": _psnr(denoised, test),
+        "seconds": seconds,
+    }
     result["gain_db"] = result["psnr_denoised"] - result["psnr_noisy"]
     print(f"digits, Gaussian noise std={std} on [0, 1], {len(test)} held-out images:")
     print(f"  noisy input      PSNR {result['psnr_noisy']:6.2f} dB")

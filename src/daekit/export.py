@@ -45,6 +45,7 @@ __all__ = ["export_model_folder", "SpeechGraph", "ImageGraph", "DetectorGraph"]
 
 # ------------------------------------------------------------------------------ graphs
 
+
 class ImageGraph(nn.Module):
     """``ImageDenoiser``'s network with σ as an explicit input (the blind estimate uses a
     median, which ONNX lacks; a host estimates σ, e.g. ``ImageDenoiser.estimate_sigma``)."""
@@ -75,26 +76,26 @@ class SpeechGraph(nn.Module):
         n, bins = net.n_fft, net.n_fft // 2 + 1
         t = torch.arange(n, dtype=torch.float64)
         b = torch.arange(bins, dtype=torch.float64)
-        angle = 2 * math.pi * b[:, None] * t[None, :] / n                       # (bins, n)
+        angle = 2 * math.pi * b[:, None] * t[None, :] / n  # (bins, n)
         window = torch.hann_window(n, periodic=True, dtype=torch.float64)
         analysis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2 bins, n)
         scale = torch.full((bins, 1), 2.0 / n, dtype=torch.float64)
         scale[0], scale[-1] = 1.0 / n, 1.0 / n
         synthesis = torch.cat([scale * torch.cos(angle), -scale * torch.sin(angle)]) * window / net.ola_norm
-        self.register_buffer("analysis", analysis.float().unsqueeze(1))         # (2 bins, 1, n)
-        self.register_buffer("synthesis", synthesis.float().unsqueeze(1))       # (2 bins, 1, n)
+        self.register_buffer("analysis", analysis.float().unsqueeze(1))  # (2 bins, 1, n)
+        self.register_buffer("synthesis", synthesis.float().unsqueeze(1))  # (2 bins, 1, n)
 
     def forward(self, wave):
         n, hop, bins = self.n_fft, self.hop, self.n_fft // 2 + 1
         left = n - hop
         padded = F.pad(wave, (left, n - 1))
-        spec = F.conv1d(padded, self.analysis, stride=hop)                       # (N, 2 bins, frames)
+        spec = F.conv1d(padded, self.analysis, stride=hop)  # (N, 2 bins, frames)
         re, im = spec[:, :bins], spec[:, bins:]
         feats = ((torch.log10(re * re + im * im + 1e-10) + 4.0) / 3.0).transpose(1, 2)
         z, _ = self.net.gru(self.net.inp(feats))
-        gain = self.net.mask_from_code(z, self.min_gain).transpose(1, 2)         # (N, bins, frames)
+        gain = self.net.mask_from_code(z, self.min_gain).transpose(1, 2)  # (N, bins, frames)
         out = F.conv_transpose1d(torch.cat([re * gain, im * gain], 1), self.synthesis, stride=hop)
-        y = out[:, :, left:left + wave.shape[-1]]
+        y = out[:, :, left : left + wave.shape[-1]]
         return y if self.wet == 1.0 else self.wet * y + (1.0 - self.wet) * wave
 
 
@@ -144,6 +145,7 @@ class DetectorGraph(nn.Module):
 
 # ------------------------------------------------------------------------------ export
 
+
 def example_input(model: nn.Module) -> torch.Tensor:
     """A small input of the right shape for tracing ``model``."""
     if hasattr(model, "in_features"):
@@ -166,16 +168,19 @@ def _plan(path: str | os.PathLike):
         den = ImageDenoiser.from_pretrained(path)
         graph, c, m = ImageGraph(den.model), den.channels, getattr(den.model, "size_multiple", 8)
         feeds = [(torch.rand(1, c, 2 * m, 3 * m),), (torch.rand(2, c, 2 * m + 5, 3 * m + 3),)]
-        names, dyn = ["x_noisy"], {"x_noisy": {0: "batch", 2: "height", 3: "width"},
-                                   "x_hat": {0: "batch", 2: "height", 3: "width"}}
+        names, dyn = (
+            ["x_noisy"],
+            {"x_noisy": {0: "batch", 2: "height", 3: "width"}, "x_hat": {0: "batch", 2: "height", 3: "width"}},
+        )
         if graph.noise_map:
             feeds = [f + (torch.tensor([25.0 / 255] * f[0].shape[0]),) for f in feeds]
             names.append("sigma")
             dyn["sigma"] = {0: "batch"}
         meta = {"pixels": "float on [0, 1], NCHW", "sigma": "noise std on [0, 1] (sigma_255 / 255)"}
         return graph, names, feeds, ["x_hat"], dyn, meta
-    if cls == "SpeechEnhancer" or (cls == "DenoisingAutoencoder"
-                                   and config.get("model", {}).get("name") == "speech_mask"):
+    if cls == "SpeechEnhancer" or (
+        cls == "DenoisingAutoencoder" and config.get("model", {}).get("name") == "speech_mask"
+    ):
         from .apps.speech import SpeechEnhancer
 
         enh = SpeechEnhancer.from_pretrained(path)
@@ -183,7 +188,14 @@ def _plan(path: str | os.PathLike):
         sr = enh.sample_rate
         feeds = [(torch.randn(1, 1, sr // 2) * 0.1,), (torch.randn(2, 1, sr // 2 + 1234) * 0.1,)]
         dyn = {"wave": {0: "batch", 2: "samples"}, "enhanced": {0: "batch", 2: "samples"}}
-        return graph, ["wave"], feeds, ["enhanced"], dyn, {"sample_rate": str(sr), "wave": "float in [-1, 1], (N, 1, T)"}
+        return (
+            graph,
+            ["wave"],
+            feeds,
+            ["enhanced"],
+            dyn,
+            {"sample_rate": str(sr), "wave": "float in [-1, 1], (N, 1, T)"},
+        )
     if cls == "DAEDetector":
         from .apps.anomaly import DAEDetector
 
@@ -193,13 +205,17 @@ def _plan(path: str | os.PathLike):
         span = np.asarray(det.scale_span_, dtype=np.float32).reshape(-1, det.n_features_in_)[0]
         meta = {"threshold": repr(float(det.threshold_)), "window": str(det.window)}
         if det.window is None:
-            x = [torch.from_numpy(lo + span * np.random.default_rng(s).random((n, det.n_features_in_), np.float32))
-                 for s, n in ((0, 4), (1, 9))]
+            x = [
+                torch.from_numpy(lo + span * np.random.default_rng(s).random((n, det.n_features_in_), np.float32))
+                for s, n in ((0, 4), (1, 9))
+            ]
             dyn = {"x": {0: "batch"}, "score": {0: "batch"}, "errors": {0: "batch"}}
             return graph, ["x"], [(x[0],), (x[1],)], ["score", "errors"], dyn, meta
         shape = (det.n_features_in_, det.window)
-        x = [torch.from_numpy(lo[:, None] + span[:, None] * np.random.default_rng(s).random((n, *shape), np.float32))
-             for s, n in ((0, 4), (1, 9))]
+        x = [
+            torch.from_numpy(lo[:, None] + span[:, None] * np.random.default_rng(s).random((n, *shape), np.float32))
+            for s, n in ((0, 4), (1, 9))
+        ]
         dyn = {"windows": {0: "batch"}, "errors": {0: "batch"}}
         return graph, ["windows"], [(x[0],), (x[1],)], ["errors"], dyn, meta
     if cls == "DenoisingAutoencoder":
@@ -213,8 +229,9 @@ def _plan(path: str | os.PathLike):
     raise ModelFileError(f"{path} holds a {cls}, which daekit cannot export to ONNX.")
 
 
-def export_model_folder(path: str | os.PathLike, onnx_path: str | os.PathLike, check: bool = True,
-                        atol: float = 1e-4) -> dict:
+def export_model_folder(
+    path: str | os.PathLike, onnx_path: str | os.PathLike, check: bool = True, atol: float = 1e-4
+) -> dict:
     """Export the model in folder ``path`` to ``onnx_path`` (written atomically).
 
     Args:
@@ -247,8 +264,16 @@ def export_model_folder(path: str | os.PathLike, onnx_path: str | os.PathLike, c
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings: the onnxruntime check is the proof
-            torch.onnx.export(graph, feeds[0], str(tmp), input_names=inputs, output_names=outputs,
-                              dynamic_axes=dynamic, opset_version=17, dynamo=False)
+            torch.onnx.export(
+                graph,
+                feeds[0],
+                str(tmp),
+                input_names=inputs,
+                output_names=outputs,
+                dynamic_axes=dynamic,
+                opset_version=17,
+                dynamo=False,
+            )
         proto = onnx.load(str(tmp))
         for key, value in {"daekit_class": cls, **meta}.items():
             entry = proto.metadata_props.add()

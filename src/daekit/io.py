@@ -15,8 +15,18 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["ModelFileError", "write_model_folder", "read_model_folder", "read_config", "bundled_models",
-           "atomic_write_bytes", "default_file_mode", "CONFIG_NAME", "WEIGHTS_NAME", "PRETRAINED_DIR"]
+__all__ = [
+    "ModelFileError",
+    "write_model_folder",
+    "read_model_folder",
+    "read_config",
+    "bundled_models",
+    "atomic_write_bytes",
+    "default_file_mode",
+    "CONFIG_NAME",
+    "WEIGHTS_NAME",
+    "PRETRAINED_DIR",
+]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -68,8 +78,12 @@ def write_model_folder(path: str | os.PathLike, config: dict, tensors: dict[str,
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     blob = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
-    config = {"format": FORMAT, "daekit_version": __version__, **config,
-              "weights_sha256": hashlib.sha256(blob).hexdigest()}
+    config = {
+        "format": FORMAT,
+        "daekit_version": __version__,
+        **config,
+        "weights_sha256": hashlib.sha256(blob).hexdigest(),
+    }
     atomic_write_bytes(path / WEIGHTS_NAME, blob)
     atomic_write_bytes(path / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
     return path
@@ -79,7 +93,9 @@ def read_config(path: str | os.PathLike) -> dict:
     """The parsed ``config.json`` of a model folder, checked to be a daekit config."""
     path = Path(path)
     if not path.is_dir():
-        raise ModelFileError(f"{path} is not a model folder (expected a folder holding {CONFIG_NAME} and {WEIGHTS_NAME}).")
+        raise ModelFileError(
+            f"{path} is not a model folder (expected a folder holding {CONFIG_NAME} and {WEIGHTS_NAME})."
+        )
     cfg_path = path / CONFIG_NAME
     if not cfg_path.is_file():
         raise ModelFileError(f"{path} has no {CONFIG_NAME}: it is not a daekit model folder.")
@@ -123,8 +139,10 @@ def read_model_folder(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Te
     blob = w_path.read_bytes()
     expected = config.get("weights_sha256")
     if expected and hashlib.sha256(blob).hexdigest() != expected:
-        raise ModelFileError(f"{w_path} does not match the hash in {CONFIG_NAME}: the file was changed, "
-                             "truncated or written by another save.")
+        raise ModelFileError(
+            f"{w_path} does not match the hash in {CONFIG_NAME}: the file was changed, "
+            "truncated or written by another save."
+        )
     try:
         tensors = load(blob)
     except Exception:  # safetensors raises its own error types for every kind of damage

@@ -7,13 +7,12 @@ works from logits (``binary_cross_entropy_with_logits``), which stays finite whe
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["mse", "l1", "bce_with_logits", "get_loss", "LOSSES",
-           "sparsity_l1", "sparsity_kl", "contractive_penalty"]
+__all__ = ["mse", "l1", "bce_with_logits", "get_loss", "LOSSES", "sparsity_l1", "sparsity_kl", "contractive_penalty"]
 
 
 def mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -61,8 +60,9 @@ def sparsity_kl(z: torch.Tensor, target: float = 0.05) -> torch.Tensor:
     return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
 
 
-def contractive_penalty(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                        n_projections: int = 1) -> torch.Tensor:
+def contractive_penalty(
+    encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, n_projections: int = 1
+) -> torch.Tensor:
     """Squared Frobenius norm of the encoder's Jacobian, ``||dz/dx||_F^2`` (Rifai et al. 2011).
 
     Computed without forming the Jacobian: for a random Gaussian ``v`` in code space,

@@ -64,12 +64,12 @@ def nab_score(scores, windows, threshold: float, profile: str | dict = "standard
     lefts = np.array([a for a, _ in wins], dtype=np.int64)
     detections = np.flatnonzero(scores >= threshold)
     detections = detections[detections >= probation]
-    best = {}          # window number -> score of its earliest detection
+    best = {}  # window number -> score of its earliest detection
     fp_total = 0.0
     for i in detections:
-        k = int(np.searchsorted(lefts, i, side="right")) - 1   # last window starting at or before i
+        k = int(np.searchsorted(lefts, i, side="right")) - 1  # last window starting at or before i
         if k >= 0 and i <= wins[k][1]:
-            if k not in best:                                   # detections come in time order
+            if k not in best:  # detections come in time order
                 left, right = wins[k]
                 width = right - left + 1
                 best[k] = nab_sigmoid(-(right - i + 1) / width) / nab_sigmoid(-1.0) * cost["tpWeight"]
@@ -113,7 +113,7 @@ def psnr(x_hat, x, data_range: float = 255.0) -> float:
     if a.shape != b.shape:
         raise ValueError(f"psnr needs equal shapes, got {a.shape} and {b.shape}.")
     mse = float(np.mean((a - b) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(data_range ** 2 / mse)
+    return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
 
 
 def _box_mean_valid(x: np.ndarray, k: int) -> np.ndarray:

@@ -21,18 +21,36 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from numbers import Real
-from typing import Sequence, Union
 
 import torch
 
-Level = Union[float, tuple]
+Level = float | tuple
 
 __all__ = [
-    "Noise", "Gaussian", "SaltPepper", "Masking", "Speckle", "Poisson", "Uniform",
-    "Compose", "OneOf", "Identity", "MixAtSNR", "mix_at_snr", "synthetic_noise",
-    "gaussian", "salt_pepper", "masking", "speckle", "poisson", "uniform",
-    "from_config", "from_spec", "register_noise",
+    "Noise",
+    "Gaussian",
+    "SaltPepper",
+    "Masking",
+    "Speckle",
+    "Poisson",
+    "Uniform",
+    "Compose",
+    "OneOf",
+    "Identity",
+    "MixAtSNR",
+    "mix_at_snr",
+    "synthetic_noise",
+    "gaussian",
+    "salt_pepper",
+    "masking",
+    "speckle",
+    "poisson",
+    "uniform",
+    "from_config",
+    "from_spec",
+    "register_noise",
 ]
 
 
@@ -40,8 +58,8 @@ __all__ = [
 # Levels and random draws
 # ---------------------------------------------------------------------------------------
 
-def check_level(name: str, level, lo: float = 0.0, hi: float = math.inf,
-                allow_inf: bool = False) -> Level:
+
+def check_level(name: str, level, lo: float = 0.0, hi: float = math.inf, allow_inf: bool = False) -> Level:
     """Validate a level (a number, or a ``(lo, hi)`` range) and return it normalised.
 
     Raises:
@@ -117,6 +135,7 @@ def _draw_choice(weights: torch.Tensor, x: torch.Tensor, generator=None) -> torc
 # Pure functions
 # ---------------------------------------------------------------------------------------
 
+
 def gaussian(x: torch.Tensor, std: Level, generator=None) -> torch.Tensor:
     """Additive white Gaussian noise: ``x + std * N(0, 1)``.
 
@@ -159,8 +178,9 @@ def masking(x: torch.Tensor, p: Level, value: float = 0.0, generator=None) -> to
     return torch.where(hit, torch.as_tensor(value, dtype=x.dtype, device=x.device), x)
 
 
-def salt_pepper(x: torch.Tensor, p: Level, low: float | None = None, high: float | None = None,
-                generator=None) -> torch.Tensor:
+def salt_pepper(
+    x: torch.Tensor, p: Level, low: float | None = None, high: float | None = None, generator=None
+) -> torch.Tensor:
     """Salt-and-pepper noise: a fraction ``p`` of the entries set to ``low`` or ``high``.
 
     Each hit entry becomes ``low`` or ``high`` with equal chance. By default these are
@@ -333,8 +353,9 @@ class Poisson(Noise):
 SYNTHETIC_NOISES = ("white", "pink", "brown", "hum")
 
 
-def synthetic_noise(kind: str, n: int, length: int, x: torch.Tensor, generator=None,
-                    sample_rate: int = 8000) -> torch.Tensor:
+def synthetic_noise(
+    kind: str, n: int, length: int, x: torch.Tensor, generator=None, sample_rate: int = 8000
+) -> torch.Tensor:
     """``n`` unit-power noise tracks of ``length`` samples: white, pink (1/f), brown (1/f²)
     or mains hum (50 or 60 Hz and harmonics with random amplitudes, over faint white noise).
 
@@ -408,8 +429,13 @@ class MixAtSNR(Noise):
 
     _params = ("noise_bank", "snr_db", "p", "sample_rate")
 
-    def __init__(self, noise_bank: Sequence = ("white",), snr_db: Level = (0.0, 20.0),
-                 p: Sequence[float] | None = None, sample_rate: int = 8000):
+    def __init__(
+        self,
+        noise_bank: Sequence = ("white",),
+        snr_db: Level = (0.0, 20.0),
+        p: Sequence[float] | None = None,
+        sample_rate: int = 8000,
+    ):
         self.noise_bank = list(noise_bank)
         if not self.noise_bank:
             raise ValueError("MixAtSNR needs at least one noise in noise_bank.")
@@ -418,8 +444,10 @@ class MixAtSNR(Noise):
                 if entry.dim() != 1 or entry.numel() == 0 or not torch.isfinite(entry).all():
                     raise ValueError("a recorded noise in noise_bank must be a non-empty, finite 1-D tensor.")
             elif not (entry in SYNTHETIC_NOISES or (isinstance(entry, str) and entry.startswith("recorded:"))):
-                raise ValueError(f"noise_bank entry {entry!r} is not valid: use a 1-D tensor or one of "
-                                 f"{', '.join(SYNTHETIC_NOISES)}.")
+                raise ValueError(
+                    f"noise_bank entry {entry!r} is not valid: use a 1-D tensor or one of "
+                    f"{', '.join(SYNTHETIC_NOISES)}."
+                )
         self.snr_db = check_level("snr_db", snr_db, -math.inf, math.inf)
         self.p, self._weights = _mixture_weights(p, len(self.noise_bank), "MixAtSNR", "noise")
         self.sample_rate = int(sample_rate)
@@ -433,8 +461,10 @@ class MixAtSNR(Noise):
             if idx.numel() == 0:
                 continue
             if isinstance(entry, str) and entry.startswith("recorded:"):
-                raise ValueError("this MixAtSNR was rebuilt from a config and no longer holds its recorded "
-                                 "noise: pass the recordings again in noise_bank.")
+                raise ValueError(
+                    "this MixAtSNR was rebuilt from a config and no longer holds its recorded "
+                    "noise: pass the recordings again in noise_bank."
+                )
             if isinstance(entry, str):
                 noise[idx] = synthetic_noise(entry, idx.numel(), length, x, generator, self.sample_rate)
             else:
@@ -451,8 +481,7 @@ class MixAtSNR(Noise):
 
     def to_config(self):
         cfg = super().to_config()
-        cfg["noise_bank"] = [f"recorded:{e.numel()}" if isinstance(e, torch.Tensor) else e
-                             for e in self.noise_bank]
+        cfg["noise_bank"] = [f"recorded:{e.numel()}" if isinstance(e, torch.Tensor) else e for e in self.noise_bank]
         return cfg
 
 
@@ -508,6 +537,7 @@ class OneOf(Noise):
 # Building from saved configs and from short CLI specs
 # ---------------------------------------------------------------------------------------
 
+
 def from_config(cfg: dict | None) -> Noise:
     """Rebuild a noise process from ``Noise.to_config()`` output (``None`` gives Identity)."""
     if cfg is None:
@@ -524,10 +554,15 @@ def from_config(cfg: dict | None) -> Noise:
 
 
 _SPEC_NAMES = {
-    "gaussian": ("Gaussian", "std"), "uniform": ("Uniform", "width"),
-    "speckle": ("Speckle", "std"), "masking": ("Masking", "p"), "dropout": ("Masking", "p"),
-    "saltpepper": ("SaltPepper", "p"), "salt-pepper": ("SaltPepper", "p"),
-    "poisson": ("Poisson", "peak"), "none": ("Identity", None),
+    "gaussian": ("Gaussian", "std"),
+    "uniform": ("Uniform", "width"),
+    "speckle": ("Speckle", "std"),
+    "masking": ("Masking", "p"),
+    "dropout": ("Masking", "p"),
+    "saltpepper": ("SaltPepper", "p"),
+    "salt-pepper": ("SaltPepper", "p"),
+    "poisson": ("Poisson", "peak"),
+    "none": ("Identity", None),
 }
 
 
@@ -568,6 +603,7 @@ def _one_spec(part: str) -> Noise:
 # ---------------------------------------------------------------------------------------
 # Thin wrappers that import on first call: noise.py is a core leaf, so it must not pull in
 # the estimator (numpy-heavy) nor the trainer (train.py sits above noise) at import time.
+
 
 def estimate(x, kind: str = "image", **options):
     """Noise level of real data; see :func:`daekit.noise_estimate.estimate`.

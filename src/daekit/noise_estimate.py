@@ -38,8 +38,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["estimate", "estimate_image", "estimate_audio", "estimate_table", "estimate_series",
-           "estimate_file", "AudioNoise", "TableNoise", "NO_NOISE", "KINDS"]
+__all__ = [
+    "estimate",
+    "estimate_image",
+    "estimate_audio",
+    "estimate_table",
+    "estimate_series",
+    "estimate_file",
+    "AudioNoise",
+    "TableNoise",
+    "NO_NOISE",
+    "KINDS",
+]
 
 KINDS = ("image", "audio", "table", "series")
 NO_NOISE = "no noise detected"
@@ -54,6 +64,7 @@ TABLE_EXTENSIONS = (".csv", ".npy", ".npz", ".tsv")
 # ---------------------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class AudioNoise:
@@ -99,13 +110,18 @@ class TableNoise:
     message: str = ""
 
     def to_dict(self) -> dict:
-        return {"scale": [float(v) for v in self.scale], "missing": [float(v) for v in self.missing],
-                "constant": [int(i) for i in self.constant], "message": self.message}
+        return {
+            "scale": [float(v) for v in self.scale],
+            "missing": [float(v) for v in self.missing],
+            "constant": [int(i) for i in self.constant],
+            "message": self.message,
+        }
 
 
 # ---------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------
+
 
 def estimate(x: Any, kind: str = "image", **options: Any) -> Any:
     """Estimate the noise in ``x``.
@@ -128,8 +144,7 @@ def estimate(x: Any, kind: str = "image", **options: Any) -> Any:
         raise ValueError(f"kind={kind!r} is not valid: use one of {', '.join(KINDS)}.")
     if isinstance(x, (str, os.PathLike)):
         return estimate_file(x, kind=kind, **options)
-    fn = {"image": estimate_image, "audio": estimate_audio,
-          "table": estimate_table, "series": estimate_series}[kind]
+    fn = {"image": estimate_image, "audio": estimate_audio, "table": estimate_table, "series": estimate_series}[kind]
     return fn(x, **options)
 
 
@@ -151,8 +166,14 @@ def _as_numpy(x: Any, what: str) -> np.ndarray:
 # Images
 # ---------------------------------------------------------------------------------------
 
-def estimate_image(image: Any, method: str = "pca", data_range: float | None = None,
-                   channel_axis: int | None = None, patch_size: int = 7) -> float | np.ndarray:
+
+def estimate_image(
+    image: Any,
+    method: str = "pca",
+    data_range: float | None = None,
+    channel_axis: int | None = None,
+    patch_size: int = 7,
+) -> float | np.ndarray:
     """σ of additive white noise in an image, on the 0–255 scale.
 
     Args:
@@ -224,7 +245,9 @@ def _channel_axis(shape: tuple, channel_axis: int | None) -> int:
 def _sigma_gray(img: np.ndarray, method: str, patch_size: int) -> float:
     h, w = img.shape
     if min(h, w) < 2 * patch_size:
-        raise ValueError(f"the image is {h}×{w}; noise estimation needs at least {2 * patch_size}×{2 * patch_size} pixels.")
+        raise ValueError(
+            f"the image is {h}×{w}; noise estimation needs at least {2 * patch_size}×{2 * patch_size} pixels."
+        )
     if np.ptp(img) == 0:
         return 0.0
     return _sigma_mad(img) if method == "mad" else _sigma_pca(img, patch_size)
@@ -260,7 +283,7 @@ def _sigma_pca(img: np.ndarray, patch_size: int, iterations: int = 5) -> float:
     q99 = _noise_energy_quantile(p)
     sigma = _tail_sigma(patches)
     for _ in range(iterations):
-        keep = energy <= q99 * sigma ** 2
+        keep = energy <= q99 * sigma**2
         if keep.sum() < 4 * p * p:  # too few flat patches to trust: keep what we have
             break
         new = _tail_sigma(patches[keep])
@@ -301,8 +324,7 @@ def _box_sum(a: np.ndarray, rows: int, cols: int, p: int) -> np.ndarray:
     c = np.zeros((a.shape[0] + 1, a.shape[1] + 1))
     c[1:, 1:] = a.cumsum(0).cumsum(1)
     oh, ow = a.shape[0] - p + 1, a.shape[1] - p + 1
-    return (c[rows:rows + oh, cols:cols + ow] - c[:oh, cols:cols + ow]
-            - c[rows:rows + oh, :ow] + c[:oh, :ow])
+    return c[rows : rows + oh, cols : cols + ow] - c[:oh, cols : cols + ow] - c[rows : rows + oh, :ow] + c[:oh, :ow]
 
 
 _QUANTILE_CACHE: dict[int, float] = {}
@@ -325,8 +347,8 @@ def _noise_energy_quantile(p: int) -> float:
 # Audio
 # ---------------------------------------------------------------------------------------
 
-def estimate_audio(wave: Any, sample_rate: int = 16000, frame_ms: float = 20.0,
-                   quiet_share: float = 0.1) -> AudioNoise:
+
+def estimate_audio(wave: Any, sample_rate: int = 16000, frame_ms: float = 20.0, quiet_share: float = 0.1) -> AudioNoise:
     """The noise floor and SNR of a recording, from its quietest frames.
 
     Speech and most sounds pause; in the pauses only the noise is left. The floor is the
@@ -362,8 +384,10 @@ def estimate_audio(wave: Any, sample_rate: int = 16000, frame_ms: float = 20.0,
     frame = max(1, int(round(sample_rate * frame_ms / 1000)))
     n = len(arr) // frame
     if n < 2:
-        raise ValueError(f"the audio is {len(arr)} samples long; the noise floor needs at least two "
-                         f"{frame_ms:g} ms frames ({2 * frame} samples at {sample_rate} Hz).")
+        raise ValueError(
+            f"the audio is {len(arr)} samples long; the noise floor needs at least two "
+            f"{frame_ms:g} ms frames ({2 * frame} samples at {sample_rate} Hz)."
+        )
     arr = arr - arr.mean()  # a DC offset is not noise
     power = (arr[: n * frame].reshape(n, frame) ** 2).mean(axis=1)
     total = float(power.mean())
@@ -375,17 +399,21 @@ def estimate_audio(wave: Any, sample_rate: int = 16000, frame_ms: float = 20.0,
     noise_rms = math.sqrt(floor)
     noise_db = 10 * math.log10(floor) if floor > 0 else None
     if floor == 0:
-        return AudioNoise(0.0, None, signal_rms, None, k,
-                          f"{NO_NOISE}: the quietest frames are digital silence.")
+        return AudioNoise(0.0, None, signal_rms, None, k, f"{NO_NOISE}: the quietest frames are digital silence.")
     excess = max(total - floor, 0.0)
     if excess <= 0.05 * floor:
         # Power barely changes from frame to frame: stationary noise, or a signal with
         # no pauses; either way the pauses the method needs are not there.
-        return AudioNoise(noise_rms, noise_db, signal_rms, None, k,
-                          "no quiet frames: the level is steady, so the floor is an upper bound and the SNR is unknown.")
+        return AudioNoise(
+            noise_rms,
+            noise_db,
+            signal_rms,
+            None,
+            k,
+            "no quiet frames: the level is steady, so the floor is an upper bound and the SNR is unknown.",
+        )
     snr = 10 * math.log10(excess / floor)
-    return AudioNoise(noise_rms, noise_db, signal_rms, snr, k,
-                      f"noise floor {noise_db:.1f} dBFS, SNR {snr:.1f} dB.")
+    return AudioNoise(noise_rms, noise_db, signal_rms, snr, k, f"noise floor {noise_db:.1f} dBFS, SNR {snr:.1f} dB.")
 
 
 def _min_statistics_bias(share: float, frame: int) -> float:
@@ -405,6 +433,7 @@ def _min_statistics_bias(share: float, frame: int) -> float:
 # ---------------------------------------------------------------------------------------
 # Tables and series
 # ---------------------------------------------------------------------------------------
+
 
 def _table(x: Any) -> np.ndarray:
     arr = _as_numpy(x, "table").astype(np.float64)
@@ -504,6 +533,7 @@ def estimate_series(series: Any) -> TableNoise:
 # Files
 # ---------------------------------------------------------------------------------------
 
+
 def guess_kind(path: str | os.PathLike) -> str:
     """The kind of data a file holds, from its extension."""
     ext = Path(path).suffix.lower()
@@ -555,8 +585,9 @@ def read_table(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
         if ext == ".npz":
             with np.load(path, allow_pickle=False) as z:
                 names = list(z.files)
-                pick = key or next((k for k in ("X", "x", "x_train", "data") if k in names),
-                                   names[0] if len(names) == 1 else None)
+                pick = key or next(
+                    (k for k in ("X", "x", "x_train", "data") if k in names), names[0] if len(names) == 1 else None
+                )
                 if pick not in names:
                     raise ValueError(f"{path} holds arrays {names}; say which with key=... (--key).")
                 return z[pick]

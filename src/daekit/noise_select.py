@@ -41,9 +41,10 @@ import math
 import os
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,17 +66,25 @@ DEFAULT_LEVELS: dict[str, tuple[float, ...]] = {
     "saltpepper": (0.02, 0.05, 0.1, 0.2),
     "speckle": (0.1, 0.25, 0.5, 1.0),
 }
-_CLASSES = {"gaussian": (noise_lib.Gaussian, "std"), "masking": (noise_lib.Masking, "p"),
-            "saltpepper": (noise_lib.SaltPepper, "p"), "speckle": (noise_lib.Speckle, "std")}
-_LEVEL_RANGE = {"gaussian": (0.01, 0.8), "masking": (0.05, 0.8), "saltpepper": (0.01, 0.4),
-                "speckle": (0.05, 1.5)}
-_CRITERIA = {"denoise": "PSNR of clean held-out data (dB)", "features": "linear-probe (ridge) accuracy",
-             "anomaly": "tail contrast of held-out errors", "anomaly_labels": "ROC-AUC on labelled held-out data"}
+_CLASSES = {
+    "gaussian": (noise_lib.Gaussian, "std"),
+    "masking": (noise_lib.Masking, "p"),
+    "saltpepper": (noise_lib.SaltPepper, "p"),
+    "speckle": (noise_lib.Speckle, "std"),
+}
+_LEVEL_RANGE = {"gaussian": (0.01, 0.8), "masking": (0.05, 0.8), "saltpepper": (0.01, 0.4), "speckle": (0.05, 1.5)}
+_CRITERIA = {
+    "denoise": "PSNR of clean held-out data (dB)",
+    "features": "linear-probe (ridge) accuracy",
+    "anomaly": "tail contrast of held-out errors",
+    "anomaly_labels": "ROC-AUC on labelled held-out data",
+}
 
 
 # ---------------------------------------------------------------------------------------
 # Candidates and budgets
 # ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Candidate:
@@ -110,8 +119,12 @@ def default_candidates(levels: dict[str, Sequence[float]] | None = None) -> list
     for kind, values in levels.items():
         values = sorted(float(v) for v in values)
         mid = (len(values) - 1) / 2
-        queues.append([_candidate(kind, v) for _, v in sorted(zip([abs(i - mid) for i in range(len(values))], values),
-                                                             key=lambda t: t[0])])
+        queues.append(
+            [
+                _candidate(kind, v)
+                for _, v in sorted(zip([abs(i - mid) for i in range(len(values))], values), key=lambda t: t[0])
+            ]
+        )
     out = [_candidate("none", 0)]
     while any(queues):
         for q in queues:
@@ -183,6 +196,7 @@ def parse_budget(budget: Any) -> float:
 # The result
 # ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class Selection:
     """What ``select`` found.
@@ -220,21 +234,34 @@ class Selection:
 
     def format_table(self) -> str:
         """The ranked table as aligned text."""
-        lines = [f"task {self.task}: {self.criterion} (higher is better); "
-                 f"{len(self.table)} of {self.planned} candidates in {self.elapsed_s:.0f} s of {self.budget_s:.0f} s",
-                 f"{'rank':>4}  {'noise':<18} {'score':>9} {'train loss':>11} {'s':>6}"]
+        lines = [
+            f"task {self.task}: {self.criterion} (higher is better); "
+            f"{len(self.table)} of {self.planned} candidates in {self.elapsed_s:.0f} s of {self.budget_s:.0f} s",
+            f"{'rank':>4}  {'noise':<18} {'score':>9} {'train loss':>11} {'s':>6}",
+        ]
         for row in self.table:
-            lines.append(f"{row['rank']:>4}  {row['noise']:<18} {row['score']:>9.4f} {row['train_loss']:>11.5f} "
-                         f"{row['seconds']:>6.1f}")
+            lines.append(
+                f"{row['rank']:>4}  {row['noise']:<18} {row['score']:>9.4f} {row['train_loss']:>11.5f} "
+                f"{row['seconds']:>6.1f}"
+            )
         lines += self.notes
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no model)."""
-        return {"task": self.task, "criterion": self.criterion, "best": self.best.to_config(),
-                "best_spec": self.best_spec, "best_score": self.best_score, "table": self.table,
-                "planned": self.planned, "budget_s": self.budget_s, "elapsed_s": self.elapsed_s,
-                "normalization": self.normalization, "notes": self.notes}
+        return {
+            "task": self.task,
+            "criterion": self.criterion,
+            "best": self.best.to_config(),
+            "best_spec": self.best_spec,
+            "best_score": self.best_score,
+            "table": self.table,
+            "planned": self.planned,
+            "budget_s": self.budget_s,
+            "elapsed_s": self.elapsed_s,
+            "normalization": self.normalization,
+            "notes": self.notes,
+        }
 
     def plot(self, path: str | os.PathLike | None = None):
         """Score against level, one panel per noise type; no noise as a dashed line.
@@ -281,6 +308,7 @@ class Selection:
 # Data handling
 # ---------------------------------------------------------------------------------------
 
+
 def _array(x: Any, name: str) -> np.ndarray:
     if x is None:
         return None
@@ -293,8 +321,10 @@ def _array(x: Any, name: str) -> np.ndarray:
     if arr.ndim < 2 or arr.shape[0] < 2:
         raise ValueError(f"{name} must have shape (N, F), (N, C, T) or (N, C, H, W) with N >= 2; got {arr.shape}.")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} holds NaN or infinite values: impute or drop them first "
-                         "(daekit.noise.estimate(..., kind='table') reports the missing share).")
+        raise ValueError(
+            f"{name} holds NaN or infinite values: impute or drop them first "
+            "(daekit.noise.estimate(..., kind='table') reports the missing share)."
+        )
     return arr
 
 
@@ -323,11 +353,13 @@ def _default_model(shape: tuple, normalized: bool) -> Callable[[], torch.nn.Modu
         hidden = (int(np.clip(2 * width, 16, 256)), int(np.clip(width // 2, 4, 64)))
         return lambda: create_model("mlp", in_features=width, hidden_sizes=hidden, output_activation=out)
     if len(shape) == 2:
-        return lambda: create_model("conv1d", in_channels=shape[0], channels=(16, 32), blocks_per_level=1,
-                                    kernel_size=5, output_activation=out)
+        return lambda: create_model(
+            "conv1d", in_channels=shape[0], channels=(16, 32), blocks_per_level=1, kernel_size=5, output_activation=out
+        )
     if len(shape) == 3:
-        return lambda: create_model("conv2d", in_channels=shape[0], channels=(16, 32), blocks_per_level=1,
-                                    output_activation=out)
+        return lambda: create_model(
+            "conv2d", in_channels=shape[0], channels=(16, 32), blocks_per_level=1, output_activation=out
+        )
     raise ValueError(f"samples of shape {shape} are not supported: use (F,), (C, T) or (C, H, W).")
 
 
@@ -335,20 +367,25 @@ def _model_factory(model: Any, shape: tuple, normalized: bool) -> Callable[[], t
     if model is None:
         return _default_model(shape, normalized)
     if isinstance(model, str):
-        return lambda: create_model(model, **({"in_features": shape[0]} if model == "mlp" else {"in_channels": shape[0]}))
+        return lambda: create_model(
+            model, **({"in_features": shape[0]} if model == "mlp" else {"in_channels": shape[0]})
+        )
     if isinstance(model, dict):
         kwargs = dict(model)
         name = kwargs.pop("name")
         return lambda: create_model(name, **kwargs)
     if callable(model):
         return model
-    raise ValueError(f"model={model!r} is not valid: give a model name, a dict with 'name' and arguments, "
-                     "or a function that returns a fresh model.")
+    raise ValueError(
+        f"model={model!r} is not valid: give a model name, a dict with 'name' and arguments, "
+        "or a function that returns a fresh model."
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # Scores
 # ---------------------------------------------------------------------------------------
+
 
 def tail_contrast(errors: np.ndarray, top: float = 0.05) -> float:
     """``(mean of the top ``top`` share − median) / IQR`` of anomaly scores; 0 if all equal.
@@ -371,7 +408,7 @@ def tail_contrast(errors: np.ndarray, top: float = 0.05) -> float:
 def _errors(dae: DenoisingAutoencoder, x: np.ndarray, batch: int = 2048) -> np.ndarray:
     out = []
     for i in range(0, len(x), batch):
-        xb = torch.from_numpy(x[i:i + batch])
+        xb = torch.from_numpy(x[i : i + batch])
         err = (dae.denoise(xb) - xb) ** 2
         out.append(err.reshape(len(xb), -1).mean(dim=1).numpy())
     return np.concatenate(out)
@@ -379,8 +416,12 @@ def _errors(dae: DenoisingAutoencoder, x: np.ndarray, batch: int = 2048) -> np.n
 
 @torch.no_grad()
 def _codes(dae: DenoisingAutoencoder, x: np.ndarray, batch: int = 2048) -> np.ndarray:
-    return np.concatenate([dae.encode(torch.from_numpy(x[i:i + batch])).reshape(min(batch, len(x) - i), -1).numpy()
-                           for i in range(0, len(x), batch)])
+    return np.concatenate(
+        [
+            dae.encode(torch.from_numpy(x[i : i + batch])).reshape(min(batch, len(x) - i), -1).numpy()
+            for i in range(0, len(x), batch)
+        ]
+    )
 
 
 def _probe_accuracy(z_train, y_train, z_val, y_val, ridge: float = 1.0) -> float:
@@ -430,26 +471,56 @@ class _Scorer:
 # The search
 # ---------------------------------------------------------------------------------------
 
-def _train_one(factory, candidate: Candidate, train: np.ndarray, steps: int, batch_size: int, lr: float,
-               seed: int, device: str) -> tuple[DenoisingAutoencoder, float]:
+
+def _train_one(
+    factory, candidate: Candidate, train: np.ndarray, steps: int, batch_size: int, lr: float, seed: int, device: str
+) -> tuple[DenoisingAutoencoder, float]:
     from .train import TrainConfig, Trainer  # train sits above noise: imported when used
 
     torch.manual_seed(seed)  # the same initial weights for every candidate
     dae = DenoisingAutoencoder(factory(), noise=candidate.noise)
-    cfg = TrainConfig(max_steps=steps, batch_size=min(batch_size, len(train)), lr=lr, seed=seed, quiet=True,
-                      device=device, log_every=max(steps, 1), tensorboard=False, ckpt_every=0)
+    cfg = TrainConfig(
+        max_steps=steps,
+        batch_size=min(batch_size, len(train)),
+        lr=lr,
+        seed=seed,
+        quiet=True,
+        device=device,
+        log_every=max(steps, 1),
+        tensorboard=False,
+        ckpt_every=0,
+    )
     trainer = Trainer(dae, cfg).fit(torch.from_numpy(train))
     loss = trainer.history[-1]["train_loss"] if trainer.history else float("nan")
     dae.to("cpu").eval()
     return dae, float(loss)
 
 
-def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None, y_val: Any = None,
-           val_noisy: Any = None, target: Any = None, candidates: Any = None, search: str = "grid",
-           n_trials: int | None = None, budget: Any = 300, steps: int = 300, batch_size: int = 128,
-           lr: float = 1e-3, model: Any = None, normalize: bool = True, val_share: float = 0.2,
-           seed: int = 0, device: str = "cpu", quiet: bool = False, plot: str | os.PathLike | None = None,
-           on_trial: Callable[[dict, DenoisingAutoencoder], None] | None = None) -> Selection:
+def select(
+    train: Any,
+    val: Any = None,
+    *,
+    task: str = "denoise",
+    y: Any = None,
+    y_val: Any = None,
+    val_noisy: Any = None,
+    target: Any = None,
+    candidates: Any = None,
+    search: str = "grid",
+    n_trials: int | None = None,
+    budget: Any = 300,
+    steps: int = 300,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    model: Any = None,
+    normalize: bool = True,
+    val_share: float = 0.2,
+    seed: int = 0,
+    device: str = "cpu",
+    quiet: bool = False,
+    plot: str | os.PathLike | None = None,
+    on_trial: Callable[[dict, DenoisingAutoencoder], None] | None = None,
+) -> Selection:
     """Try candidate noise processes and levels with short trainings; rank them on held-out data.
 
     Args:
@@ -518,8 +589,10 @@ def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None,
     if len(train) < 2:
         raise ValueError("too few training samples left after holding out the validation part.")
     if np.ptp(train) == 0:
-        raise ValueError("the training data is constant: no noise detected and nothing to reconstruct, "
-                         "so there is no noise to select.")
+        raise ValueError(
+            "the training data is constant: no noise detected and nothing to reconstruct, "
+            "so there is no noise to select."
+        )
 
     # Task-specific inputs, on the raw scale, before normalising.
     if task == "denoise":
@@ -532,9 +605,11 @@ def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None,
             gen = torch.Generator().manual_seed(seed + 1)
             val_noisy = target(torch.from_numpy(val), generator=gen).numpy().astype(np.float32)
         else:
-            raise ValueError("task='denoise' scores the reconstruction of clean held-out data from its noisy "
-                             "version: pass val_noisy= (recorded) or target= (e.g. 'gaussian:0.1'; "
-                             "daekit.noise.estimate gives the level of real data).")
+            raise ValueError(
+                "task='denoise' scores the reconstruction of clean held-out data from its noisy "
+                "version: pass val_noisy= (recorded) or target= (e.g. 'gaussian:0.1'; "
+                "daekit.noise.estimate gives the level of real data)."
+            )
     if task == "features" and (y is None or y_val is None):
         raise ValueError("task='features' scores a linear probe and needs labels: pass y= (and y_val= with val=).")
     if task == "features" and len(np.unique(y)) < 2:
@@ -578,8 +653,10 @@ def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None,
     per_trial = t_train + (time.perf_counter() - t)
     left = budget_s - (time.perf_counter() - t0)
     if left < per_trial:
-        raise ValueError(f"budget {budget_s:g} s allows 0 trials (one trial of {steps} steps takes about "
-                         f"{per_trial:.1f} s here); raise --budget or lower --steps.")
+        raise ValueError(
+            f"budget {budget_s:g} s allows 0 trials (one trial of {steps} steps takes about "
+            f"{per_trial:.1f} s here); raise --budget or lower --steps."
+        )
 
     bar = None
     if not quiet:
@@ -591,8 +668,10 @@ def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None,
     for cand in plan:
         elapsed = time.perf_counter() - t0
         if elapsed + longest > budget_s:
-            notes.append(f"budget reached: {len(plan) - len(rows)} of {len(plan)} candidates not run "
-                         f"(about {longest:.1f} s each); raise the budget to run them all.")
+            notes.append(
+                f"budget reached: {len(plan) - len(rows)} of {len(plan)} candidates not run "
+                f"(about {longest:.1f} s each); raise the budget to run them all."
+            )
             break
         t = time.perf_counter()
         dae, loss = _train_one(factory, cand, train, steps, batch_size, lr, seed, device)
@@ -602,8 +681,17 @@ def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None,
         if not math.isfinite(score):
             notes.append(f"{cand.spec}: the score was not finite (diverged training); ranked last.")
             score = -math.inf
-        rows.append({"noise": cand.spec, "type": cand.kind, "level": cand.level, "config": cand.noise.to_config(),
-                     "score": score, "train_loss": loss, "seconds": seconds})
+        rows.append(
+            {
+                "noise": cand.spec,
+                "type": cand.kind,
+                "level": cand.level,
+                "config": cand.noise.to_config(),
+                "score": score,
+                "train_loss": loss,
+                "seconds": seconds,
+            }
+        )
         if on_trial is not None:
             on_trial(rows[-1], dae)
         if score > best_score or best_dae is None:
@@ -620,10 +708,19 @@ def select(train: Any, val: Any = None, *, task: str = "denoise", y: Any = None,
         if not math.isfinite(r["score"]):
             r["score"] = -1e9  # keeps the JSON finite; the notes say which trial diverged
     best_cfg = rows[0]["config"]
-    result = Selection(table=rows, best=noise_lib.from_config(best_cfg), best_score=rows[0]["score"], task=task,
-                       criterion=scorer.criterion, planned=len(plan), budget_s=budget_s,
-                       elapsed_s=time.perf_counter() - t0, normalization=normalization, best_dae=best_dae,
-                       notes=notes)
+    result = Selection(
+        table=rows,
+        best=noise_lib.from_config(best_cfg),
+        best_score=rows[0]["score"],
+        task=task,
+        criterion=scorer.criterion,
+        planned=len(plan),
+        budget_s=budget_s,
+        elapsed_s=time.perf_counter() - t0,
+        normalization=normalization,
+        best_dae=best_dae,
+        notes=notes,
+    )
     if plot is not None:
         result.plot(plot)
     return result

@@ -35,9 +35,10 @@ import random
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -85,8 +86,9 @@ class _Batches:
     Under DDP every process builds the same global batch and takes its contiguous share.
     """
 
-    def __init__(self, data: Any, batch_size: int, *, train: bool, seed: int, rank: int,
-                 world: int, num_workers: int, pin: bool) -> None:
+    def __init__(
+        self, data: Any, batch_size: int, *, train: bool, seed: int, rank: int, world: int, num_workers: int, pin: bool
+    ) -> None:
         self.batch_size, self.train, self.seed = batch_size, train, seed
         self.rank, self.world, self.num_workers, self.pin = rank, world, num_workers, pin
         self.tensors: tuple[torch.Tensor, ...] | None = None
@@ -107,8 +109,11 @@ class _Batches:
                 f"Cannot train on a {type(data).__name__}; pass a tensor, a numpy array, "
                 "a map-style Dataset or a DataLoader."
             )
-        self.n = len(self.tensors[0]) if self.tensors is not None else (
-            len(self.dataset) if self.dataset is not None else None)
+        self.n = (
+            len(self.tensors[0])
+            if self.tensors is not None
+            else (len(self.dataset) if self.dataset is not None else None)
+        )
         if self.n == 0:
             raise ValueError("The data is empty; at least one sample is needed.")
 
@@ -128,7 +133,7 @@ class _Batches:
         else:
             order = torch.arange(self.n)
         for k in range(start, len(self)):
-            idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+            idx = order[k * self.batch_size : (k + 1) * self.batch_size]
             if self.world > 1:
                 idx = torch.tensor_split(idx, self.world)[self.rank]
             if len(idx):
@@ -147,8 +152,9 @@ class _Batches:
             # Our own generator: the loader's base seed must not draw from the global RNG,
             # or a resumed epoch would shift the noise stream.
             gen = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch) + 1)
-            yield from DataLoader(self.dataset, batch_sampler=batches, num_workers=self.num_workers,
-                                  pin_memory=self.pin, generator=gen)
+            yield from DataLoader(
+                self.dataset, batch_sampler=batches, num_workers=self.num_workers, pin_memory=self.pin, generator=gen
+            )
         else:
             iterator = iter(self.loader)
             for _ in range(start):  # a resumed epoch of a user loader: skip what was done
@@ -206,8 +212,12 @@ def _rng_state() -> dict[str, Any]:
     return {
         "torch": torch.get_rng_state(),
         "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
-        "numpy": [torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]),
-                  int(np_state[3]), float(np_state[4])],
+        "numpy": [
+            torch.from_numpy(np_state[1].astype(np.int64)),
+            int(np_state[2]),
+            int(np_state[3]),
+            float(np_state[4]),
+        ],
         "python": [py_state[0], list(py_state[1]), py_state[2]],
     }
 
@@ -341,7 +351,9 @@ class Trainer:
         if name == "auto":
             name = "cuda" if torch.cuda.is_available() else "cpu"
         if name.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device {self.config.device!r} was asked for, but PyTorch sees no CUDA GPU; use 'cpu' or 'auto'.")
+            raise ValueError(
+                f"device {self.config.device!r} was asked for, but PyTorch sees no CUDA GPU; use 'cpu' or 'auto'."
+            )
         device = torch.device(name)
         if device.type == "cuda" and device.index is None:
             device = torch.device("cuda", local_rank)
@@ -366,7 +378,7 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------
 
-    def fit(self, train_data: Any, val_data: Any = None) -> "Trainer":
+    def fit(self, train_data: Any, val_data: Any = None) -> Trainer:
         """Train, validating and checkpointing as configured; resume if a checkpoint exists.
 
         Args:
@@ -430,11 +442,15 @@ class Trainer:
         ckpt_every = val_every if cfg.ckpt_every is None else cfg.ckpt_every
 
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True if is_cuda else None)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, partial(
-            _lr_factor, total=total, schedule=cfg.schedule, warmup=cfg.warmup_steps, min_ratio=cfg.min_lr / cfg.lr))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt,
+            partial(
+                _lr_factor, total=total, schedule=cfg.schedule, warmup=cfg.warmup_steps, min_ratio=cfg.min_lr / cfg.lr
+            ),
+        )
         scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
         amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
-        autocast = (partial(torch.autocast, device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext)
+        autocast = partial(torch.autocast, device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext
 
         # ---- fresh start or resume
         self.history, self.step_, self.stopped_early_ = [], 0, False
@@ -448,18 +464,24 @@ class Trainer:
             try:
                 ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
             except Exception as exc:  # truncated or foreign file: say so, keep it for inspection
-                raise ValueError(f"{ckpt_path} cannot be read as a training checkpoint ({exc}); "
-                                 "move it away or start afresh with resume=False (--no-resume).") from None
+                raise ValueError(
+                    f"{ckpt_path} cannot be read as a training checkpoint ({exc}); "
+                    "move it away or start afresh with resume=False (--no-resume)."
+                ) from None
             if not isinstance(ck, dict) or not str(ck.get("format", "")).startswith("daekit.train/"):
                 raise ValueError(f"{ckpt_path} is not a daekit training checkpoint.")
             if ck["format"] != _CHECKPOINT_FORMAT:
-                raise ValueError(f"{ckpt_path} was written in checkpoint format {ck['format']}, this daekit reads "
-                                 f"{_CHECKPOINT_FORMAT}; start afresh with resume=False (--no-resume).")
+                raise ValueError(
+                    f"{ckpt_path} was written in checkpoint format {ck['format']}, this daekit reads "
+                    f"{_CHECKPOINT_FORMAT}; start afresh with resume=False (--no-resume)."
+                )
             try:
                 model.load_state_dict(ck["model"])
             except RuntimeError as exc:
-                raise ValueError(f"{ckpt_path} holds a different model than this run's ({str(exc).splitlines()[0]}); "
-                                 "use another output folder or resume=False (--no-resume).") from None
+                raise ValueError(
+                    f"{ckpt_path} holds a different model than this run's ({str(exc).splitlines()[0]}); "
+                    "use another output folder or resume=False (--no-resume)."
+                ) from None
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])
             if scaler is not None and ck["scaler"]:
@@ -477,13 +499,20 @@ class Trainer:
             if len(rngs) == world:
                 _set_rng_state(rngs[rank])
             else:  # a different number of processes: the old streams do not map; reseed
-                warnings.warn(f"{ckpt_path} was written by {len(rngs)} processes, now {world}; random streams are reseeded.")
+                warnings.warn(
+                    f"{ckpt_path} was written by {len(rngs)} processes, now {world}; random streams are reseeded.",
+                    stacklevel=2,
+                )
                 _seed_all(cfg.seed + 1000 * rank + self.step_)
             if main and not cfg.quiet:
                 print(f"resuming from {ckpt_path} at step {self.step_}", file=sys.stderr)
             for key in ("batch_size", "seed"):
                 if ck["config"].get(key) != getattr(cfg, key):
-                    warnings.warn(f"Resuming {ckpt_path} with {key}={getattr(cfg, key)}, but it was written with {ck['config'].get(key)}.")
+                    warnings.warn(
+                        f"Resuming {ckpt_path} with {key}={getattr(cfg, key)}, "
+                        f"but it was written with {ck['config'].get(key)}.",
+                        stacklevel=2,
+                    )
         else:
             # Distinct streams per process, so DDP ranks do not draw the same noise.
             _seed_all(cfg.seed + 1000 * rank)
@@ -517,23 +546,32 @@ class Trainer:
                 dist.all_gather_object(per_rank, mine)
             if not main:
                 return
-            _atomic_save({
-                "format": _CHECKPOINT_FORMAT,
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "scaler": scaler.state_dict() if scaler is not None else None,
-                "step": step, "epoch": epoch, "batch_in_epoch": start,
-                "rng": [r[0] for r in per_rank],
-                "config": cfg.to_dict(),
-                "best": {"val_loss": self.best_val_loss_, "step": self.best_step_,
-                         "bad_evals": bad_evals, "state": best_state},
-                "stopped_early": self.stopped_early_,
-                "history": self.history,
-                "loss_acc": [[r[1] for r in per_rank], n_acc],
-                "elapsed": elapsed + time.perf_counter() - t_start,
-                "world_size": world,
-            }, ckpt_path)
+            _atomic_save(
+                {
+                    "format": _CHECKPOINT_FORMAT,
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "scaler": scaler.state_dict() if scaler is not None else None,
+                    "step": step,
+                    "epoch": epoch,
+                    "batch_in_epoch": start,
+                    "rng": [r[0] for r in per_rank],
+                    "config": cfg.to_dict(),
+                    "best": {
+                        "val_loss": self.best_val_loss_,
+                        "step": self.best_step_,
+                        "bad_evals": bad_evals,
+                        "state": best_state,
+                    },
+                    "stopped_early": self.stopped_early_,
+                    "history": self.history,
+                    "loss_acc": [[r[1] for r in per_rank], n_acc],
+                    "elapsed": elapsed + time.perf_counter() - t_start,
+                    "world_size": world,
+                },
+                ckpt_path,
+            )
 
         t_start = t_last = time.perf_counter()
         samples = 0
@@ -580,7 +618,9 @@ class Trainer:
                         "step": step,
                         "epoch": epoch + start / per_epoch if per_epoch else epoch,
                         "train_loss": loss_sum.item() / n_acc if n_acc else None,
-                        "val_loss": self._validate(model, val, device, channels_last, autocast, world) if do_val else None,
+                        "val_loss": self._validate(model, val, device, channels_last, autocast, world)
+                        if do_val
+                        else None,
                         "lr": opt.param_groups[0]["lr"],
                         "samples_per_s": samples * world / max(now - t_last, 1e-9),
                         "time": elapsed + now - t_start,
@@ -596,8 +636,9 @@ class Trainer:
                             if row[key] is not None:
                                 writer.add_scalar(key, row[key], step)
                     if bar is not None:
-                        bar.set_postfix(loss=f"{row['train_loss']:.4g}", samples_s=f"{row['samples_per_s']:.0f}",
-                                        refresh=False)
+                        bar.set_postfix(
+                            loss=f"{row['train_loss']:.4g}", samples_s=f"{row['samples_per_s']:.0f}", refresh=False
+                        )
                     if do_val:
                         v = row["val_loss"]
                         if self.best_val_loss_ is None or v < self.best_val_loss_ - cfg.min_delta:
@@ -643,8 +684,9 @@ class Trainer:
         return fh, out
 
     @torch.no_grad()
-    def _validate(self, model: nn.Module, val: _Batches, device: torch.device, channels_last: bool,
-                  autocast: Any, world: int) -> float:
+    def _validate(
+        self, model: nn.Module, val: _Batches, device: torch.device, channels_last: bool, autocast: Any, world: int
+    ) -> float:
         """Sample-weighted mean loss over the validation data, with the same noise each time."""
         was_training = model.training
         model.eval()

@@ -113,7 +113,7 @@ class TrainConfig:
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, not {self.lr}.")
 
-    def replace(self, **overrides: Any) -> "TrainConfig":
+    def replace(self, **overrides: Any) -> TrainConfig:
         """Return a copy with some fields changed (unknown names raise ``ValueError``)."""
         _check_keys(overrides, "the overrides")
         return dataclasses.replace(self, **overrides)
@@ -123,13 +123,13 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "the config") -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any], source: str = "the config") -> TrainConfig:
         """Build from a dict, naming ``source`` in the error for an unknown key."""
         _check_keys(values, source)
         return cls(**values)
 
     @classmethod
-    def from_toml(cls, path: str | os.PathLike, **overrides: Any) -> "TrainConfig":
+    def from_toml(cls, path: str | os.PathLike, **overrides: Any) -> TrainConfig:
         """Read a TOML file, then apply ``overrides``.
 
         The keys are read from a ``[train]`` table when the file has one (so a recipe can
@@ -238,8 +238,13 @@ def add_train_arguments(parser: Any, *, skip: tuple[str, ...] = ()) -> Any:
     """
     group = parser.add_argument_group("training")
     if "--config" not in skip:
-        group.add_argument("--config", dest="train_config", metavar="FILE.toml", default=None,
-                           help="training options from a TOML file (flags win over it)")
+        group.add_argument(
+            "--config",
+            dest="train_config",
+            metavar="FILE.toml",
+            default=None,
+            help="training options from a TOML file (flags win over it)",
+        )
     for flag, name, kwargs in _FLAGS:
         if flag not in skip:
             group.add_argument(flag, dest=name, default=None, **kwargs)

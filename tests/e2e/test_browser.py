@@ -31,11 +31,20 @@ except ImportError:
     missing("Playwright for Python is not installed (pip install playwright)")
 pytest.importorskip("fastapi")
 
-from daekit.serve import Limits, create_app  # noqa: E402
 from serve_models import RunningServer, shared_models  # noqa: E402
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from daekit.serve import Limits, create_app  # noqa: E402
+
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = os.environ.get("DAEKIT_E2E_SHOTS")  # a folder to keep screenshots in, for a human to look at
 
 
@@ -85,24 +94,31 @@ def shot(page, name):
 
 
 def blob_bytes(page, selector, attr) -> bytes:
-    data = page.evaluate("""async ([sel, attr]) => {
+    data = page.evaluate(
+        """async ([sel, attr]) => {
         const r = await fetch(document.querySelector(sel)[attr]);
         return Array.from(new Uint8Array(await r.arrayBuffer()));
-    }""", [selector, attr])
+    }""",
+        [selector, attr],
+    )
     return bytes(data)
 
 
 def test_image_before_after_and_download(page, tmp_path):
     from PIL import Image
+
     y, x = np.mgrid[0:96, 0:128]
     img = np.clip(((x + y) % 64) * 4 + np.random.default_rng(0).normal(0, 20, x.shape), 0, 255).astype(np.uint8)
     Image.fromarray(np.stack([img, img[::-1], 255 - img], -1)).save(tmp_path / "noisy.png")
     page.set_input_files("#image-input", str(tmp_path / "noisy.png"))
     sync_api.expect(page.locator("#image-download")).to_be_visible()
-    page.wait_for_function("document.querySelector('#image-after').naturalWidth > 0 && "
-                           "document.querySelector('#image-before').naturalWidth > 0")
-    assert page.evaluate("[document.querySelector('#image-after').naturalWidth, "
-                         "document.querySelector('#image-after').naturalHeight]") == [128, 96]
+    page.wait_for_function(
+        "document.querySelector('#image-after').naturalWidth > 0 && "
+        "document.querySelector('#image-before').naturalWidth > 0"
+    )
+    assert page.evaluate(
+        "[document.querySelector('#image-after').naturalWidth, document.querySelector('#image-after').naturalHeight]"
+    ) == [128, 96]
     sync_api.expect(page.locator("#image-caption")).to_contain_text("color")
     out = Image.open(io.BytesIO(blob_bytes(page, "#image-download", "href")))
     assert out.format == "PNG" and out.size == (128, 96) and out.mode == "RGB"
@@ -111,9 +127,15 @@ def test_image_before_after_and_download(page, tmp_path):
 
 def test_audio_before_after_and_download(page, tmp_path):
     import soundfile as sf
+
     t = np.arange(12000) / 16000
-    sf.write(tmp_path / "noisy.wav", (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * np.random.default_rng(0)
-                                      .standard_normal(t.size)).astype(np.float32), 16000)
+    sf.write(
+        tmp_path / "noisy.wav",
+        (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * np.random.default_rng(0).standard_normal(t.size)).astype(
+            np.float32
+        ),
+        16000,
+    )
     page.click("button[data-tab=audio]")
     page.set_input_files("#audio-input", str(tmp_path / "noisy.wav"))
     sync_api.expect(page.locator("#audio-download")).to_be_visible()
@@ -127,14 +149,17 @@ def test_audio_before_after_and_download(page, tmp_path):
 def test_csv_scores_are_plotted_with_flagged_points(page, tmp_path):
     v = np.sin(np.arange(300) / 7.0)
     v[200] += 4.0
-    (tmp_path / "series.csv").write_text("timestamp,value\n" + "".join(
-        f"2024-01-01 {i // 60:02d}:{i % 60:02d},{x:.5f}\n" for i, x in enumerate(v)))
+    (tmp_path / "series.csv").write_text(
+        "timestamp,value\n" + "".join(f"2024-01-01 {i // 60:02d}:{i % 60:02d},{x:.5f}\n" for i, x in enumerate(v))
+    )
     page.click("button[data-tab=anomaly]")
     page.check("#table-fit")
     page.fill("#table-window", "16")
     page.fill("#table-contamination", "0.02")
     page.set_input_files("#table-input", str(tmp_path / "series.csv"))
-    sync_api.expect(page.locator("#anomaly-summary")).to_contain_text("300 rows scored by a detector fitted on this file")
+    sync_api.expect(page.locator("#anomaly-summary")).to_contain_text(
+        "300 rows scored by a detector fitted on this file"
+    )
     flags = page.locator("#plot svg circle.flag")
     assert flags.count() >= 2  # each flagged step is marked on both panels
     assert page.locator("#plot svg path.scores").count() == 1

@@ -118,10 +118,29 @@ class DAEDetector:
         1.0
     """
 
-    def __init__(self, contamination=0.1, threshold="contamination", threshold_k=3.0, window=None, stride=1,
-                 model="mlp", hidden_sizes=None, noise="gaussian", noise_level=0.1, scaler="auto",
-                 n_estimators=4, latent_weight=4.0, epochs=None, batch_size=256, lr="auto", score_draws=0, device="cpu",
-                 random_state=None, verbose=False, detrend=None):
+    def __init__(
+        self,
+        contamination=0.1,
+        threshold="contamination",
+        threshold_k=3.0,
+        window=None,
+        stride=1,
+        model="mlp",
+        hidden_sizes=None,
+        noise="gaussian",
+        noise_level=0.1,
+        scaler="auto",
+        n_estimators=4,
+        latent_weight=4.0,
+        epochs=None,
+        batch_size=256,
+        lr="auto",
+        score_draws=0,
+        device="cpu",
+        random_state=None,
+        verbose=False,
+        detrend=None,
+    ):
         self.contamination = contamination
         self.threshold = threshold
         self.threshold_k = threshold_k
@@ -164,8 +183,12 @@ class DAEDetector:
     def __sklearn_tags__(self):
         from sklearn.utils import InputTags, Tags, TargetTags
 
-        return Tags(estimator_type="outlier_detector", target_tags=TargetTags(required=False),
-                    input_tags=InputTags(allow_nan=False), requires_fit=True)
+        return Tags(
+            estimator_type="outlier_detector",
+            target_tags=TargetTags(required=False),
+            input_tags=InputTags(allow_nan=False),
+            requires_fit=True,
+        )
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {"allow_nan": False}
@@ -198,12 +221,23 @@ class DAEDetector:
         self.members_ = []
         inputs = [self._member_inputs(X, k, self.stride) for k in range(self.n_estimators)]
         for k, train in enumerate(inputs):
-            with _own_random_state(seed + 7919 * k), self._threads():   # same fit every time; the caller's RNGs untouched
+            with (
+                _own_random_state(seed + 7919 * k),
+                self._threads(),
+            ):  # same fit every time; the caller's RNGs untouched
                 dae = self._build_member(train.shape[1:])
                 steps = self._train_steps(len(train))
-                cfg = TrainConfig(max_steps=steps, batch_size=min(self.batch_size, len(train)), lr=self._lr(),
-                                  seed=seed + 7919 * k, device=self.device, quiet=not self.verbose,
-                                  out_dir=None, log_every=max(steps, 1), tensorboard=False)
+                cfg = TrainConfig(
+                    max_steps=steps,
+                    batch_size=min(self.batch_size, len(train)),
+                    lr=self._lr(),
+                    seed=seed + 7919 * k,
+                    device=self.device,
+                    quiet=not self.verbose,
+                    out_dir=None,
+                    log_every=max(steps, 1),
+                    tensorboard=False,
+                )
                 Trainer(dae, cfg).fit(torch.as_tensor(train))
             # Scoring runs in float64: float32 matmuls round differently for different
             # batch sizes, and a row's score must not depend on which rows come with it.
@@ -240,7 +274,7 @@ class DAEDetector:
             return 0
         if isinstance(self.random_state, (int, np.integer)):
             return int(self.random_state)
-        return int(self.random_state.randint(2**31 - 1))   # a numpy RandomState
+        return int(self.random_state.randint(2**31 - 1))  # a numpy RandomState
 
     def _check_params(self):
         if not (isinstance(self.contamination, (int, float)) and 0 < self.contamination <= 0.5):
@@ -292,16 +326,18 @@ class DAEDetector:
             arr = arr[:, None]
         if arr.ndim != 2:
             what = "(T, C) or (T,) series" if series else "2-D (rows, features) table"
-            raise ValueError(f"X has shape {arr.shape}; a {what} is expected"
-                             + ("; Reshape your data with X.reshape(1, -1) for a single sample." if arr.ndim == 1
-                                else "."))
+            raise ValueError(
+                f"X has shape {arr.shape}; a {what} is expected"
+                + ("; Reshape your data with X.reshape(1, -1) for a single sample." if arr.ndim == 1 else ".")
+            )
         arr = arr.astype(np.float64, copy=False)
         if arr.shape[1] == 0:
             raise ValueError(f"X has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
         if not np.all(np.isfinite(arr)):
             bad = np.argwhere(~np.isfinite(arr))[0]
-            raise ValueError(f"X contains NaN or infinity (first at row {bad[0]}, column {bad[1]}); "
-                             "fill or drop those values first.")
+            raise ValueError(
+                f"X contains NaN or infinity (first at row {bad[0]}, column {bad[1]}); fill or drop those values first."
+            )
         if fitting:
             need = self.window if series else 2
             if arr.shape[0] < need:
@@ -312,8 +348,10 @@ class DAEDetector:
             if not hasattr(self, "members_"):
                 raise _not_fitted()
             if arr.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {arr.shape[1]} features, but DAEDetector is expecting "
-                                 f"{self.n_features_in_} features as input.")
+                raise ValueError(
+                    f"X has {arr.shape[1]} features, but DAEDetector is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
             if series and arr.shape[0] < self.window:
                 raise ValueError(f"X has {arr.shape[0]} time steps, fewer than one window of {self.window}.")
             if arr.shape[0] == 0:
@@ -391,15 +429,17 @@ class DAEDetector:
         out = np.empty(samples.shape, dtype=np.float64)
         gen = torch.Generator()
         for i in range(0, len(x), 4096):
-            xb = x[i:i + 4096].to(self._device())
+            xb = x[i : i + 4096].to(self._device())
             if self.score_draws:
                 # Fixed draws: the same input always gets the same score.
                 gen.manual_seed(12345)
-                err = sum((dae.denoise(dae.corrupt(xb, gen)) - xb) ** 2
-                          for _ in range(self.score_draws)) / self.score_draws
+                err = (
+                    sum((dae.denoise(dae.corrupt(xb, gen)) - xb) ** 2 for _ in range(self.score_draws))
+                    / self.score_draws
+                )
             else:
                 err = (dae.denoise(xb) - xb) ** 2
-            out[i:i + 4096] = err.double().cpu().numpy()
+            out[i : i + 4096] = err.double().cpu().numpy()
         return out
 
     def _threads(self):
@@ -419,9 +459,9 @@ class DAEDetector:
         """Ensemble mean of normalised element errors, per row/step and feature/channel."""
         mean = sum(r / s for r, s in zip(raw, self.member_scale_)) / len(raw)
         if self.window is None:
-            return mean                                    # (N, F)
+            return mean  # (N, F)
         mean = mean.reshape(len(mean), self.n_features_in_, self.window)  # flattened mlp windows are (C, L) too
-        return fold_to_steps(mean, window_starts(n_rows, self.window, stride), n_rows)   # (T, C)
+        return fold_to_steps(mean, window_starts(n_rows, self.window, stride), n_rows)  # (T, C)
 
     def _errors_for(self, X, with_latent=False):
         X = self._detrend(self._validate(X, fitting=False))
@@ -450,7 +490,7 @@ class DAEDetector:
             z = self._codes(dae, x)
             mu = z.mean(axis=0)
             cov = np.atleast_2d(np.cov(z, rowvar=False))
-            cov = cov + (1e-3 * np.trace(cov) / len(cov) + 1e-9) * np.eye(len(cov))   # shrink: codes may be collinear
+            cov = cov + (1e-3 * np.trace(cov) / len(cov) + 1e-9) * np.eye(len(cov))  # shrink: codes may be collinear
             prec = np.linalg.inv(cov)
             d = np.einsum("ij,jk,ik->i", z - mu, prec, z - mu)
             self.latent_mean_.append(mu)
@@ -540,9 +580,9 @@ class DAEDetector:
         if len(past) < self.window - 1:
             raise ValueError(f"history has {len(past)} steps; score_new needs at least window - 1 = {self.window - 1}.")
         context = self.window - 1 + (int(self.detrend) - 1 if self.detrend else 0)
-        past = past[max(0, len(past) - context):]
+        past = past[max(0, len(past) - context) :]
         joined = self._detrend(self._validate(np.concatenate([past, new]), fitting=False))
-        joined = joined[len(past) - (self.window - 1):]
+        joined = joined[len(past) - (self.window - 1) :]
         # stride 1 over history + new: exactly one window ends at each new step
         raw = [self._member_errors(dae, self._member_inputs(joined, k, 1)) for k, dae in enumerate(self.members_)]
         mean = sum(r / s for r, s in zip(raw, self.member_scale_)) / len(raw)
@@ -578,8 +618,10 @@ class DAEDetector:
             "fitted": {
                 "n_features_in": int(self.n_features_in_),
                 "member_scalers": self.member_scalers_,
-                "scale_min": self.scale_min_.tolist(), "scale_span": self.scale_span_.tolist(),
-                "member_scale": self.member_scale_, "threshold": self.threshold_,
+                "scale_min": self.scale_min_.tolist(),
+                "scale_span": self.scale_span_.tolist(),
+                "member_scale": self.member_scale_,
+                "threshold": self.threshold_,
                 "latent_scale": list(getattr(self, "latent_scale_", [])),
                 "score_range": list(self.score_range_),
                 "feature_names": list(getattr(self, "feature_names_", []) or []),
@@ -589,7 +631,7 @@ class DAEDetector:
         return write_model_folder(path, config, tensors)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "DAEDetector":
+    def load(cls, path: str | os.PathLike) -> DAEDetector:
         """Load a detector written by ``save``; ``ModelFileError`` if the folder is not one."""
         config, tensors = read_model_folder(path)
         if config.get("class") != "DAEDetector":
@@ -612,13 +654,14 @@ class DAEDetector:
             det.slow_channels_ = [int(c) for c in fitted.get("slow_channels", [])]
             det.latent_scale_ = [float(v) for v in fitted.get("latent_scale", [])]
             det.latent_mean_ = [tensors[f"latent{k}.mean"].double().numpy() for k in range(len(det.latent_scale_))]
-            det.latent_precision_ = [tensors[f"latent{k}.precision"].double().numpy()
-                                     for k in range(len(det.latent_scale_))]
+            det.latent_precision_ = [
+                tensors[f"latent{k}.precision"].double().numpy() for k in range(len(det.latent_scale_))
+            ]
             det.members_ = []
             for k, member_cfg in enumerate(config["members"]):
                 dae = DenoisingAutoencoder.from_config(member_cfg, source=str(path))
                 prefix = f"member{k}."
-                state = {n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)}
+                state = {n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)}
                 dae.model.load_state_dict(state, strict=True)
                 det.members_.append(dae.to(det._device()).double().eval())
         except (KeyError, TypeError, RuntimeError) as e:
@@ -671,11 +714,16 @@ def _not_fitted():
     try:
         from sklearn.exceptions import NotFittedError
     except ImportError:  # sklearn is optional; its NotFittedError is a ValueError + AttributeError too
+
         class NotFittedError(ValueError, AttributeError):
             pass
+
     return NotFittedError("This DAEDetector is not fitted yet; call fit(X) first.")
 
 
-_DEFAULTS = {name: p.default for name, p in __import__("inspect").signature(DAEDetector.__init__).parameters.items()
-             if name != "self"}
+_DEFAULTS = {
+    name: p.default
+    for name, p in __import__("inspect").signature(DAEDetector.__init__).parameters.items()
+    if name != "self"
+}
 _PARAM_NAMES = tuple(_DEFAULTS)

@@ -12,8 +12,15 @@ from ..io import atomic_write_bytes
 __all__ = ["plot_detection"]
 
 
-def plot_detection(path: str | os.PathLike, values: np.ndarray, scores: np.ndarray, threshold: float,
-                   columns: list[str] | None = None, title: str = "", flags: np.ndarray | None = None) -> None:
+def plot_detection(
+    path: str | os.PathLike,
+    values: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    columns: list[str] | None = None,
+    title: str = "",
+    flags: np.ndarray | None = None,
+) -> None:
     """Write a PNG: each column over time with flagged steps marked, and the score below.
 
     Args:
@@ -31,6 +38,7 @@ def plot_detection(path: str | os.PathLike, values: np.ndarray, scores: np.ndarr
     """
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -39,13 +47,12 @@ def plot_detection(path: str | os.PathLike, values: np.ndarray, scores: np.ndarr
     flags = np.asarray(scores) > threshold if flags is None else np.asarray(flags).astype(bool)
     t = np.arange(len(scores))
     shown = min(values.shape[1], 8)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 5.5), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 2]})
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     for j in range(shown):
         v = values[:, j]
         if shown > 1:
             span = np.ptp(v)
-            v = (v - v.min()) / (span if span > 0 else 1.0) + j * 1.1   # stacked, one band per column
+            v = (v - v.min()) / (span if span > 0 else 1.0) + j * 1.1  # stacked, one band per column
         top.plot(t, v, lw=0.8, label=(columns[j] if columns else f"col{j}"))
         top.scatter(t[flags], v[flags], s=6, color="red", alpha=0.7, zorder=3, label="flagged" if j == 0 else None)
     top.set_ylabel("value" if shown == 1 else "value (scaled, stacked)")

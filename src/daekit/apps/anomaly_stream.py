@@ -59,7 +59,7 @@ def anomaly_likelihood(errors, start=0, history=3000, min_spread=0.5):
 
     log_e = np.log(np.maximum(np.asarray(errors, dtype=np.float64), 1e-12))
     mean = trailing_mean(log_e, history)
-    spread = np.maximum(np.sqrt(np.maximum(trailing_mean(log_e ** 2, history) - mean ** 2, 1e-12)), min_spread)
+    spread = np.maximum(np.sqrt(np.maximum(trailing_mean(log_e**2, history) - mean**2, 1e-12)), min_spread)
     z = (log_e - mean) / spread
     out = 0.5 * (1.0 + np.vectorize(erf)(z / sqrt(2.0))) if len(z) else z
     out[:start] = 0.0
@@ -86,7 +86,7 @@ def range_novelty(series, start=0, tolerance=0.05):
     x = x.reshape(len(x), -1)
     lo = np.minimum.accumulate(x, axis=0)
     hi = np.maximum.accumulate(x, axis=0)
-    lo = np.concatenate([x[:1], lo[:-1]])        # the range seen BEFORE each step
+    lo = np.concatenate([x[:1], lo[:-1]])  # the range seen BEFORE each step
     hi = np.concatenate([x[:1], hi[:-1]])
     width = hi - lo
     novel = (width > 0) & ((x > hi + tolerance * width) | (x < lo - tolerance * width))
@@ -145,8 +145,19 @@ class StreamDetector:
         2500
     """
 
-    def __init__(self, window="auto", train_rows="auto", n_estimators=2, noise_level=0.1, history=3000,
-                 min_spread=0.5, tolerance=0.05, threshold=0.97, quiet=None, random_state=None):
+    def __init__(
+        self,
+        window="auto",
+        train_rows="auto",
+        n_estimators=2,
+        noise_level=0.1,
+        history=3000,
+        min_spread=0.5,
+        tolerance=0.05,
+        threshold=0.97,
+        quiet=None,
+        random_state=None,
+    ):
         self.window = window
         self.train_rows = train_rows
         self.n_estimators = n_estimators
@@ -162,15 +173,18 @@ class StreamDetector:
         """(training rows, window length) for a series of n steps."""
         for name in ("window", "train_rows"):
             value = getattr(self, name)
-            if not (value == "auto" or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-                                        and value >= 2)):
+            if not (
+                value == "auto" or (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 2)
+            ):
                 raise ValueError(f"{name}={value!r} must be 'auto' or an integer >= 2.")
         rows = min(int(np.floor(0.15 * n)), 750) if self.train_rows == "auto" else int(self.train_rows)
         window = int(np.clip(rows // 4, 8, 128)) if self.window == "auto" else int(self.window)
         if rows < window or rows >= n:
-            raise ValueError(f"the series has {n} steps; fitting on {rows} of them leaves "
-                             f"{'nothing to score' if rows >= n else 'less than one window'} "
-                             f"(window {window}): give a longer series or other train_rows.")
+            raise ValueError(
+                f"the series has {n} steps; fitting on {rows} of them leaves "
+                f"{'nothing to score' if rows >= n else 'less than one window'} "
+                f"(window {window}): give a longer series or other train_rows."
+            )
         return rows, window
 
     def fit_score(self, series):
@@ -189,12 +203,17 @@ class StreamDetector:
         x = x.reshape(len(x), -1) if x.ndim == 1 else x
         n = len(x)
         p, w = self._sizes(n)
-        det = DAEDetector(window=w, stride=1, n_estimators=self.n_estimators, noise_level=self.noise_level,
-                          random_state=self.random_state).fit(x[:p])
+        det = DAEDetector(
+            window=w,
+            stride=1,
+            n_estimators=self.n_estimators,
+            noise_level=self.noise_level,
+            random_state=self.random_state,
+        ).fit(x[:p])
         errors = np.zeros(n)
         # The training rows' own (in-sample) errors only start the likelihood's history.
-        errors[w - 1:p] = det.score_new(x[w - 1:p], x[:w - 1], reduce="window")
-        errors[:w - 1] = errors[w - 1]
+        errors[w - 1 : p] = det.score_new(x[w - 1 : p], x[: w - 1], reduce="window")
+        errors[: w - 1] = errors[w - 1]
         errors[p:] = det.score_new(x[p:], x[:p], reduce="window")
         self.detector_, self.train_rows_, self.window_, self.errors_ = det, p, w, errors
         self.likelihood_ = anomaly_likelihood(errors, p, self.history, self.min_spread)

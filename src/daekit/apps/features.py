@@ -32,8 +32,8 @@ import copy
 import inspect
 import os
 import random
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -78,13 +78,14 @@ class _Estimator:
         """The constructor arguments (``deep`` is accepted; there are no sub-estimators)."""
         return {name: getattr(self, name) for name in self._get_param_names()}
 
-    def set_params(self, **params) -> "_Estimator":
+    def set_params(self, **params) -> _Estimator:
         """Set constructor arguments by name; returns self."""
         valid = self._get_param_names()
         for name, value in params.items():
             if name not in valid:
-                raise ValueError(f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
-                                 f"Valid parameters are: {valid!r}.")
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. Valid parameters are: {valid!r}."
+                )
             setattr(self, name, value)
         return self
 
@@ -105,8 +106,11 @@ class _Estimator:
         _sklearn()
         from sklearn.utils import InputTags, Tags, TargetTags
 
-        return Tags(estimator_type=self._estimator_type, target_tags=TargetTags(required=False),
-                    input_tags=InputTags(two_d_array=True, allow_nan=False, sparse=False))
+        return Tags(
+            estimator_type=self._estimator_type,
+            target_tags=TargetTags(required=False),
+            input_tags=InputTags(two_d_array=True, allow_nan=False, sparse=False),
+        )
 
     # -- shared pieces of fit / transform ---------------------------------------------
 
@@ -118,21 +122,27 @@ class _Estimator:
         if not reset:
             check_is_fitted(self)
         try:
-            return validate_data(self, X, reset=reset, dtype=(np.float64, np.float32),
-                                 ensure_all_finite=True, ensure_min_samples=1)
+            return validate_data(
+                self, X, reset=reset, dtype=(np.float64, np.float32), ensure_all_finite=True, ensure_min_samples=1
+            )
         except ValueError as e:
             text = str(e)
             if "NaN" in text or "infinity" in text:
-                raise ValueError(f"X contains NaN or infinity; {type(self).__name__} needs finite numbers "
-                                 f"(impute or drop those values first). ({text})") from None
+                raise ValueError(
+                    f"X contains NaN or infinity; {type(self).__name__} needs finite numbers "
+                    f"(impute or drop those values first). ({text})"
+                ) from None
             raise
 
     def _check_params(self) -> None:
         sizes = self.hidden_sizes
         if isinstance(sizes, (int, np.integer)):
             sizes = (sizes,)
-        if not isinstance(sizes, (list, tuple)) or not sizes or not all(
-                isinstance(h, (int, np.integer)) and h > 0 for h in sizes):
+        if (
+            not isinstance(sizes, (list, tuple))
+            or not sizes
+            or not all(isinstance(h, (int, np.integer)) and h > 0 for h in sizes)
+        ):
             raise ValueError(f"hidden_sizes={self.hidden_sizes!r} must be a non-empty sequence of positive integers.")
         if self.scaling not in SCALINGS:
             raise ValueError(f"scaling={self.scaling!r} is not valid: use one of {', '.join(SCALINGS)}.")
@@ -173,9 +183,18 @@ class _Estimator:
         return torch.tensor(scaled, dtype=torch.float32)
 
     def _train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(epochs=int(self.epochs), max_steps=self.max_steps, batch_size=int(self.batch_size),
-                           lr=float(self.lr), weight_decay=float(self.weight_decay), seed=seed,
-                           device=self.device, quiet=not self.verbose, tensorboard=False, out_dir=None)
+        return TrainConfig(
+            epochs=int(self.epochs),
+            max_steps=self.max_steps,
+            batch_size=int(self.batch_size),
+            lr=float(self.lr),
+            weight_decay=float(self.weight_decay),
+            seed=seed,
+            device=self.device,
+            quiet=not self.verbose,
+            tensorboard=False,
+            out_dir=None,
+        )
 
     def _seed(self) -> int:
         _sklearn()
@@ -267,12 +286,27 @@ class DAEFeatureExtractor(_Estimator):
         >>> clf.fit(X_train, y_train).score(X_test, y_test)   # doctest: +SKIP
     """
 
-    def __init__(self, hidden_sizes: Sequence[int] = (1000,), activation: str = "sigmoid", tied: bool = True,
-                 noise="masking:0.25", model: str = "mlp", image_shape: Sequence[int] | None = None,
-                 layerwise: bool = True, loss: str = "auto", scaling: str = "minmax", epochs: int = 30,
-                 max_steps: int | None = None, batch_size: int = 64, lr: float = 1e-3,
-                 weight_decay: float = 0.0, random_state: int | None = None, device: str = "cpu",
-                 num_threads: int | None = None, verbose: bool = False):
+    def __init__(
+        self,
+        hidden_sizes: Sequence[int] = (1000,),
+        activation: str = "sigmoid",
+        tied: bool = True,
+        noise="masking:0.25",
+        model: str = "mlp",
+        image_shape: Sequence[int] | None = None,
+        layerwise: bool = True,
+        loss: str = "auto",
+        scaling: str = "minmax",
+        epochs: int = 30,
+        max_steps: int | None = None,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        random_state: int | None = None,
+        device: str = "cpu",
+        num_threads: int | None = None,
+        verbose: bool = False,
+    ):
         self.hidden_sizes = hidden_sizes
         self.activation = activation
         self.tied = tied
@@ -304,19 +338,22 @@ class DAEFeatureExtractor(_Estimator):
 
     def _image_chw(self, n_features: int) -> tuple[int, int, int]:
         if self.image_shape is None:
-            side = int(round(n_features ** 0.5))
+            side = int(round(n_features**0.5))
             if side * side != n_features:
-                raise ValueError(f"rows of {n_features} features are not square images: set image_shape=(H, W) "
-                                 "or (C, H, W).")
+                raise ValueError(
+                    f"rows of {n_features} features are not square images: set image_shape=(H, W) or (C, H, W)."
+                )
             return (1, side, side)
         shape = tuple(int(s) for s in self.image_shape)
         chw = (1,) + shape if len(shape) == 2 else shape
         if len(chw) != 3 or int(np.prod(chw)) != n_features:
-            raise ValueError(f"image_shape={self.image_shape!r} does not hold {n_features} features per row: "
-                             "use (H, W) or (C, H, W) with H*W*C equal to the number of features.")
+            raise ValueError(
+                f"image_shape={self.image_shape!r} does not hold {n_features} features per row: "
+                "use (H, W) or (C, H, W) with H*W*C equal to the number of features."
+            )
         return chw
 
-    def fit(self, X, y=None) -> "DAEFeatureExtractor":
+    def fit(self, X, y=None) -> DAEFeatureExtractor:
         """Learn the features from X alone (``y`` is ignored: the learning is unsupervised).
 
         Args:
@@ -341,21 +378,41 @@ class DAEFeatureExtractor(_Estimator):
             if self.model == "conv2d":
                 chw = self._image_chw(X.shape[1])
                 torch.manual_seed(seed)
-                net = create_model("conv2d", in_channels=chw[0], channels=self._hidden(), blocks_per_level=1,
-                                   activation=self.activation, output_activation=out_act)
+                net = create_model(
+                    "conv2d",
+                    in_channels=chw[0],
+                    channels=self._hidden(),
+                    blocks_per_level=1,
+                    activation=self.activation,
+                    output_activation=out_act,
+                )
                 dae = DenoisingAutoencoder(net, noise=layer_noises(self.noise, 1)[0], loss=loss)
                 self.history_.append(Trainer(dae, config).fit(x.reshape(-1, *chw)).history)
             elif self.layerwise or len(self._hidden()) == 1:
-                net = pretrain_stack(x, self._hidden(), activation=self.activation, tied=bool(self.tied),
-                                     noise=self.noise, input_loss=loss, config=config, histories=self.history_)
+                net = pretrain_stack(
+                    x,
+                    self._hidden(),
+                    activation=self.activation,
+                    tied=bool(self.tied),
+                    noise=self.noise,
+                    input_loss=loss,
+                    config=config,
+                    histories=self.history_,
+                )
                 # The stacked model is wrapped with the first layer's noise, the one applied
                 # to the data itself (every layer's noise is in the saved params).
                 dae = DenoisingAutoencoder(net, noise=layer_noises(self.noise, len(self._hidden()))[0], loss=loss)
             else:
                 torch.manual_seed(seed)
-                net = create_model("mlp", in_features=X.shape[1], hidden_sizes=self._hidden(),
-                                   activation=self.activation, latent_activation=self.activation,
-                                   output_activation=out_act, tied=bool(self.tied))
+                net = create_model(
+                    "mlp",
+                    in_features=X.shape[1],
+                    hidden_sizes=self._hidden(),
+                    activation=self.activation,
+                    latent_activation=self.activation,
+                    output_activation=out_act,
+                    tied=bool(self.tied),
+                )
                 dae = DenoisingAutoencoder(net, noise=layer_noises(self.noise, 1)[0], loss=loss)
                 self.history_.append(Trainer(dae, config).fit(x).history)
         self.dae_ = dae.cpu().eval()
@@ -408,8 +465,10 @@ class DAEFeatureExtractor(_Estimator):
         check_is_fitted(self)
         Z = check_array(X, dtype=(np.float64, np.float32), ensure_all_finite=True)
         if Z.shape[1] != self.n_features_out_:
-            raise ValueError(f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform is "
-                             f"expecting {self.n_features_out_} features (the width of its codes).")
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform is "
+                f"expecting {self.n_features_out_} features (the width of its codes)."
+            )
         z = torch.tensor(Z, dtype=torch.float32).reshape(-1, *self.code_shape_)
         with _private_rng(self.num_threads):
             x_hat = _batched(self.dae_.model.decode, z)
@@ -430,8 +489,10 @@ class DAEFeatureExtractor(_Estimator):
 
         check_is_fitted(self)
         if input_features is not None and len(input_features) != self.n_features_in_:
-            raise ValueError(f"input_features has {len(input_features)} names, but {type(self).__name__} "
-                             f"was fitted on {self.n_features_in_} features.")
+            raise ValueError(
+                f"input_features has {len(input_features)} names, but {type(self).__name__} "
+                f"was fitted on {self.n_features_in_} features."
+            )
         prefix = type(self).__name__.lower()
         return np.asarray([f"{prefix}{i}" for i in range(self.n_features_out_)], dtype=object)
 
@@ -448,15 +509,25 @@ class DAEFeatureExtractor(_Estimator):
 
         check_is_fitted(self)
         params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
-        params["noise"] = [n.to_config() for n in layer_noises(self.noise, len(self._hidden()))] \
-            if isinstance(self.noise, (list, tuple)) else layer_noises(self.noise, 1)[0].to_config()
-        extra = {"class": type(self).__name__, "params": params,
-                 "fitted": {"n_features_in": int(self.n_features_in_), "code_shape": list(self.code_shape_),
-                            "scale_offset": self.scale_offset_.tolist(), "scale": self.scale_.tolist()}}
+        params["noise"] = (
+            [n.to_config() for n in layer_noises(self.noise, len(self._hidden()))]
+            if isinstance(self.noise, (list, tuple))
+            else layer_noises(self.noise, 1)[0].to_config()
+        )
+        extra = {
+            "class": type(self).__name__,
+            "params": params,
+            "fitted": {
+                "n_features_in": int(self.n_features_in_),
+                "code_shape": list(self.code_shape_),
+                "scale_offset": self.scale_offset_.tolist(),
+                "scale": self.scale_.tolist(),
+            },
+        }
         return self.dae_.save_pretrained(path, extra=extra)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "DAEFeatureExtractor":
+    def load(cls, path: str | os.PathLike) -> DAEFeatureExtractor:
         """Read a folder written by ``save``; ``ModelFileError`` says what is wrong with it."""
         from .. import noise as noise_lib
 
@@ -466,8 +537,11 @@ class DAEFeatureExtractor(_Estimator):
         try:
             params = dict(config["params"])
             noise_cfg = params["noise"]
-            params["noise"] = [noise_lib.from_config(c) for c in noise_cfg] if isinstance(noise_cfg, list) \
+            params["noise"] = (
+                [noise_lib.from_config(c) for c in noise_cfg]
+                if isinstance(noise_cfg, list)
                 else noise_lib.from_config(noise_cfg)
+            )
             for key in ("hidden_sizes", "image_shape"):
                 if isinstance(params.get(key), list):
                     params[key] = tuple(params[key])
@@ -481,8 +555,9 @@ class DAEFeatureExtractor(_Estimator):
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"{path}/config.json does not describe a fitted {cls.__name__} ({e}).") from None
         if len(est.scale_) != est.n_features_in_:
-            raise ModelFileError(f"{path}/config.json is inconsistent: {len(est.scale_)} scale values for "
-                                 f"{est.n_features_in_} features.")
+            raise ModelFileError(
+                f"{path}/config.json is inconsistent: {len(est.scale_)} scale values for {est.n_features_in_} features."
+            )
         est.dae_ = DenoisingAutoencoder.from_pretrained(path)
         est.history_ = []
         return est
@@ -543,12 +618,28 @@ class DAEClassifier(_Estimator):
 
     _estimator_type = "classifier"
 
-    def __init__(self, hidden_sizes: Sequence[int] = (1000, 1000), activation: str = "sigmoid", tied: bool = True,
-                 noise="masking:0.25", pretrain: bool = True, loss: str = "auto", scaling: str = "minmax",
-                 pretrain_epochs: int = 30, epochs: int = 30, max_steps: int | None = None,
-                 batch_size: int = 64, lr: float = 1e-3, finetune_lr: float | None = None,
-                 weight_decay: float = 0.0, dropout: float = 0.0, random_state: int | None = None,
-                 device: str = "cpu", num_threads: int | None = None, verbose: bool = False):
+    def __init__(
+        self,
+        hidden_sizes: Sequence[int] = (1000, 1000),
+        activation: str = "sigmoid",
+        tied: bool = True,
+        noise="masking:0.25",
+        pretrain: bool = True,
+        loss: str = "auto",
+        scaling: str = "minmax",
+        pretrain_epochs: int = 30,
+        epochs: int = 30,
+        max_steps: int | None = None,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        finetune_lr: float | None = None,
+        weight_decay: float = 0.0,
+        dropout: float = 0.0,
+        random_state: int | None = None,
+        device: str = "cpu",
+        num_threads: int | None = None,
+        verbose: bool = False,
+    ):
         self.hidden_sizes = hidden_sizes
         self.activation = activation
         self.tied = tied
@@ -577,7 +668,7 @@ class DAEClassifier(_Estimator):
         tags.classifier_tags = ClassifierTags(multi_class=True, multi_label=False)
         return tags
 
-    def fit(self, X, y, pretrained: DAEFeatureExtractor | None = None) -> "DAEClassifier":
+    def fit(self, X, y, pretrained: DAEFeatureExtractor | None = None) -> DAEClassifier:
         """Pretrain (unless ``pretrain=False``), then fine-tune on the labels.
 
         Args:
@@ -603,8 +694,10 @@ class DAEClassifier(_Estimator):
             X, y = validate_data(self, X, y, reset=True, dtype=(np.float64, np.float32), ensure_all_finite=True)
         except ValueError as e:
             if "NaN" in str(e) or "infinity" in str(e):
-                raise ValueError(f"X contains NaN or infinity; {type(self).__name__} needs finite numbers "
-                                 f"(impute or drop those values first). ({e})") from None
+                raise ValueError(
+                    f"X contains NaN or infinity; {type(self).__name__} needs finite numbers "
+                    f"(impute or drop those values first). ({e})"
+                ) from None
             raise
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
@@ -624,14 +717,27 @@ class DAEClassifier(_Estimator):
             if pretrained is not None:
                 net = copy.deepcopy(pretrained.dae_.model)
             elif self.pretrain:
-                net = pretrain_stack(x, self._hidden(), activation=self.activation, tied=bool(self.tied),
-                                     noise=self.noise, input_loss=loss,
-                                     config=base.replace(epochs=int(self.pretrain_epochs)), histories=self.history_)
+                net = pretrain_stack(
+                    x,
+                    self._hidden(),
+                    activation=self.activation,
+                    tied=bool(self.tied),
+                    noise=self.noise,
+                    input_loss=loss,
+                    config=base.replace(epochs=int(self.pretrain_epochs)),
+                    histories=self.history_,
+                )
             else:
                 torch.manual_seed(seed)
-                net = create_model("mlp", in_features=X.shape[1], hidden_sizes=self._hidden(),
-                                   activation=self.activation, latent_activation=self.activation,
-                                   output_activation=out_act, tied=bool(self.tied))
+                net = create_model(
+                    "mlp",
+                    in_features=X.shape[1],
+                    hidden_sizes=self._hidden(),
+                    activation=self.activation,
+                    latent_activation=self.activation,
+                    output_activation=out_act,
+                    tied=bool(self.tied),
+                )
             # The softmax layer's initial weights come from their own seed, so pretrained
             # and random-init runs start their heads identically.
             torch.manual_seed(seed + 10_000)
@@ -645,8 +751,10 @@ class DAEClassifier(_Estimator):
         if not isinstance(pretrained, DAEFeatureExtractor) or not hasattr(pretrained, "dae_"):
             raise ValueError("pretrained must be a fitted DAEFeatureExtractor.")
         if pretrained.model != "mlp" or pretrained.n_features_in_ != n_features:
-            raise ValueError(f"pretrained must be a dense ('mlp') extractor fitted on {n_features} features, "
-                             f"not a {pretrained.model!r} one on {pretrained.n_features_in_}.")
+            raise ValueError(
+                f"pretrained must be a dense ('mlp') extractor fitted on {n_features} features, "
+                f"not a {pretrained.model!r} one on {pretrained.n_features_in_}."
+            )
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""

@@ -60,12 +60,13 @@ def filter_grid(filters: np.ndarray, columns: int | None = None, pad: int = 1) -
     grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad))
     for i in range(k):
         r, c = divmod(i, cols)
-        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = f[i]
+        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = f[i]
     return grid
 
 
-def plot_filters(extractor: "DAEFeatureExtractor", path: str | os.PathLike, max_filters: int = 100,
-                 columns: int | None = None) -> Path:
+def plot_filters(
+    extractor: DAEFeatureExtractor, path: str | os.PathLike, max_filters: int = 100, columns: int | None = None
+) -> Path:
     """Save the first-layer filters of a fitted extractor as a grid PNG.
 
     With masking noise and sigmoid units these are the stroke and blob detectors of
@@ -91,8 +92,14 @@ def plot_filters(extractor: "DAEFeatureExtractor", path: str | os.PathLike, max_
     return _save_figure(fig, canvas, path)
 
 
-def plot_codes(codes: np.ndarray, labels, path: str | os.PathLike, method: str = "pca",
-               title: str | None = None, random_state: int = 0) -> Path:
+def plot_codes(
+    codes: np.ndarray,
+    labels,
+    path: str | os.PathLike,
+    method: str = "pca",
+    title: str | None = None,
+    random_state: int = 0,
+) -> Path:
     """Save a 2-D map of codes (PCA or t-SNE), one dot per row, coloured by label.
 
     Args:
@@ -116,13 +123,17 @@ def plot_codes(codes: np.ndarray, labels, path: str | os.PathLike, method: str =
     if method == "pca":
         from sklearn.decomposition import PCA
 
-        xy = PCA(n_components=2, random_state=random_state).fit_transform(codes) if codes.shape[1] > 1 \
+        xy = (
+            PCA(n_components=2, random_state=random_state).fit_transform(codes)
+            if codes.shape[1] > 1
             else np.column_stack([codes[:, 0], np.zeros(len(codes))])
+        )
     elif method == "tsne":
         from sklearn.manifold import TSNE
 
-        xy = TSNE(n_components=2, init="pca", random_state=random_state,
-                  perplexity=min(30.0, (len(codes) - 1) / 3)).fit_transform(codes)
+        xy = TSNE(
+            n_components=2, init="pca", random_state=random_state, perplexity=min(30.0, (len(codes) - 1) / 3)
+        ).fit_transform(codes)
     else:
         raise ValueError(f"method={method!r} is not valid: use 'pca' or 'tsne'.")
     Figure, Canvas = _figure_tools()

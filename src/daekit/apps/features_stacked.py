@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -41,8 +41,10 @@ def layer_noises(noise, n_layers: int) -> list:
     tuple must have one entry per layer."""
     if isinstance(noise, (list, tuple)):
         if len(noise) != n_layers:
-            raise ValueError(f"noise has {len(noise)} entries but there are {n_layers} layers: "
-                             "give one noise for all layers or one per layer.")
+            raise ValueError(
+                f"noise has {len(noise)} entries but there are {n_layers} layers: "
+                "give one noise for all layers or one per layer."
+            )
         items = list(noise)
     else:
         items = [noise] * n_layers
@@ -54,9 +56,17 @@ def _layer_loss(activation: str) -> str:
     return "bce" if activation == "sigmoid" else "mse"
 
 
-def pretrain_stack(x: torch.Tensor, hidden_sizes: Sequence[int], *, activation: str = "sigmoid",
-                   tied: bool = True, noise="masking:0.25", input_loss: str = "bce",
-                   config: TrainConfig | None = None, histories: list | None = None) -> DenseAutoencoder:
+def pretrain_stack(
+    x: torch.Tensor,
+    hidden_sizes: Sequence[int],
+    *,
+    activation: str = "sigmoid",
+    tied: bool = True,
+    noise="masking:0.25",
+    input_loss: str = "bce",
+    config: TrainConfig | None = None,
+    histories: list | None = None,
+) -> DenseAutoencoder:
     """Greedy layer-wise pretraining of a stack of denoising autoencoders.
 
     Args:
@@ -83,9 +93,14 @@ def pretrain_stack(x: torch.Tensor, hidden_sizes: Sequence[int], *, activation: 
     for i, (width, layer_noise) in enumerate(zip(hidden_sizes, noises)):
         loss = input_loss if i == 0 else _layer_loss(activation)
         torch.manual_seed(config.seed + i)  # reproducible initial weights, layer by layer
-        layer = DenseAutoencoder(codes.shape[1], hidden_sizes=(int(width),), activation=activation,
-                                 latent_activation=activation, tied=tied,
-                                 output_activation="sigmoid" if loss == "bce" else "identity")
+        layer = DenseAutoencoder(
+            codes.shape[1],
+            hidden_sizes=(int(width),),
+            activation=activation,
+            latent_activation=activation,
+            tied=tied,
+            output_activation="sigmoid" if loss == "bce" else "identity",
+        )
         dae = DenoisingAutoencoder(layer, noise=layer_noise, loss=loss)
         trainer = Trainer(dae, config.replace(seed=config.seed + i)).fit(codes)
         if histories is not None:
@@ -111,11 +126,17 @@ def stack_layers(layers: Sequence[DenseAutoencoder], output_activation: str = "s
             raise ValueError("stack_layers takes one-hidden-layer autoencoders sharing activation and tying.")
     for below, above in zip(layers[:-1], layers[1:]):
         if above.in_features != below.hidden_sizes[0]:
-            raise ValueError(f"a layer of width {below.hidden_sizes[0]} cannot feed one expecting "
-                             f"{above.in_features} inputs.")
-    deep = DenseAutoencoder(first.in_features, hidden_sizes=tuple(l.hidden_sizes[0] for l in layers),
-                            activation=first.activation, latent_activation=first.activation,
-                            output_activation=output_activation, tied=first.tied)
+            raise ValueError(
+                f"a layer of width {below.hidden_sizes[0]} cannot feed one expecting {above.in_features} inputs."
+            )
+    deep = DenseAutoencoder(
+        first.in_features,
+        hidden_sizes=tuple(layer.hidden_sizes[0] for layer in layers),
+        activation=first.activation,
+        latent_activation=first.activation,
+        output_activation=output_activation,
+        tied=first.tied,
+    )
     with torch.no_grad():
         for i, layer in enumerate(layers):
             deep.encoder_layers[i].load_state_dict(layer.encoder_layers[0].state_dict())

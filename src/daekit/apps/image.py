@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -27,8 +27,16 @@ from ..io import PRETRAINED_DIR, ModelFileError, bundled_models, read_model_fold
 from ..models import create_model, list_models
 from ..models.image_unet import estimate_noise_std
 
-__all__ = ["ImageDenoiser", "PatchObjective", "train_image_denoiser", "compare_grid", "synthetic_image",
-           "demo", "DEFAULT_MODELS", "PRETRAINED_DIR"]
+__all__ = [
+    "ImageDenoiser",
+    "PatchObjective",
+    "train_image_denoiser",
+    "compare_grid",
+    "synthetic_image",
+    "demo",
+    "DEFAULT_MODELS",
+    "PRETRAINED_DIR",
+]
 
 #: Side of the centre crop the blind noise level is estimated from.
 ESTIMATE_CROP = 256
@@ -40,10 +48,14 @@ _ENSEMBLE_ORDER = (0, 6, 5, 3, 1, 2, 4, 7)
 #: Model settings for each colour mode: the CPU-sized net that ships, and the wider one
 #: the GPU recipe trains (same family; see recipes/image.md).
 DEFAULT_MODELS = {
-    "cpu": {"name": "image_unet", "kwargs": {"channels": [32, 64, 128, 256], "blocks": [1, 1, 1, 1],
-                                             "unshuffle": 2, "noise_map": True}},
-    "gpu": {"name": "image_unet", "kwargs": {"channels": [64, 128, 256], "blocks": [2, 2, 2],
-                                             "unshuffle": 2, "noise_map": True}},
+    "cpu": {
+        "name": "image_unet",
+        "kwargs": {"channels": [32, 64, 128, 256], "blocks": [1, 1, 1, 1], "unshuffle": 2, "noise_map": True},
+    },
+    "gpu": {
+        "name": "image_unet",
+        "kwargs": {"channels": [64, 128, 256], "blocks": [2, 2, 2], "unshuffle": 2, "noise_map": True},
+    },
 }
 
 
@@ -70,8 +82,14 @@ class PatchObjective(nn.Module):
         known_sigma: share of patches whose true σ is given to a noise-map model.
     """
 
-    def __init__(self, model: nn.Module, tiles: torch.Tensor, patch_size: int = 64,
-                 std: tuple[float, float] = (0.0, 55 / 255), known_sigma: float = 0.5):
+    def __init__(
+        self,
+        model: nn.Module,
+        tiles: torch.Tensor,
+        patch_size: int = 64,
+        std: tuple[float, float] = (0.0, 55 / 255),
+        known_sigma: float = 0.5,
+    ):
         super().__init__()
         self.model, self.patch_size, self.std, self.known_sigma = model, patch_size, tuple(std), known_sigma
         self.register_buffer("tiles", tiles, persistent=False)
@@ -81,8 +99,9 @@ class PatchObjective(nn.Module):
             return self.model(x_noisy, sigma=sigma)
         return self.model(x_noisy)
 
-    def forward(self, x: torch.Tensor, x_noisy: torch.Tensor | None = None,
-                sigma: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, x_noisy: torch.Tensor | None = None, sigma: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if x.dim() == 1:  # a batch of indices: draw that many fresh patches here
             n = x.shape[0]
             x = imdata.random_patches(self.tiles, n, self.patch_size)
@@ -100,8 +119,9 @@ class PatchObjective(nn.Module):
         return F.mse_loss(self._run(x_noisy, sigma).float(), x.float())
 
 
-def validation_pairs(tiles: torch.Tensor, n: int = 64, patch_size: int = 64, sigmas: Sequence[float] = (15, 25, 50),
-                     seed: int = 1234) -> torch.utils.data.TensorDataset:
+def validation_pairs(
+    tiles: torch.Tensor, n: int = 64, patch_size: int = 64, sigmas: Sequence[float] = (15, 25, 50), seed: int = 1234
+) -> torch.utils.data.TensorDataset:
     """Fixed clean/noisy/σ triples (σ on 0–255) for validation: the same every run."""
     g = torch.Generator().manual_seed(seed)
     x = imdata.random_patches(tiles.cpu(), n, patch_size, g)
@@ -110,10 +130,20 @@ def validation_pairs(tiles: torch.Tensor, n: int = 64, patch_size: int = 64, sig
     return torch.utils.data.TensorDataset(x, x_noisy, sigma)
 
 
-def train_image_denoiser(data, out_dir: str | os.PathLike, channels: int = 1, model: dict | None = None,
-                         patch_size: int = 64, tile: int = 128, std_max: float = 55.0, known_sigma: float = 0.5,
-                         val_tiles: torch.Tensor | None = None, config=None, init: str | os.PathLike | None = None,
-                         **train_options) -> "ImageDenoiser":
+def train_image_denoiser(
+    data,
+    out_dir: str | os.PathLike,
+    channels: int = 1,
+    model: dict | None = None,
+    patch_size: int = 64,
+    tile: int = 128,
+    std_max: float = 55.0,
+    known_sigma: float = 0.5,
+    val_tiles: torch.Tensor | None = None,
+    config=None,
+    init: str | os.PathLike | None = None,
+    **train_options,
+) -> ImageDenoiser:
     """Train a blind Gaussian image denoiser on a folder of clean images.
 
     Args:
@@ -149,16 +179,28 @@ def train_image_denoiser(data, out_dir: str | os.PathLike, channels: int = 1, mo
         perm = torch.randperm(len(tiles), generator=torch.Generator().manual_seed(0))
         cut = max(1, len(tiles) // 20)
         val_tiles, tiles = tiles[perm[:cut]], tiles[perm[cut:]]
-    config = (config or TrainConfig(max_steps=1000, batch_size=32, lr=1e-3, schedule="cosine", min_lr=1e-5))
+    config = config or TrainConfig(max_steps=1000, batch_size=32, lr=1e-3, schedule="cosine", min_lr=1e-5)
     config = config.replace(out_dir=str(out_dir), **train_options)
     objective = PatchObjective(net, tiles, patch_size=patch_size, std=(0.0, std_max / 255), known_sigma=known_sigma)
-    val = None if val_tiles is None else validation_pairs(val_tiles, n=64, patch_size=min(patch_size, val_tiles.shape[-1]))
+    val = (
+        None
+        if val_tiles is None
+        else validation_pairs(val_tiles, n=64, patch_size=min(patch_size, val_tiles.shape[-1]))
+    )
     # One "epoch" = 1000 steps of fresh patches; the indices only set the batch size.
     index = torch.arange(config.batch_size * 1000)
     trainer = Trainer(objective, config).fit(index, val)
-    den = ImageDenoiser(net.cpu().float().eval(), std_max=std_max,
-                        training={"patch_size": patch_size, "steps": trainer.step_, "batch_size": config.batch_size,
-                                  "seed": config.seed, "best_val_mse": trainer.best_val_loss_})
+    den = ImageDenoiser(
+        net.cpu().float().eval(),
+        std_max=std_max,
+        training={
+            "patch_size": patch_size,
+            "steps": trainer.step_,
+            "batch_size": config.batch_size,
+            "seed": config.seed,
+            "best_val_mse": trainer.best_val_loss_,
+        },
+    )
     if trainer.is_main_process:  # under torchrun, one process writes the model folder
         den.save_pretrained(out_dir)
     return den
@@ -173,7 +215,7 @@ def _ramp(n: int, overlap: int) -> torch.Tensor:
     k = min(overlap, n // 2)
     if k > 0:
         up = (torch.arange(k, dtype=torch.float32) + 0.5) / k
-        w[:k], w[n - k:] = up, up.flip(0)
+        w[:k], w[n - k :] = up, up.flip(0)
     return w
 
 
@@ -214,8 +256,16 @@ class ImageDenoiser:
         >>> den.denoise_file("noisy.png", "clean.png", sigma=25)         # doctest: +SKIP
     """
 
-    def __init__(self, model: nn.Module, tile: int = 512, overlap: int = 32, device: str = "cpu",
-                 std_max: float = 55.0, training: dict | None = None, ensemble: int = 1):
+    def __init__(
+        self,
+        model: nn.Module,
+        tile: int = 512,
+        overlap: int = 32,
+        device: str = "cpu",
+        std_max: float = 55.0,
+        training: dict | None = None,
+        ensemble: int = 1,
+    ):
         if tile < 16 or overlap < 0 or 2 * overlap >= tile:
             raise ValueError(f"tile={tile} must be at least 16 and overlap={overlap} under half of it.")
         if not isinstance(ensemble, int) or not 1 <= ensemble <= 8:
@@ -235,7 +285,7 @@ class ImageDenoiser:
         return list(bundled_models(("ImageDenoiser",)))
 
     @classmethod
-    def pretrained(cls, name: str = "gray", **kwargs) -> "ImageDenoiser":
+    def pretrained(cls, name: str = "gray", **kwargs) -> ImageDenoiser:
         """The bundled weights: ``"gray"`` or ``"color"`` (see recipes/image.md)."""
         path = PRETRAINED_DIR / name
         if not (path / "config.json").is_file():
@@ -244,7 +294,7 @@ class ImageDenoiser:
         return cls.from_pretrained(path, **kwargs)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, **kwargs) -> "ImageDenoiser":
+    def from_pretrained(cls, path: str | os.PathLike, **kwargs) -> ImageDenoiser:
         """Load a model folder written by :meth:`save_pretrained` (or a bundled name)."""
         if not Path(path).exists() and str(path) in cls.bundled():
             return cls.pretrained(str(path), **kwargs)
@@ -261,10 +311,9 @@ class ImageDenoiser:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelFileError(f"{path} does not describe a model its weights fit ({first}).") from None
         opts = {k: config[k] for k in ("tile", "overlap", "ensemble") if k in config} | kwargs
-        return cls(model, std_max=config.get("noise", {}).get("std_max", 55.0),
-                   training=config.get("training"), **opts)
+        return cls(model, std_max=config.get("noise", {}).get("std_max", 55.0), training=config.get("training"), **opts)
 
-    def as_colour(self) -> "ImageDenoiser":
+    def as_colour(self) -> ImageDenoiser:
         """This gray model as a colour denoiser in the opponent colour space: the network
         (a copy) denoises the luminance and the two chrominance planes of an RGB image.
         Far better than running it on R, G and B, whose noise and detail it shares."""
@@ -272,24 +321,41 @@ class ImageDenoiser:
             raise ValueError("as_colour() turns a 1-channel image_unet model into a colour one.")
         net = create_model("image_unet", **(self.model.get_config() | {"in_channels": 3, "colour_space": "opponent"}))
         net.load_state_dict(self.model.state_dict())
-        return ImageDenoiser(net, tile=self.tile, overlap=self.overlap, device=self.device, std_max=self.std_max,
-                             training=self.training, ensemble=self.ensemble)
+        return ImageDenoiser(
+            net,
+            tile=self.tile,
+            overlap=self.overlap,
+            device=self.device,
+            std_max=self.std_max,
+            training=self.training,
+            ensemble=self.ensemble,
+        )
 
     def save_pretrained(self, path: str | os.PathLike, half: bool = False) -> Path:
         """Write ``config.json`` + ``model.safetensors`` (``half``: fp16 weights, half the size)."""
-        cfg = {"class": "ImageDenoiser",
-               "model": {"name": self.model.model_name, "kwargs": self.model.get_config()},
-               "noise": {"kind": "gaussian", "std_max": self.std_max, "scale": "0-255"},
-               "tile": self.tile, "overlap": self.overlap, "ensemble": self.ensemble, "training": self.training}
-        state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
-                 for k, v in self.model.state_dict().items()}
+        cfg = {
+            "class": "ImageDenoiser",
+            "model": {"name": self.model.model_name, "kwargs": self.model.get_config()},
+            "noise": {"kind": "gaussian", "std_max": self.std_max, "scale": "0-255"},
+            "tile": self.tile,
+            "overlap": self.overlap,
+            "ensemble": self.ensemble,
+            "training": self.training,
+        }
+        state = {
+            k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+            for k, v in self.model.state_dict().items()
+        }
         return write_model_folder(path, cfg, state)
 
     # -- arrays ----------------------------------------------------------------------
 
     def _device(self) -> torch.device:
-        return torch.device("cuda" if self.device == "auto" and torch.cuda.is_available()
-                            else ("cpu" if self.device == "auto" else self.device))
+        return torch.device(
+            "cuda"
+            if self.device == "auto" and torch.cuda.is_available()
+            else ("cpu" if self.device == "auto" else self.device)
+        )
 
     def estimate_sigma(self, x: np.ndarray) -> float:
         """Blind σ (0–255 scale) of a float ``(C, H, W)`` image on [0, 1], from at most a
@@ -299,7 +365,7 @@ class ImageDenoiser:
 
         c, h, w = x.shape
         y0, x0 = max(0, (h - ESTIMATE_CROP) // 2), max(0, (w - ESTIMATE_CROP) // 2)
-        crop = np.asarray(x[:, y0:y0 + ESTIMATE_CROP, x0:x0 + ESTIMATE_CROP], dtype=np.float32)
+        crop = np.asarray(x[:, y0 : y0 + ESTIMATE_CROP, x0 : x0 + ESTIMATE_CROP], dtype=np.float32)
         s = estimate_image(crop[0] if c == 1 else crop, data_range=1.0, channel_axis=None if c == 1 else 0)
         return float(np.mean(s))
 
@@ -316,9 +382,15 @@ class ImageDenoiser:
 
         def put(y0, y1, rows):
             out[:, y0:y1] = rows
-        self._run_tiles(lambda y0, y1, x0, x1: x[:, y0:y1, x0:x1], put, h, w,
-                        sigma if sigma is not None else self._blind_sigma(lambda a, b, c_, d: x[:, a:b, c_:d], h, w),
-                        progress)
+
+        self._run_tiles(
+            lambda y0, y1, x0, x1: x[:, y0:y1, x0:x1],
+            put,
+            h,
+            w,
+            sigma if sigma is not None else self._blind_sigma(lambda a, b, c_, d: x[:, a:b, c_:d], h, w),
+            progress,
+        )
         return out
 
     def _blind_sigma(self, get, h: int, w: int) -> float | None:
@@ -356,7 +428,7 @@ class ImageDenoiser:
                 patch = torch.from_numpy(np.ascontiguousarray(get(y0, y0 + th, x0, x0 + tw), dtype=np.float32))
                 patch = patch[None].to(dev)
                 y = 0
-                for k in _ENSEMBLE_ORDER[:self.ensemble]:
+                for k in _ENSEMBLE_ORDER[: self.ensemble]:
                     view = _orient(patch, k).contiguous(memory_format=torch.channels_last)
                     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
                         out_k = model(view, sigma=s) if noise_map else model(view)
@@ -364,8 +436,8 @@ class ImageDenoiser:
                 y = (y / self.ensemble)[0].cpu()
                 wgt = wy[:, None] * _ramp(tw, self.overlap)[None, :]
                 r = y0 - pend_y
-                acc[:, r:r + th, x0:x0 + tw] += y * wgt
-                wacc[r:r + th, x0:x0 + tw] += wgt
+                acc[:, r : r + th, x0 : x0 + tw] += y * wgt
+                wacc[r : r + th, x0 : x0 + tw] += wgt
                 if progress is not None:
                     progress(1)
             done_to = ys[row + 1] if row + 1 < len(ys) else h  # no later tile reaches above this
@@ -422,6 +494,7 @@ class ImageDenoiser:
         def reader(chans):
             def get(y0, y1, x0, x1):
                 return imdata.to_float(hwc[y0:y1, x0:x1, chans]).transpose(2, 0, 1)
+
             return get
 
         def writer(chans, reduce_mean=False):
@@ -429,6 +502,7 @@ class ImageDenoiser:
                 rows = rows.mean(0, keepdims=True) if reduce_mean else rows
                 rows = np.clip(rows, 0.0, 1.0).transpose(1, 2, 0)
                 out[y0:y1, :, chans] = rows.astype(out_float) if out_float else imdata.from_float(rows, arr.dtype)
+
             return put
 
         if colours == 3 and self.channels == 1 and getattr(self.model, "model_name", "") == "image_unet":
@@ -453,8 +527,9 @@ class ImageDenoiser:
                 self._run_tiles(get, writer(slice(i, i + 1)), h, w, s, progress)
         return out[..., 0] if arr.ndim == 2 else out
 
-    def denoise_file(self, src: str | os.PathLike, dst: str | os.PathLike, sigma: float | None = None,
-                     progress=None) -> Path:
+    def denoise_file(
+        self, src: str | os.PathLike, dst: str | os.PathLike, sigma: float | None = None, progress=None
+    ) -> Path:
         """Read ``src`` (EXIF orientation applied), denoise, write ``dst`` atomically (same bit depth)."""
         arr = imdata.read_image(src)
         return imdata.write_image(dst, self(arr, sigma=sigma, progress=progress))
@@ -532,11 +607,18 @@ def demo(out_dir: str | os.PathLike = "runs/image_demo", sigma: float = 25.0, na
     denoised8 = imdata.from_float(denoised)
     p_noisy, p_den = metrics.psnr(noisy, clean, data_range=255), metrics.psnr(denoised8, clean, data_range=255)
     s_noisy, s_den = metrics.ssim(noisy, clean, data_range=255), metrics.ssim(denoised8, clean, data_range=255)
-    grid = compare_grid([clean, noisy, denoised8], ["clean", f"noisy {p_noisy:.2f} dB SSIM {s_noisy:.3f}",
-                                                    f"denoised {p_den:.2f} dB SSIM {s_den:.3f}"])
+    grid = compare_grid(
+        [clean, noisy, denoised8],
+        ["clean", f"noisy {p_noisy:.2f} dB SSIM {s_noisy:.3f}", f"denoised {p_den:.2f} dB SSIM {s_den:.3f}"],
+    )
     picture = imdata.write_image(out / "image_demo.png", grid)
-    result = {"psnr_noisy": p_noisy, "psnr_denoised": p_den, "gain_db": p_den - p_noisy, "seconds": seconds,
-              "picture": str(picture)}
+    result = {
+        "psnr_noisy": p_noisy,
+        "psnr_denoised": p_den,
+        "gain_db": p_den - p_noisy,
+        "seconds": seconds,
+        "picture": str(picture),
+    }
     print(f"image demo: a generated 256×256 picture, Gaussian noise σ={sigma:g} (0–255), bundled '{name}' model")
     print(f"  noisy     PSNR {p_noisy:6.2f} dB  SSIM {s_noisy:.3f}")
     print(f"  denoised  PSNR {p_den:6.2f} dB  SSIM {s_den:.3f}   (+{p_den - p_noisy:.2f} dB in {seconds:.2f} s)")

@@ -32,11 +32,12 @@ from ..models import create_model
 __all__ = ["SpeechEnhancer", "SpeechStream", "SpeechObjective", "spectral_loss", "train_speech_dae"]
 
 
-
 # ------------------------------------------------------------------------------- training
 
-def spectral_loss(y: torch.Tensor, x: torch.Tensor, model, power: float = 0.3, complex_weight: float = 0.3
-                  ) -> torch.Tensor:
+
+def spectral_loss(
+    y: torch.Tensor, x: torch.Tensor, model, power: float = 0.3, complex_weight: float = 0.3
+) -> torch.Tensor:
     """Compressed spectral MSE (Braun & Tashev 2021): magnitudes raised to ``power`` and the
     compressed complex spectrum, mixed with ``complex_weight``; ``model`` provides the STFT.
 
@@ -82,8 +83,9 @@ class SpeechObjective(nn.Module):
     Shape: ``x``: ``(N, 1, T)`` clean; returns a scalar. ``x_noisy`` (recorded pairs) skips the noise.
     """
 
-    def __init__(self, dae: DenoisingAutoencoder, gain_db: tuple[float, float] = (-25.0, 5.0),
-                 sisdr_weight: float = 0.0):
+    def __init__(
+        self, dae: DenoisingAutoencoder, gain_db: tuple[float, float] = (-25.0, 5.0), sisdr_weight: float = 0.0
+    ):
         super().__init__()
         self.dae, self.gain_db, self.sisdr_weight = dae, gain_db, sisdr_weight
 
@@ -98,9 +100,19 @@ class SpeechObjective(nn.Module):
         return loss
 
 
-def train_speech_dae(clean: torch.Tensor, noise_bank: list, sample_rate: int, config, *,
-                     snr_db=(-5.0, 15.0), p=None, model_kwargs: dict | None = None, val: torch.Tensor | None = None,
-                     dae: DenoisingAutoencoder | None = None, sisdr_weight: float = 0.0) -> DenoisingAutoencoder:
+def train_speech_dae(
+    clean: torch.Tensor,
+    noise_bank: list,
+    sample_rate: int,
+    config,
+    *,
+    snr_db=(-5.0, 15.0),
+    p=None,
+    model_kwargs: dict | None = None,
+    val: torch.Tensor | None = None,
+    dae: DenoisingAutoencoder | None = None,
+    sisdr_weight: float = 0.0,
+) -> DenoisingAutoencoder:
     """Train (or continue training) a spectral-mask speech DAE with the daekit Trainer.
 
     Args:
@@ -117,10 +129,14 @@ def train_speech_dae(clean: torch.Tensor, noise_bank: list, sample_rate: int, co
         The trained ``DenoisingAutoencoder`` (eval mode), ready for ``SpeechEnhancer``.
     """
     from ..train import Trainer
+
     mix = noise_lib.MixAtSNR(noise_bank, snr_db=snr_db, p=p, sample_rate=sample_rate)
     if dae is None:
-        dae = DenoisingAutoencoder(create_model("speech_mask", **(model_kwargs or {})), noise=mix,
-                                   preprocessing={"sample_rate": int(sample_rate)})
+        dae = DenoisingAutoencoder(
+            create_model("speech_mask", **(model_kwargs or {})),
+            noise=mix,
+            preprocessing={"sample_rate": int(sample_rate)},
+        )
     else:
         dae.noise = mix
     Trainer(SpeechObjective(dae, sisdr_weight=sisdr_weight), config).fit(clean, val)
@@ -128,6 +144,7 @@ def train_speech_dae(clean: torch.Tensor, noise_bank: list, sample_rate: int, co
 
 
 # ------------------------------------------------------------------------------- resampling
+
 
 class StreamResampler:
     """Causal polyphase FIR resampling for a stream, chunk by chunk (any chunk size).
@@ -141,6 +158,7 @@ class StreamResampler:
 
     def __init__(self, orig_sr: int, target_sr: int, channels: int = 1, align: float = 0.0):
         from scipy.signal import firwin
+
         g = math.gcd(int(orig_sr), int(target_sr))
         self.up, self.down = int(target_sr) // g, int(orig_sr) // g
         # At least scipy's half-length, lengthened so that delay + align is a whole number of
@@ -151,17 +169,18 @@ class StreamResampler:
         h = firwin(2 * half + 1, 1.0 / max(self.up, self.down), window=("kaiser", 5.0)) * self.up
         taps = -(-h.size // self.up)  # input samples per output sample
         self.h = np.zeros(taps * self.up, np.float64)
-        self.h[:h.size] = h
+        self.h[: h.size] = h
         self.taps = taps
         self.delay = half / self.down  # in output samples (may be fractional)
-        self.drain = taps + 1          # zeros to feed at the end so every output comes out
+        self.drain = taps + 1  # zeros to feed at the end so every output comes out
         self._buf = np.zeros((channels, 0), np.float64)  # inputs from absolute index _buf_start on
         self._buf_start = 0
-        self._n_in = 0   # input samples seen
+        self._n_in = 0  # input samples seen
         self._n_out = 0  # output samples produced
 
     def process(self, x: np.ndarray) -> np.ndarray:
         from scipy.signal import upfirdn
+
         x = np.asarray(x, np.float64)
         if self.up == self.down:
             return x.astype(np.float32)
@@ -180,20 +199,21 @@ class StreamResampler:
                 pad = self._buf_start - b0
                 self._buf = np.concatenate([np.zeros((x.shape[0], pad)), self._buf], axis=1)
                 self._buf_start = b0
-            span = self._buf[:, b0 - self._buf_start:]
+            span = self._buf[:, b0 - self._buf_start :]
             y = upfirdn(self.h, span, self.up, self.down, axis=1)
             k0 = m0 - b0 * self.up // self.down
-            out = y[:, k0:k0 + last - m0 + 1].astype(np.float32)
+            out = y[:, k0 : k0 + last - m0 + 1].astype(np.float32)
             self._n_out = last + 1
         # keep what the next output can still need
         need = (self._n_out * self.down) // self.up - (self.taps - 1)
         keep_from = max(self._buf_start, (need // self.down) * self.down)
-        self._buf = self._buf[:, keep_from - self._buf_start:]
+        self._buf = self._buf[:, keep_from - self._buf_start :]
         self._buf_start = keep_from
         return out
 
 
 # ------------------------------------------------------------------------------- the app
+
 
 def _check_wave(wave, name: str = "the audio") -> np.ndarray:
     if isinstance(wave, torch.Tensor):
@@ -241,12 +261,21 @@ class SpeechEnhancer:
         >>> enh.enhance_file("in.flac", "out.flac")         # any length, bounded memory  # doctest: +SKIP
     """
 
-    def __init__(self, dae: DenoisingAutoencoder, attenuation_limit_db: float | None = None, wet: float = 1.0,
-                 block_seconds: float = 30.0, clean_snr_db: float | None = 40.0, context_seconds: float = 1.0):
+    def __init__(
+        self,
+        dae: DenoisingAutoencoder,
+        attenuation_limit_db: float | None = None,
+        wet: float = 1.0,
+        block_seconds: float = 30.0,
+        clean_snr_db: float | None = 40.0,
+        context_seconds: float = 1.0,
+    ):
         if not hasattr(dae, "model") or not hasattr(dae.model, "stream_state"):
             raise ValueError("SpeechEnhancer needs a DenoisingAutoencoder holding a 'speech_mask' model.")
         if attenuation_limit_db is not None and not attenuation_limit_db > 0:
-            raise ValueError(f"attenuation_limit_db={attenuation_limit_db!r} is not valid: a positive number of dB or None.")
+            raise ValueError(
+                f"attenuation_limit_db={attenuation_limit_db!r} is not valid: a positive number of dB or None."
+            )
         if not 0.0 <= wet <= 1.0:
             raise ValueError(f"wet={wet!r} is not valid: expected a number in [0, 1].")
         if not block_seconds > 0:
@@ -268,7 +297,7 @@ class SpeechEnhancer:
         return list(bundled_models(("SpeechEnhancer",)))
 
     @classmethod
-    def pretrained(cls, name: str = "speech8k", **kwargs) -> "SpeechEnhancer":
+    def pretrained(cls, name: str = "speech8k", **kwargs) -> SpeechEnhancer:
         """A model shipped with daekit (one of :meth:`bundled`)."""
         folder = PRETRAINED_DIR / name
         if not (folder / "config.json").is_file():
@@ -276,7 +305,7 @@ class SpeechEnhancer:
         return cls.from_pretrained(folder, **kwargs)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, **kwargs) -> "SpeechEnhancer":
+    def from_pretrained(cls, path: str | os.PathLike, **kwargs) -> SpeechEnhancer:
         """Load a model folder written by :meth:`save_pretrained` (or by ``daekit audio train``),
         or a bundled name. Keyword arguments override the saved settings."""
         if not Path(path).exists() and str(path) in cls.bundled():
@@ -294,10 +323,16 @@ class SpeechEnhancer:
     def save_pretrained(self, path: str | os.PathLike, **extra) -> Path:
         """Write the model folder; ``extra`` entries (e.g. the training recipe) go into the
         config's ``"speech"`` section."""
-        speech = {"settings": {"attenuation_limit_db": self.attenuation_limit_db, "wet": self.wet,
-                               "block_seconds": self.block_seconds, "clean_snr_db": self.clean_snr_db,
-                               "context_seconds": self.context_seconds},
-                  "latency_ms": self.latency_ms} | extra
+        speech = {
+            "settings": {
+                "attenuation_limit_db": self.attenuation_limit_db,
+                "wet": self.wet,
+                "block_seconds": self.block_seconds,
+                "clean_snr_db": self.clean_snr_db,
+                "context_seconds": self.context_seconds,
+            },
+            "latency_ms": self.latency_ms,
+        } | extra
         return self.dae.save_pretrained(path, extra={"class": "SpeechEnhancer", "speech": speech})
 
     # -- facts ---------------------------------------------------------------------------
@@ -324,8 +359,9 @@ class SpeechEnhancer:
     def _model_state(self, batch: int):
         """Processing state for audio at the model's rate fed in pieces (see ``offline_state``)."""
         sr = self.sample_rate
-        return self.dae.model.offline_state(batch, self._min_gain(), block=max(1, int(self.block_seconds * sr)),
-                                            context=int(self.context_seconds * sr))
+        return self.dae.model.offline_state(
+            batch, self._min_gain(), block=max(1, int(self.block_seconds * sr)), context=int(self.context_seconds * sr)
+        )
 
     def estimate_noise(self, wave, sample_rate: int | None = None):
         """The input's noise floor and SNR (``daekit.noise_estimate.AudioNoise``), or None
@@ -367,19 +403,23 @@ class SpeechEnhancer:
             return wave.astype(np.float32)
         if sr != self.sample_rate:
             from ..data.audio import resample
+
             x_model = resample(x, sr, self.sample_rate)
         else:
             x_model = x
         state = self._model_state(x.shape[0])
         block = max(1, int(self.block_seconds * self.sample_rate))
-        outs = [state.push(torch.from_numpy(np.ascontiguousarray(x_model[:, i:i + block])))
-                for i in range(0, x_model.shape[1], block)]
+        outs = [
+            state.push(torch.from_numpy(np.ascontiguousarray(x_model[:, i : i + block])))
+            for i in range(0, x_model.shape[1], block)
+        ]
         outs.append(state.flush())
-        y = torch.cat(outs, dim=-1)[:, state.delay:].numpy()
+        y = torch.cat(outs, dim=-1)[:, state.delay :].numpy()
         if sr != self.sample_rate:
             from ..data.audio import resample
+
             y = resample(y, self.sample_rate, sr)
-            y = y[:, :x.shape[1]] if y.shape[1] >= x.shape[1] else np.pad(y, ((0, 0), (0, x.shape[1] - y.shape[1])))
+            y = y[:, : x.shape[1]] if y.shape[1] >= x.shape[1] else np.pad(y, ((0, 0), (0, x.shape[1] - y.shape[1])))
         if self.wet < 1.0:
             y = self.wet * y + (1.0 - self.wet) * x
         y = y.astype(np.float32)
@@ -399,7 +439,9 @@ class SpeechEnhancer:
             "noise": the estimate (AudioNoise), "enhanced": False when copied through}``.
         """
         import time
+
         from ..data.audio import AudioWriter, audio_info, iter_audio_blocks
+
         sr, channels, frames = audio_info(in_path)
         if frames == 0:
             raise ValueError(f"{in_path}: the audio file holds no samples.")
@@ -423,17 +465,24 @@ class SpeechEnhancer:
                 writer.write(y)
         self.last_estimate_ = estimate
         seconds = frames / sr
-        return {"seconds": seconds, "compute_s": compute, "rtf": compute / max(seconds, 1e-9),
-                "noise": estimate, "enhanced": enhance}
+        return {
+            "seconds": seconds,
+            "compute_s": compute,
+            "rtf": compute / max(seconds, 1e-9),
+            "noise": estimate,
+            "enhanced": enhance,
+        }
 
     # -- streaming ---------------------------------------------------------------------------
 
-    def stream(self, sample_rate: int | None = None, channels: int = 1) -> "SpeechStream":
+    def stream(self, sample_rate: int | None = None, channels: int = 1) -> SpeechStream:
         """A live stream: ``s.process(chunk)`` for chunks of any size, ``s.flush()`` at the end.
         Needs a causal model (an offline one would wait seconds for its look-ahead)."""
         if not self.causal:
-            raise ValueError("this speech model looks ahead (an offline model for files): it cannot stream "
-                             "live audio; use a causal model such as the bundled 'speech8k'.")
+            raise ValueError(
+                "this speech model looks ahead (an offline model for files): it cannot stream "
+                "live audio; use a causal model such as the bundled 'speech8k'."
+            )
         return SpeechStream(self, sample_rate, channels)
 
 
@@ -455,15 +504,19 @@ class SpeechStream:
     Shape: chunks ``(samples,)`` or ``(channels, samples)`` as set by ``channels``.
     """
 
-    def __init__(self, enhancer: SpeechEnhancer, sample_rate: int | None = None, channels: int = 1,
-                 offline: bool = False):
+    def __init__(
+        self, enhancer: SpeechEnhancer, sample_rate: int | None = None, channels: int = 1, offline: bool = False
+    ):
         self.enhancer = enhancer
         self.sample_rate = enhancer.sample_rate if sample_rate is None else int(sample_rate)
         if self.sample_rate <= 0 or channels < 1:
             raise ValueError("a stream needs a positive sample rate and at least one channel.")
         self.channels = int(channels)
-        self._state = (enhancer._model_state(self.channels) if offline else
-                       enhancer.dae.model.stream_state(batch=self.channels, min_gain=enhancer._min_gain()))
+        self._state = (
+            enhancer._model_state(self.channels)
+            if offline
+            else enhancer.dae.model.stream_state(batch=self.channels, min_gain=enhancer._min_gain())
+        )
         self._skip = self._state.delay  # model outputs that belong to the causal padding
         model_sr = enhancer.sample_rate
         self._resample = self.sample_rate != model_sr
@@ -471,8 +524,9 @@ class SpeechStream:
         self.resampler_delay_ms = 0.0
         if self._resample:
             self._down = StreamResampler(self.sample_rate, model_sr, self.channels)
-            self._up = StreamResampler(model_sr, self.sample_rate, self.channels,
-                                       align=self._down.delay * self.sample_rate / model_sr)
+            self._up = StreamResampler(
+                model_sr, self.sample_rate, self.channels, align=self._down.delay * self.sample_rate / model_sr
+            )
             # Both filters delay: the output keeps that delay out by skipping its first samples.
             self._skip_out = int(round(self._down.delay * self.sample_rate / model_sr + self._up.delay))
             self.resampler_delay_ms = 1000.0 * self._skip_out / self.sample_rate
@@ -511,8 +565,8 @@ class SpeechStream:
             y = np.pad(y, ((0, 0), (0, room - y.shape[1])))
         wet = self.enhancer.wet
         if wet < 1.0:
-            y = wet * y + (1.0 - wet) * self._dry[:, :y.shape[1]]
-        self._dry = self._dry[:, y.shape[1]:]
+            y = wet * y + (1.0 - wet) * self._dry[:, : y.shape[1]]
+        self._dry = self._dry[:, y.shape[1] :]
         self._n_out += y.shape[1]
         return y.astype(np.float32)
 

@@ -18,15 +18,22 @@ from ..io import ModelFileError
 # Command-group modules, in the order their commands are listed in ``daekit --help``.
 COMMAND_MODULES = ("core", "image", "noise", "anomaly", "audio", "features", "serve")
 
-USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError,
-               ModelFileError, ImportError)
+USER_ERRORS = (
+    ValueError,
+    FileNotFoundError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+    ModelFileError,
+    ImportError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="daekit",
         description="Denoising autoencoders for images, speech, time series and tables: train, denoise, "
-                    "detect anomalies, learn features. Run 'daekit COMMAND --help' for each command.",
+        "detect anomalies, learn features. Run 'daekit COMMAND --help' for each command.",
     )
     parser.add_argument("--version", action="version", version=f"daekit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -12,48 +12,74 @@ import numpy as np
 
 
 def register(sub) -> None:
-    group = sub.add_parser("anomaly", help="anomaly detection on tables and time series",
-                           description="Fit a denoising-autoencoder anomaly detector on mostly-normal data, "
-                                       "then score new data: one score per row (or per time step with "
-                                       "--window), 0/1 flags, and a plot.")
+    group = sub.add_parser(
+        "anomaly",
+        help="anomaly detection on tables and time series",
+        description="Fit a denoising-autoencoder anomaly detector on mostly-normal data, "
+        "then score new data: one score per row (or per time step with "
+        "--window), 0/1 flags, and a plot.",
+    )
     cmds = group.add_subparsers(dest="anomaly_command", metavar="COMMAND")
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
 
-    p = cmds.add_parser("fit", help="fit a detector on DATA and save it",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                        description="Fit a DAEDetector on DATA (.csv with or without header, .npy, .npz). A "
-                                    "timestamp column is detected and left out; every other column used must "
-                                    "be numeric. Writes a model folder (config.json + model.safetensors).")
+    p = cmds.add_parser(
+        "fit",
+        help="fit a detector on DATA and save it",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Fit a DAEDetector on DATA (.csv with or without header, .npy, .npz). A "
+        "timestamp column is detected and left out; every other column used must "
+        "be numeric. Writes a model folder (config.json + model.safetensors).",
+    )
     p.add_argument("data", metavar="DATA", help="training data: .csv/.tsv/.txt, .npy or .npz (array X)")
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
-    p.add_argument("--columns", default=None, help="columns to use, by name or 0-based position, comma separated "
-                                                   "(default: every numeric column)")
+    p.add_argument(
+        "--columns",
+        default=None,
+        help="columns to use, by name or 0-based position, comma separated (default: every numeric column)",
+    )
     p.add_argument("--timestamp", default="auto", help="timestamp column name, 'auto' to detect, 'none' for none")
-    p.add_argument("--window", type=int, default=None,
-                   help="treat rows as a time series and score sliding windows of this many steps "
-                        "(default: each row is an independent sample)")
+    p.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help="treat rows as a time series and score sliding windows of this many steps "
+        "(default: each row is an independent sample)",
+    )
     p.add_argument("--stride", type=int, default=1, help="step between training windows")
-    p.add_argument("--detrend", type=int, default=None, metavar="STEPS",
-                   help="series: replace slowly wandering columns (lag-1 autocorrelation > 0.8) by their "
-                        "deviation from a trailing mean over STEPS, so slow drift is not flagged (needs --window)")
+    p.add_argument(
+        "--detrend",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="series: replace slowly wandering columns (lag-1 autocorrelation > 0.8) by their "
+        "deviation from a trailing mean over STEPS, so slow drift is not flagged (needs --window)",
+    )
     p.add_argument("--model", default="mlp", choices=["mlp", "conv1d"], help="network (conv1d needs --window)")
     p.add_argument("--contamination", type=float, default=0.1, help="expected share of anomalies in DATA")
-    p.add_argument("--threshold", default="contamination",
-                   help="'contamination' (quantile of the training scores), 'mad' (median + k·MAD) or a number")
+    p.add_argument(
+        "--threshold",
+        default="contamination",
+        help="'contamination' (quantile of the training scores), 'mad' (median + k·MAD) or a number",
+    )
     p.add_argument("--k", type=float, default=3.0, help="k of the 'mad' threshold")
     p.add_argument("--members", type=int, default=3, help="ensemble members (seeds)")
     p.add_argument("--epochs", type=float, default=None, help="passes over the data per member (default: automatic)")
-    p.add_argument("--noise", default="gaussian", help="gaussian, masking, or a noise spec such as gaussian:0.1+masking:0.1")
+    p.add_argument(
+        "--noise", default="gaussian", help="gaussian, masking, or a noise spec such as gaussian:0.1+masking:0.1"
+    )
     p.add_argument("--noise-level", type=float, default=0.1, help="noise std / probability on the scaled data")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_fit)
 
-    p = cmds.add_parser("score", help="score DATA with a fitted detector",
-                        description="Score every row (or time step) of DATA with the detector in MODEL and write "
-                                    "a CSV: timestamp or row, score, flag (1 = above the threshold), and with "
-                                    "--explain each column's share of the score.")
+    p = cmds.add_parser(
+        "score",
+        help="score DATA with a fitted detector",
+        description="Score every row (or time step) of DATA with the detector in MODEL and write "
+        "a CSV: timestamp or row, score, flag (1 = above the threshold), and with "
+        "--explain each column's share of the score.",
+    )
     p.add_argument("model", metavar="MODEL", help="folder written by 'daekit anomaly fit'")
     p.add_argument("data", metavar="DATA", help="data with the columns the detector was fitted on")
     p.add_argument("-o", "--output", required=True, metavar="CSV", help="scores CSV to write")
@@ -63,22 +89,28 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_score)
 
-    p = cmds.add_parser("stream", help="score a series online: a [0, 1] score and alarms per step",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                        description="Fit on the first rows of a time series and score every later step from "
-                                    "the steps up to it, as a live stream would be: the likelihood of its "
-                                    "reconstruction error against the recent history, or 1 when a value leaves "
-                                    "the range seen so far. Writes a CSV: timestamp or row, score, likelihood, "
-                                    "novelty, alarm (one alarm, then quiet for a window).")
+    p = cmds.add_parser(
+        "stream",
+        help="score a series online: a [0, 1] score and alarms per step",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Fit on the first rows of a time series and score every later step from "
+        "the steps up to it, as a live stream would be: the likelihood of its "
+        "reconstruction error against the recent history, or 1 when a value leaves "
+        "the range seen so far. Writes a CSV: timestamp or row, score, likelihood, "
+        "novelty, alarm (one alarm, then quiet for a window).",
+    )
     p.add_argument("data", metavar="DATA", help="the series: .csv/.tsv/.txt, .npy or .npz (array X)")
     p.add_argument("-o", "--output", required=True, metavar="CSV", help="scores CSV to write")
-    p.add_argument("--columns", default=None, help="columns to use, by name or 0-based position, comma separated "
-                                                   "(default: every numeric column)")
+    p.add_argument(
+        "--columns",
+        default=None,
+        help="columns to use, by name or 0-based position, comma separated (default: every numeric column)",
+    )
     p.add_argument("--timestamp", default="auto", help="timestamp column name, 'auto' to detect, 'none' for none")
-    p.add_argument("--window", default="auto",
-                   help="steps per window ('auto': a quarter of the training rows, 8 to 128)")
-    p.add_argument("--train-rows", default="auto",
-                   help="rows to fit on ('auto': 15%% of the series, at most 750)")
+    p.add_argument(
+        "--window", default="auto", help="steps per window ('auto': a quarter of the training rows, 8 to 128)"
+    )
+    p.add_argument("--train-rows", default="auto", help="rows to fit on ('auto': 15%% of the series, at most 750)")
     p.add_argument("--threshold", type=float, default=0.97, help="alarm level of the [0, 1] score")
     p.add_argument("--quiet-steps", type=int, default=None, help="steps without alarms after one (default: --window)")
     p.add_argument("--members", type=int, default=2, help="ensemble members (seeds)")
@@ -91,8 +123,7 @@ def register(sub) -> None:
 def _read(path, columns, timestamp, min_rows):
     from ..data.table import read_table
 
-    return read_table(path, columns=columns, timestamp=None if timestamp == "none" else timestamp,
-                      min_rows=min_rows)
+    return read_table(path, columns=columns, timestamp=None if timestamp == "none" else timestamp, min_rows=min_rows)
 
 
 def _threshold_arg(text):
@@ -111,11 +142,22 @@ def cmd_fit(args) -> int:
     table = _read(args.data, args.columns, args.timestamp, min_rows)
     if args.window is not None and args.window < 2:
         raise ValueError(f"--window {args.window} is too short: use at least 2 steps.")
-    det = DAEDetector(contamination=args.contamination, threshold=_threshold_arg(args.threshold),
-                      threshold_k=args.k, window=args.window, stride=args.stride, model=args.model,
-                      noise=args.noise, noise_level=args.noise_level, n_estimators=args.members,
-                      epochs=args.epochs, device=args.device, random_state=args.seed, verbose=not args.quiet,
-                      detrend=args.detrend)
+    det = DAEDetector(
+        contamination=args.contamination,
+        threshold=_threshold_arg(args.threshold),
+        threshold_k=args.k,
+        window=args.window,
+        stride=args.stride,
+        model=args.model,
+        noise=args.noise,
+        noise_level=args.noise_level,
+        n_estimators=args.members,
+        epochs=args.epochs,
+        device=args.device,
+        random_state=args.seed,
+        verbose=not args.quiet,
+        detrend=args.detrend,
+    )
     if np.all(np.ptp(table.values, axis=0) == 0):
         raise ValueError(f"{args.data}: every column used is constant; there is nothing to learn from.")
     det.fit(table.values)
@@ -124,13 +166,18 @@ def cmd_fit(args) -> int:
         print(f"detrended slow column(s): {', '.join(table.columns[j] for j in det.slow_channels_)}")
     if det.constant_features_:
         names = ", ".join(table.columns[j] for j in det.constant_features_)
-        print(f"daekit: note: column(s) {names} are constant in {args.data}; any other value in them "
-              "will be scored as abnormal.", file=sys.stderr)
+        print(
+            f"daekit: note: column(s) {names} are constant in {args.data}; any other value in them "
+            "will be scored as abnormal.",
+            file=sys.stderr,
+        )
     det.save(args.out)
     if not args.quiet:
-        print(f"fitted on {len(table.values)} rows x {len(table.columns)} columns ({', '.join(table.columns[:8])}"
-              f"{'...' if len(table.columns) > 8 else ''}); threshold {det.threshold_:.4g}, "
-              f"{int(det.labels_.sum())} training rows flagged; saved to {args.out}")
+        print(
+            f"fitted on {len(table.values)} rows x {len(table.columns)} columns ({', '.join(table.columns[:8])}"
+            f"{'...' if len(table.columns) > 8 else ''}); threshold {det.threshold_:.4g}, "
+            f"{int(det.labels_.sum())} training rows flagged; saved to {args.out}"
+        )
     return 0
 
 
@@ -143,8 +190,10 @@ def cmd_score(args) -> int:
     # The fitted columns, by name and in the fitted order; other columns are not read.
     table = _read(args.data, names or None, "auto", det.window or 1)
     if table.values.shape[1] != det.n_features_in_:
-        raise ValueError(f"{args.data}: has {table.values.shape[1]} numeric columns, but the detector was fitted on "
-                         f"{det.n_features_in_}.")
+        raise ValueError(
+            f"{args.data}: has {table.values.shape[1]} numeric columns, but the detector was fitted on "
+            f"{det.n_features_in_}."
+        )
     scores = det.decision_function(table.values)
     threshold = det.threshold_ if args.threshold is None else args.threshold
     flags = (scores > threshold).astype(int)
@@ -163,8 +212,10 @@ def cmd_score(args) -> int:
 
         plot_detection(args.plot, table.values, scores, threshold, table.columns, title=Path(args.data).name)
     if not args.quiet:
-        print(f"scored {len(scores)} {'steps' if det.window else 'rows'}: {int(flags.sum())} flagged "
-              f"(threshold {threshold:.4g}); wrote {args.output}" + (f" and {args.plot}" if args.plot else ""))
+        print(
+            f"scored {len(scores)} {'steps' if det.window else 'rows'}: {int(flags.sum())} flagged "
+            f"(threshold {threshold:.4g}); wrote {args.output}" + (f" and {args.plot}" if args.plot else "")
+        )
     return 0
 
 
@@ -184,8 +235,14 @@ def cmd_stream(args) -> int:
                 raise ValueError(f"{option} {value} is too short: use at least 2 steps.")
             setattr(args, name, value)
     table = _read(args.data, args.columns, args.timestamp, 3)
-    stream = StreamDetector(window=args.window, train_rows=args.train_rows, n_estimators=args.members,
-                            threshold=args.threshold, quiet=args.quiet_steps, random_state=args.seed)
+    stream = StreamDetector(
+        window=args.window,
+        train_rows=args.train_rows,
+        n_estimators=args.members,
+        threshold=args.threshold,
+        quiet=args.quiet_steps,
+        random_state=args.seed,
+    )
     try:
         scores = stream.fit_score(table.values)
     except ValueError as e:
@@ -202,9 +259,12 @@ def cmd_stream(args) -> int:
     if args.plot:
         from ..apps.anomaly_plot import plot_detection
 
-        plot_detection(args.plot, table.values, scores, args.threshold, table.columns, title=Path(args.data).name,
-                       flags=alarms)
+        plot_detection(
+            args.plot, table.values, scores, args.threshold, table.columns, title=Path(args.data).name, flags=alarms
+        )
     if not args.quiet:
-        print(f"fitted on the first {stream.train_rows_} of {len(scores)} steps; {int(alarms.sum())} alarm(s) "
-              f"(score >= {args.threshold:g}); wrote {args.output}" + (f" and {args.plot}" if args.plot else ""))
+        print(
+            f"fitted on the first {stream.train_rows_} of {len(scores)} steps; {int(alarms.sum())} alarm(s) "
+            f"(score >= {args.threshold:g}); wrote {args.output}" + (f" and {args.plot}" if args.plot else "")
+        )
     return 0

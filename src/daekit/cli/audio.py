@@ -10,41 +10,68 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    audio = sub.add_parser("audio", help="speech enhancement: denoise, train, stream",
-                           description="Remove noise from speech recordings with the bundled 8 kHz model or your "
-                                       "own, train a model on clean speech and noise recordings, and run a file "
-                                       "through the low-latency streaming API.")
+    audio = sub.add_parser(
+        "audio",
+        help="speech enhancement: denoise, train, stream",
+        description="Remove noise from speech recordings with the bundled 8 kHz model or your "
+        "own, train a model on clean speech and noise recordings, and run a file "
+        "through the low-latency streaming API.",
+    )
     asub = audio.add_subparsers(dest="audio_command", metavar="COMMAND")
 
-    p = asub.add_parser("denoise", help="denoise audio files or folders",
-                        description="Enhance each input (WAV, FLAC, OGG; any sample rate, mono or multi-channel, "
-                                    "any length: files stream from and to disk) and write it with the same name, "
-                                    "rate and channels. A file that fails is reported and the others still get "
-                                    "done; the exit code is 1 when any failed.")
+    p = asub.add_parser(
+        "denoise",
+        help="denoise audio files or folders",
+        description="Enhance each input (WAV, FLAC, OGG; any sample rate, mono or multi-channel, "
+        "any length: files stream from and to disk) and write it with the same name, "
+        "rate and channels. A file that fails is reported and the others still get "
+        "done; the exit code is 1 when any failed.",
+    )
     p.add_argument("inputs", nargs="+", metavar="IN", help="audio files or folders of audio files")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output folder (or an output file name when there is one input file)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output folder (or an output file name when there is one input file)",
+    )
     _model_arguments(p, default="speech8k-offline")
     p.add_argument("--recursive", action="store_true", help="look into sub-folders too")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (1 is fastest for this small recurrent model on a busy machine)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (1 is fastest for this small recurrent model on a busy machine)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_denoise)
 
     from ..train import add_train_arguments
 
-    p = asub.add_parser("train", help="train a speech enhancer on clean speech and noise recordings",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                        description="Train a causal spectral-mask speech enhancer (or, with --bidirectional, an "
-                                    "offline one for files): clean items are cut from --clean, and noise "
-                                    "(recordings from --noise plus synthetic noises) is mixed in at a random SNR "
-                                    "on the fly. Writes the run and the model folder to --out.")
+    p = asub.add_parser(
+        "train",
+        help="train a speech enhancer on clean speech and noise recordings",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train a causal spectral-mask speech enhancer (or, with --bidirectional, an "
+        "offline one for files): clean items are cut from --clean, and noise "
+        "(recordings from --noise plus synthetic noises) is mixed in at a random SNR "
+        "on the fly. Writes the run and the model folder to --out.",
+    )
     p.add_argument("--clean", required=True, nargs="+", metavar="DIR", help="folders (or files) of clean speech")
     p.add_argument("--noise", nargs="*", default=[], metavar="DIR", help="folders (or files) of noise recordings")
-    p.add_argument("--noise-span", type=float, nargs=2, default=(0.0, 1.0), metavar=("START", "END"),
-                   help="use only this fraction of each noise recording (e.g. 0 0.7)")
-    p.add_argument("--synthetic", default="white,pink,brown,hum",
-                   help="synthetic noises to mix in too (comma-separated; '' for none)")
+    p.add_argument(
+        "--noise-span",
+        type=float,
+        nargs=2,
+        default=(0.0, 1.0),
+        metavar=("START", "END"),
+        help="use only this fraction of each noise recording (e.g. 0 0.7)",
+    )
+    p.add_argument(
+        "--synthetic",
+        default="white,pink,brown,hum",
+        help="synthetic noises to mix in too (comma-separated; '' for none)",
+    )
     p.add_argument("--out", required=True, metavar="RUN", help="run and model folder")
     p.add_argument("--sample-rate", type=int, default=8000, help="model sample rate (files are resampled)")
     p.add_argument("--snr", type=float, nargs=2, default=(-5.0, 15.0), metavar=("LOW", "HIGH"), help="SNR range, dB")
@@ -53,15 +80,21 @@ def register(sub) -> None:
     p.add_argument("--hidden", type=int, default=160, help="GRU width")
     p.add_argument("--layers", type=int, default=2, help="GRU layers")
     p.add_argument("--n-fft", type=int, default=256, help="STFT window (latency = n_fft / sample rate)")
-    p.add_argument("--bidirectional", action="store_true",
-                   help="an offline model that also looks ahead: better on files, but it cannot stream")
+    p.add_argument(
+        "--bidirectional",
+        action="store_true",
+        help="an offline model that also looks ahead: better on files, but it cannot stream",
+    )
     add_train_arguments(p)
     p.set_defaults(func=cmd_train)
 
-    p = asub.add_parser("stream", help="run a file through the streaming API; report latency and speed",
-                        description="Feed IN to the streaming enhancer in chunks of --chunk-ms, as a live "
-                                    "input would arrive, write OUT, and report the algorithmic latency, the "
-                                    "compute time per chunk and the real-time factor.")
+    p = asub.add_parser(
+        "stream",
+        help="run a file through the streaming API; report latency and speed",
+        description="Feed IN to the streaming enhancer in chunks of --chunk-ms, as a live "
+        "input would arrive, write OUT, and report the algorithmic latency, the "
+        "compute time per chunk and the real-time factor.",
+    )
     p.add_argument("input", metavar="IN", help="audio file")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output audio file")
     p.add_argument("--chunk-ms", type=float, default=20.0, help="chunk length in milliseconds")
@@ -73,19 +106,31 @@ def register(sub) -> None:
 
 
 def _model_arguments(p, default: str = "speech8k") -> None:
-    p.add_argument("--model", default=default,
-                   help="a bundled model ('speech8k-offline' looks ahead: best for files; 'speech8k' is causal "
-                        "and streams) or a model folder")
-    p.add_argument("--attenuation-limit", type=float, default=None, metavar="DB",
-                   help="suppress no bin by more than this many dB (e.g. 20; default: no limit)")
+    p.add_argument(
+        "--model",
+        default=default,
+        help="a bundled model ('speech8k-offline' looks ahead: best for files; 'speech8k' is causal "
+        "and streams) or a model folder",
+    )
+    p.add_argument(
+        "--attenuation-limit",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="suppress no bin by more than this many dB (e.g. 20; default: no limit)",
+    )
     p.add_argument("--wet", type=float, default=None, help="dry/wet mix: 1 = fully enhanced, 0 = input unchanged")
-    p.add_argument("--always-enhance", action="store_true",
-                   help="enhance even recordings whose estimated noise says they are clean (by default a "
-                        "recording with no noise detected or an SNR of 40 dB or more is left unchanged)")
+    p.add_argument(
+        "--always-enhance",
+        action="store_true",
+        help="enhance even recordings whose estimated noise says they are clean (by default a "
+        "recording with no noise detected or an SNR of 40 dB or more is left unchanged)",
+    )
 
 
 def _enhancer(args):
     from ..apps.speech import SpeechEnhancer
+
     kwargs = {}
     if args.attenuation_limit is not None:
         kwargs["attenuation_limit_db"] = args.attenuation_limit
@@ -104,6 +149,7 @@ def _enhancer(args):
 def _inputs(paths, recursive: bool) -> list[tuple[Path, Path]]:
     """(file, path relative to the output) for every input file."""
     from ..data.audio import AUDIO_SUFFIXES, list_audio_files
+
     out = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -119,8 +165,10 @@ def _inputs(paths, recursive: bool) -> list[tuple[Path, Path]]:
 
 
 def cmd_denoise(args) -> int:
-    from ..data.audio import AUDIO_SUFFIXES
     import torch
+
+    from ..data.audio import AUDIO_SUFFIXES
+
     torch.set_num_threads(max(1, args.threads))
     items = _inputs(args.inputs, args.recursive)  # a wrong path is reported before the model loads
     enhancer = _enhancer(args)
@@ -136,12 +184,13 @@ def cmd_denoise(args) -> int:
                 noise = info["noise"]
                 said = noise.message.rstrip(".") if noise is not None else "too short to estimate the noise"
                 print(f"{src}: {said}" + ("" if info["enhanced"] else "; left unchanged"))
-                print(f"{src} -> {dst}  ({info['seconds']:.1f} s of audio in {time.perf_counter() - t0:.1f} s, "
-                      f"RTF {info['rtf']:.3f})")
+                print(
+                    f"{src} -> {dst}  ({info['seconds']:.1f} s of audio in {time.perf_counter() - t0:.1f} s, "
+                    f"RTF {info['rtf']:.3f})"
+                )
         except (ValueError, OSError) as e:
             failed += 1
-            print(f"daekit: error: {e}" if isinstance(e, ValueError) else f"daekit: error: {src}: {e}",
-                  file=sys.stderr)
+            print(f"daekit: error: {e}" if isinstance(e, ValueError) else f"daekit: error: {src}: {e}", file=sys.stderr)
     if failed and not args.quiet:
         print(f"{failed} of {len(items)} file(s) failed.", file=sys.stderr)
     return 1 if failed else 0
@@ -174,16 +223,37 @@ def cmd_train(args) -> int:
     length = int(args.seconds * sr)
     clean = torch.from_numpy(speech_items({"all": clips}, args.items, length, sr, seed=0))
     val = torch.from_numpy(speech_items({"all": clips}, max(8, args.items // 20), length, sr, seed=1))
-    config = config_from_args(args, out_dir=args.out, batch_size=32, lr=2e-3, schedule="cosine",
-                              max_steps=2000, grad_clip=1.0, warmup_steps=100, device="cpu")
-    dae = train_speech_dae(clean, bank, sr, config, snr_db=tuple(args.snr), val=val,
-                           model_kwargs={"n_fft": args.n_fft, "hop_length": args.n_fft // 4,
-                                         "hidden_size": args.hidden, "num_layers": args.layers,
-                                         "causal": not args.bidirectional})
+    config = config_from_args(
+        args,
+        out_dir=args.out,
+        batch_size=32,
+        lr=2e-3,
+        schedule="cosine",
+        max_steps=2000,
+        grad_clip=1.0,
+        warmup_steps=100,
+        device="cpu",
+    )
+    dae = train_speech_dae(
+        clean,
+        bank,
+        sr,
+        config,
+        snr_db=tuple(args.snr),
+        val=val,
+        model_kwargs={
+            "n_fft": args.n_fft,
+            "hop_length": args.n_fft // 4,
+            "hidden_size": args.hidden,
+            "num_layers": args.layers,
+            "causal": not args.bidirectional,
+        },
+    )
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 alone writes the model folder
         return 0
-    SpeechEnhancer(dae).save_pretrained(args.out, recipe={"clean_files": len(clean_files),
-                                                          "noise_files": len(noise_files), "synthetic": synthetic})
+    SpeechEnhancer(dae).save_pretrained(
+        args.out, recipe={"clean_files": len(clean_files), "noise_files": len(noise_files), "synthetic": synthetic}
+    )
     if not config.quiet:
         print(f"wrote the model folder {args.out} (use: daekit audio denoise IN -o OUT --model {args.out})")
     return 0
@@ -194,6 +264,7 @@ def cmd_stream(args) -> int:
     import torch
 
     from ..data.audio import AudioWriter, audio_info, iter_audio_blocks
+
     torch.set_num_threads(max(1, args.threads))
     if not args.chunk_ms > 0:
         raise ValueError(f"--chunk-ms {args.chunk_ms} is not valid: a positive number of milliseconds.")
@@ -217,9 +288,13 @@ def cmd_stream(args) -> int:
     rtf = t.sum() / 1000 / seconds
     if not args.quiet:
         print(f"{len(t)} chunks of {chunk_ms:.1f} ms at {sr} Hz, {channels} channel(s)")
-        print(f"compute per chunk: mean {t.mean():.2f} ms, p95 {np.percentile(t, 95):.2f} ms, max {t.max():.2f} ms "
-              f"(keeps up when below {chunk_ms:.1f} ms)")
-    print(f"{args.input} -> {args.output}: {seconds:.1f} s of audio, algorithmic latency {stream.latency_ms:.1f} ms "
-          f"(+ up to one chunk, {chunk_ms:.1f} ms, of buffering), real-time factor {rtf:.4f}, "
-          f"{'keeps up with' if np.percentile(t, 99) < chunk_ms else 'falls behind'} real time")
+        print(
+            f"compute per chunk: mean {t.mean():.2f} ms, p95 {np.percentile(t, 95):.2f} ms, max {t.max():.2f} ms "
+            f"(keeps up when below {chunk_ms:.1f} ms)"
+        )
+    print(
+        f"{args.input} -> {args.output}: {seconds:.1f} s of audio, algorithmic latency {stream.latency_ms:.1f} ms "
+        f"(+ up to one chunk, {chunk_ms:.1f} ms, of buffering), real-time factor {rtf:.4f}, "
+        f"{'keeps up with' if np.percentile(t, 99) < chunk_ms else 'falls behind'} real time"
+    )
     return 0

@@ -11,27 +11,36 @@ import torch
 
 
 def register(sub) -> None:
-    p = sub.add_parser("info", help="describe a model folder",
-                       description="Show what a model folder holds: class, model and its arguments, "
-                                   "parameters, noise, preprocessing, size on disk.")
+    p = sub.add_parser(
+        "info",
+        help="describe a model folder",
+        description="Show what a model folder holds: class, model and its arguments, "
+        "parameters, noise, preprocessing, size on disk.",
+    )
     p.add_argument("model", metavar="DIR", help="a folder with config.json and model.safetensors")
     p.add_argument("--json", action="store_true", help="print the raw config.json instead")
     p.set_defaults(func=cmd_info)
 
     from ..train import add_train_arguments
 
-    p = sub.add_parser("train", help="train a dense DAE on an array file",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                       description="Train a dense denoising autoencoder on a table of numbers (.npy, .npz or "
-                                   ".csv, one row per sample). Features are standardised first; the noise "
-                                   "level is on that standardised scale. Writes a model folder to --out.")
+    p = sub.add_parser(
+        "train",
+        help="train a dense DAE on an array file",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train a dense denoising autoencoder on a table of numbers (.npy, .npz or "
+        ".csv, one row per sample). Features are standardised first; the noise "
+        "level is on that standardised scale. Writes a model folder to --out.",
+    )
     p.add_argument("data", metavar="DATA", help="training data: .npy, .npz (array X) or .csv")
     p.add_argument("--out", required=True, metavar="DIR", help="run and model folder")
     p.add_argument("--hidden", default="256,64", help="encoder widths, comma separated; the decoder mirrors them")
     p.add_argument("--activation", default="relu", help="hidden activation (relu, gelu, tanh, sigmoid...)")
     p.add_argument("--tied", action="store_true", help="tie decoder weights to the encoder's (transposed)")
-    p.add_argument("--noise", default="gaussian:0.2",
-                   help="corruption, e.g. gaussian:0.2, gaussian:0-0.5, masking:0.25, saltpepper:0.05; join with +")
+    p.add_argument(
+        "--noise",
+        default="gaussian:0.2",
+        help="corruption, e.g. gaussian:0.2, gaussian:0-0.5, masking:0.25, saltpepper:0.05; join with +",
+    )
     p.add_argument("--loss", default="mse", choices=["mse", "l1", "bce"], help="reconstruction loss")
     p.add_argument("--sparsity", type=float, default=0.0, help="weight of the L1 sparsity penalty on the code")
     p.add_argument("--contractive", type=float, default=0.0, help="weight of the contractive penalty")
@@ -40,27 +49,36 @@ def register(sub) -> None:
     add_train_arguments(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("denoise", help="denoise an array file with a trained model",
-                       description="Denoise every row of DATA with the model in DIR and write the result "
-                                   "(.npy or .csv, by the suffix of -o).")
+    p = sub.add_parser(
+        "denoise",
+        help="denoise an array file with a trained model",
+        description="Denoise every row of DATA with the model in DIR and write the result "
+        "(.npy or .csv, by the suffix of -o).",
+    )
     p.add_argument("model", metavar="DIR", help="model folder from 'daekit train'")
     p.add_argument("data", metavar="DATA", help=".npy, .npz or .csv with the model's number of columns")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file, .npy or .csv")
     p.add_argument("--batch-size", type=int, default=1024, help="rows per forward pass")
     p.set_defaults(func=cmd_denoise)
 
-    p = sub.add_parser("export", help="export a model folder to ONNX",
-                       description="Export the model in DIR (a DenoisingAutoencoder, ImageDenoiser, SpeechEnhancer or "
-                                   "DAEDetector folder) to ONNX with dynamic batch and size axes, then check the "
-                                   "file with onnxruntime against PyTorch.")
+    p = sub.add_parser(
+        "export",
+        help="export a model folder to ONNX",
+        description="Export the model in DIR (a DenoisingAutoencoder, ImageDenoiser, SpeechEnhancer or "
+        "DAEDetector folder) to ONNX with dynamic batch and size axes, then check the "
+        "file with onnxruntime against PyTorch.",
+    )
     p.add_argument("model", metavar="DIR", help="model folder (e.g. src/daekit/pretrained/gray)")
     p.add_argument("--onnx", required=True, metavar="FILE", help="ONNX file to write")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime comparison")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("demo", help="the quick tour: train and measure a DAE in a minute",
-                       description="Train a small DAE on scikit-learn's 8x8 digits with Gaussian noise and "
-                                   "print how much cleaner its output is than its input.")
+    p = sub.add_parser(
+        "demo",
+        help="the quick tour: train and measure a DAE in a minute",
+        description="Train a small DAE on scikit-learn's 8x8 digits with Gaussian noise and "
+        "print how much cleaner its output is than its input.",
+    )
     p.add_argument("--out", default="runs/demo", metavar="DIR", help="where to save the model")
     p.add_argument("--steps", type=int, default=1500, help="training steps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -68,6 +86,7 @@ def register(sub) -> None:
 
 
 # -- info ------------------------------------------------------------------------------
+
 
 def cmd_info(args) -> int:
     from ..io import WEIGHTS_NAME, read_config, read_model_folder
@@ -105,6 +124,7 @@ def _describe_noise(cfg) -> str:
 
 # -- train / denoise on arrays ---------------------------------------------------------
 
+
 def cmd_train(args) -> int:
     from .. import DenoisingAutoencoder, create_model
     from .. import noise as noise_lib
@@ -129,10 +149,22 @@ def cmd_train(args) -> int:
 
     config = config_from_args(args, out_dir=args.out, epochs=20)
     torch.manual_seed(config.seed)  # the initial weights too follow --seed: same command, same model
-    model = create_model("mlp", in_features=x.shape[1], hidden_sizes=hidden, activation=args.activation,
-                         tied=args.tied, output_activation="sigmoid" if args.loss == "bce" else "identity")
-    dae = DenoisingAutoencoder(model, noise=noise_lib.from_spec(args.noise), loss=args.loss,
-                               sparsity=args.sparsity, contractive=args.contractive, preprocessing=prep)
+    model = create_model(
+        "mlp",
+        in_features=x.shape[1],
+        hidden_sizes=hidden,
+        activation=args.activation,
+        tied=args.tied,
+        output_activation="sigmoid" if args.loss == "bce" else "identity",
+    )
+    dae = DenoisingAutoencoder(
+        model,
+        noise=noise_lib.from_spec(args.noise),
+        loss=args.loss,
+        sparsity=args.sparsity,
+        contractive=args.contractive,
+        preprocessing=prep,
+    )
     trainer = Trainer(dae, config).fit(torch.from_numpy(train), None if val is None else torch.from_numpy(val))
     if trainer.is_main_process:  # under torchrun, one process writes the model folder
         dae.save_pretrained(args.out)
@@ -151,8 +183,12 @@ def cmd_denoise(args) -> int:
     check_array(x, args.data, n_features=n_features)
     stats = dae.preprocessing.get("standardize")
     xs = standardize(x, stats) if stats else x
-    out = np.concatenate([dae.denoise(torch.from_numpy(chunk)).numpy()
-                          for chunk in np.array_split(xs, max(1, -(-len(xs) // args.batch_size)))])
+    out = np.concatenate(
+        [
+            dae.denoise(torch.from_numpy(chunk)).numpy()
+            for chunk in np.array_split(xs, max(1, -(-len(xs) // args.batch_size)))
+        ]
+    )
     out = unstandardize(out, stats) if stats else out
     save_array(args.output, out)
     print(f"denoised {len(out)} rows -> {args.output}")
@@ -160,6 +196,7 @@ def cmd_denoise(args) -> int:
 
 
 # -- export ----------------------------------------------------------------------------
+
 
 def cmd_export(args) -> int:
     from ..export import export_model_folder
@@ -173,6 +210,7 @@ def cmd_export(args) -> int:
 
 
 # -- demo ------------------------------------------------------------------------------
+
 
 def cmd_demo(args) -> int:
     from ..demo import digits_demo

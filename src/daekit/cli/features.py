@@ -20,32 +20,50 @@ import numpy as np
 
 
 def register(sub) -> None:
-    group = sub.add_parser("features", help="learn features with a (stacked) DAE; transform; plot filters",
-                           description="Unsupervised feature learning with denoising autoencoders "
-                                       "(scikit-learn's DAEFeatureExtractor behind a command line).")
+    group = sub.add_parser(
+        "features",
+        help="learn features with a (stacked) DAE; transform; plot filters",
+        description="Unsupervised feature learning with denoising autoencoders "
+        "(scikit-learn's DAEFeatureExtractor behind a command line).",
+    )
     cmds = group.add_subparsers(dest="features_command", metavar="SUBCOMMAND")
     group.set_defaults(func=lambda args: _usage(group))
 
-    p = cmds.add_parser("fit", help="learn features from an array file, without labels",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                        description="Fit a DAEFeatureExtractor on the rows of X and save it as a model folder. "
-                                    "Several --hidden widths make a stacked DAE, pretrained layer by layer.")
+    p = cmds.add_parser(
+        "fit",
+        help="learn features from an array file, without labels",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Fit a DAEFeatureExtractor on the rows of X and save it as a model folder. "
+        "Several --hidden widths make a stacked DAE, pretrained layer by layer.",
+    )
     _add_input(p)
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     p.add_argument("--hidden", default="1000", help="layer widths, comma separated (conv2d: channels per level)")
     p.add_argument("--model", default="mlp", choices=["mlp", "conv2d"], help="dense or convolutional DAE")
     p.add_argument("--activation", default="sigmoid", help="hidden activation (sigmoid, relu, tanh...)")
     p.add_argument("--untied", action="store_true", help="give each decoder its own weights (default: tied)")
-    p.add_argument("--noise", default="masking:0.25",
-                   help="corruption, e.g. masking:0.25, gaussian:0.3, saltpepper:0.1; join with +; "
-                        "use ';' between specs for one noise per layer")
+    p.add_argument(
+        "--noise",
+        default="masking:0.25",
+        help="corruption, e.g. masking:0.25, gaussian:0.3, saltpepper:0.1; join with +; "
+        "use ';' between specs for one noise per layer",
+    )
     p.add_argument("--joint", action="store_true", help="train a multi-layer DAE end to end, not layer by layer")
-    p.add_argument("--scaling", default="minmax", choices=["minmax", "standard", "none"],
-                   help="input scaling learnt at fit time")
-    p.add_argument("--loss", default="auto", choices=["auto", "bce", "mse", "l1"],
-                   help="reconstruction loss (auto: bce after minmax scaling, else mse)")
-    p.add_argument("--image-shape", default=None, metavar="H,W",
-                   help="shape of one row as an image (needed by conv2d for non-image files)")
+    p.add_argument(
+        "--scaling", default="minmax", choices=["minmax", "standard", "none"], help="input scaling learnt at fit time"
+    )
+    p.add_argument(
+        "--loss",
+        default="auto",
+        choices=["auto", "bce", "mse", "l1"],
+        help="reconstruction loss (auto: bce after minmax scaling, else mse)",
+    )
+    p.add_argument(
+        "--image-shape",
+        default=None,
+        metavar="H,W",
+        help="shape of one row as an image (needed by conv2d for non-image files)",
+    )
     p.add_argument("--epochs", type=int, default=30, help="passes over the data per layer")
     p.add_argument("--steps", type=int, default=None, help="optimiser steps per layer (wins over --epochs)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size")
@@ -54,29 +72,38 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--labels", default=None, metavar="FILE",
-                   help="labels of X (.npy/.npz/.csv): also writes DIR/codes_map.png")
+    p.add_argument(
+        "--labels", default=None, metavar="FILE", help="labels of X (.npy/.npz/.csv): also writes DIR/codes_map.png"
+    )
     p.add_argument("--labels-key", default=None, help="array of --labels to read from an .npz")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_fit)
 
-    p = cmds.add_parser("transform", help="features of an array file (.npy)",
-                        description="Write the learned features of every row of X to a .npy file.")
+    p = cmds.add_parser(
+        "transform",
+        help="features of an array file (.npy)",
+        description="Write the learned features of every row of X to a .npy file.",
+    )
     p.add_argument("model", metavar="DIR", help="model folder from 'daekit features fit'")
     _add_input(p)
     p.add_argument("-o", "--output", required=True, metavar="Z.npy", help="features to write (.npy)")
     p.set_defaults(func=cmd_transform)
 
-    p = cmds.add_parser("filters", help="first-layer filters as an image grid (PNG)",
-                        description="Draw the first-layer filters (one tile per hidden unit) as a PNG grid.")
+    p = cmds.add_parser(
+        "filters",
+        help="first-layer filters as an image grid (PNG)",
+        description="Draw the first-layer filters (one tile per hidden unit) as a PNG grid.",
+    )
     p.add_argument("model", metavar="DIR", help="model folder from 'daekit features fit'")
     p.add_argument("-o", "--output", required=True, metavar="PNG", help="picture to write")
     p.add_argument("--count", type=int, default=100, help="how many filters to draw")
     p.set_defaults(func=cmd_filters)
 
-    p = cmds.add_parser("map", help="2-D map of the codes of X coloured by label (PNG)",
-                        description="Project the features of X to 2-D (PCA or t-SNE) and draw one dot per row, "
-                                    "coloured by its label.")
+    p = cmds.add_parser(
+        "map",
+        help="2-D map of the codes of X coloured by label (PNG)",
+        description="Project the features of X to 2-D (PCA or t-SNE) and draw one dot per row, coloured by its label.",
+    )
     p.add_argument("model", metavar="DIR", help="model folder from 'daekit features fit'")
     _add_input(p)
     p.add_argument("--labels", required=True, metavar="FILE", help="labels of X (.npy/.npz/.csv)")
@@ -145,8 +172,10 @@ def _load_extractor(folder: str):
 
 def _check_width(X: np.ndarray, extractor, source: str) -> None:
     if X.shape[1] != extractor.n_features_in_:
-        raise ValueError(f"{source}: rows have {X.shape[1]} value{'s' if X.shape[1] != 1 else ''} but the model "
-                         f"was fitted on {extractor.n_features_in_} per row.")
+        raise ValueError(
+            f"{source}: rows have {X.shape[1]} value{'s' if X.shape[1] != 1 else ''} but the model "
+            f"was fitted on {extractor.n_features_in_} per row."
+        )
 
 
 def _positive(value, name: str) -> None:
@@ -176,15 +205,31 @@ def cmd_fit(args) -> int:
     y = read_labels(args.labels, args.labels_key, len(X)) if args.labels else None
     noise = [s.strip() for s in args.noise.split(";")] if ";" in args.noise else args.noise
     extractor = DAEFeatureExtractor(
-        hidden_sizes=hidden, activation=args.activation, tied=not args.untied, noise=noise, model=args.model,
-        image_shape=image_shape, layerwise=not args.joint, loss=args.loss, scaling=args.scaling,
-        epochs=args.epochs, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, random_state=args.seed, device=args.device,
-        num_threads=args.threads, verbose=not args.quiet)
+        hidden_sizes=hidden,
+        activation=args.activation,
+        tied=not args.untied,
+        noise=noise,
+        model=args.model,
+        image_shape=image_shape,
+        layerwise=not args.joint,
+        loss=args.loss,
+        scaling=args.scaling,
+        epochs=args.epochs,
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        random_state=args.seed,
+        device=args.device,
+        num_threads=args.threads,
+        verbose=not args.quiet,
+    )
     extractor.fit(X)
     out = extractor.save(args.out)
-    print(f"saved {out}: {X.shape[1]} inputs -> {extractor.n_features_out_} features "
-          f"({'stacked ' if len(hidden) > 1 and args.model == 'mlp' else ''}{args.model}, {len(X)} rows)")
+    print(
+        f"saved {out}: {X.shape[1]} inputs -> {extractor.n_features_out_} features "
+        f"({'stacked ' if len(hidden) > 1 and args.model == 'mlp' else ''}{args.model}, {len(X)} rows)"
+    )
     if y is not None:
         codes = extractor.transform(X[:5000])
         plot_codes(codes, y[:5000], Path(out) / "codes_map.png")

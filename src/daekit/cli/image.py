@@ -8,29 +8,53 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    image = sub.add_parser("image", help="image denoising: denoise, train, add-noise, compare, demo",
-                           description="Denoise photos and scans with the bundled models or your own, train a "
-                                       "model on a folder of clean images, make noisy test images, and compare "
-                                       "results side by side.")
+    image = sub.add_parser(
+        "image",
+        help="image denoising: denoise, train, add-noise, compare, demo",
+        description="Denoise photos and scans with the bundled models or your own, train a "
+        "model on a folder of clean images, make noisy test images, and compare "
+        "results side by side.",
+    )
     isub = image.add_subparsers(dest="image_command", metavar="COMMAND")
 
-    p = isub.add_parser("denoise", help="denoise image files or folders",
-                        description="Denoise each input image (PNG, JPEG, TIFF, BMP; gray, RGB or RGBA; 8- or "
-                                    "16-bit) and write the result with the same name, bit depth and alpha. A "
-                                    "file that fails is reported and the others still get done; the exit code "
-                                    "is 1 when any failed.")
+    p = isub.add_parser(
+        "denoise",
+        help="denoise image files or folders",
+        description="Denoise each input image (PNG, JPEG, TIFF, BMP; gray, RGB or RGBA; 8- or "
+        "16-bit) and write the result with the same name, bit depth and alpha. A "
+        "file that fails is reported and the others still get done; the exit code "
+        "is 1 when any failed.",
+    )
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders of images")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output folder (or an output file name when there is one input file)")
-    p.add_argument("--model", default="auto",
-                   help="'gray', 'color', a model folder, or 'auto' (gray model for gray images, colour for colour)")
-    p.add_argument("--sigma", type=float, default=None,
-                   help="noise std on the 0-255 scale when known (default: estimated per image)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output folder (or an output file name when there is one input file)",
+    )
+    p.add_argument(
+        "--model",
+        default="auto",
+        help="'gray', 'color', a model folder, or 'auto' (gray model for gray images, colour for colour)",
+    )
+    p.add_argument(
+        "--sigma",
+        type=float,
+        default=None,
+        help="noise std on the 0-255 scale when known (default: estimated per image)",
+    )
     p.add_argument("--tile", type=int, default=512, help="tile side for large images (memory ~ tile x width)")
     p.add_argument("--overlap", type=int, default=32, help="pixels shared by neighbouring tiles")
-    p.add_argument("--ensemble", type=int, default=None, choices=range(1, 9), metavar="K",
-                   help="denoise each tile in K of its 8 flips/rotations and average: a little better, K times "
-                        "slower (default: the model's own setting; the bundled ones use 3)")
+    p.add_argument(
+        "--ensemble",
+        type=int,
+        default=None,
+        choices=range(1, 9),
+        metavar="K",
+        help="denoise each tile in K of its 8 flips/rotations and average: a little better, K times "
+        "slower (default: the model's own setting; the bundled ones use 3)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--recursive", action="store_true", help="look into sub-folders too")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -38,11 +62,14 @@ def register(sub) -> None:
 
     from ..train import add_train_arguments
 
-    p = isub.add_parser("train", help="train a blind Gaussian denoiser on a folder of clean images",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                        description="Train an image denoiser on clean images: patches are cut and corrupted "
-                                    "with white Gaussian noise (sigma drawn per patch from [0, --std-max]) on the "
-                                    "training device. Writes the run and the model folder to --out.")
+    p = isub.add_parser(
+        "train",
+        help="train a blind Gaussian denoiser on a folder of clean images",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train an image denoiser on clean images: patches are cut and corrupted "
+        "with white Gaussian noise (sigma drawn per patch from [0, --std-max]) on the "
+        "training device. Writes the run and the model folder to --out.",
+    )
     p.add_argument("data", nargs="+", metavar="DIR", help="folders (or files) of clean training images")
     p.add_argument("--out", required=True, metavar="RUN", help="run and model folder")
     p.add_argument("--channels", type=int, choices=(1, 3), default=1, help="1 gray, 3 colour")
@@ -53,9 +80,12 @@ def register(sub) -> None:
     add_train_arguments(p)
     p.set_defaults(func=cmd_train)
 
-    p = isub.add_parser("add-noise", help="add white Gaussian noise to images (to make test data)",
-                        description="Add white Gaussian noise of std --sigma (0-255 scale) to each image; the "
-                                    "result is clipped and rounded to the input's bit depth (alpha kept).")
+    p = isub.add_parser(
+        "add-noise",
+        help="add white Gaussian noise to images (to make test data)",
+        description="Add white Gaussian noise of std --sigma (0-255 scale) to each image; the "
+        "result is clipped and rounded to the input's bit depth (alpha kept).",
+    )
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (or file for one input)")
     p.add_argument("--sigma", type=float, required=True, help="noise std on the 0-255 scale")
@@ -63,17 +93,23 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_add_noise)
 
-    p = isub.add_parser("compare", help="side-by-side picture with PSNR/SSIM written on it",
-                        description="Put CLEAN and the other images side by side in one PNG, each captioned with "
-                                    "its PSNR and SSIM against CLEAN.")
+    p = isub.add_parser(
+        "compare",
+        help="side-by-side picture with PSNR/SSIM written on it",
+        description="Put CLEAN and the other images side by side in one PNG, each captioned with "
+        "its PSNR and SSIM against CLEAN.",
+    )
     p.add_argument("clean", metavar="CLEAN", help="the clean reference image")
     p.add_argument("others", nargs="+", metavar="IMAGE", help="e.g. NOISY DENOISED")
     p.add_argument("-o", "--output", required=True, metavar="GRID.png", help="the picture to write")
     p.set_defaults(func=cmd_compare)
 
-    p = isub.add_parser("demo", help="denoise a generated picture with the bundled gray model",
-                        description="Add noise to a generated test picture, denoise it with the bundled gray "
-                                    "model, print the PSNR gain and write a before/after picture.")
+    p = isub.add_parser(
+        "demo",
+        help="denoise a generated picture with the bundled gray model",
+        description="Add noise to a generated test picture, denoise it with the bundled gray "
+        "model, print the PSNR gain and write a before/after picture.",
+    )
     p.add_argument("--out", default="runs/image_demo", metavar="DIR", help="where to write image_demo.png")
     p.add_argument("--sigma", type=float, default=25.0, help="noise std on the 0-255 scale")
     p.set_defaults(func=cmd_demo)
@@ -81,6 +117,7 @@ def register(sub) -> None:
 
 
 # -- helpers -----------------------------------------------------------------------------
+
 
 def _plan(inputs: list[str], output: str, recursive: bool = False) -> list[tuple[Path, Path]]:
     """(source, destination) pairs: one file to a file name, else into the output folder
@@ -135,6 +172,7 @@ def _run_each(pairs, work, quiet: bool) -> int:
 
 # -- commands ----------------------------------------------------------------------------
 
+
 def cmd_denoise(args) -> int:
     from tqdm.auto import tqdm
 
@@ -150,8 +188,9 @@ def cmd_denoise(args) -> int:
             name = "color" if arr.ndim == 3 and arr.shape[2] >= 3 else "gray"
         if name not in cache:
             options = {} if args.ensemble is None else {"ensemble": args.ensemble}
-            cache[name] = ImageDenoiser.from_pretrained(name, tile=args.tile, overlap=args.overlap, device=args.device,
-                                                        **options)
+            cache[name] = ImageDenoiser.from_pretrained(
+                name, tile=args.tile, overlap=args.overlap, device=args.device, **options
+            )
         return cache[name]
 
     if args.model not in ("auto", "gray", "color"):  # a bad model folder fails before any image is read
@@ -164,8 +203,11 @@ def cmd_denoise(args) -> int:
         if args.sigma is None and not args.quiet:
             levels = [s for s in model.last_sigma_ if s is not None]
             if levels:
-                said = ("no noise detected" if max(levels) == 0 else
-                        "estimated noise σ " + ", ".join(f"{s:.1f}" for s in levels) + " (0-255)")
+                said = (
+                    "no noise detected"
+                    if max(levels) == 0
+                    else "estimated noise σ " + ", ".join(f"{s:.1f}" for s in levels) + " (0-255)"
+                )
                 tqdm.write(f"{src}: {said}", file=sys.stderr)
 
     return _run_each(pairs, work, args.quiet)
@@ -175,12 +217,31 @@ def cmd_train(args) -> int:
     from ..apps.image import DEFAULT_MODELS, train_image_denoiser
     from ..train import config_from_args
 
-    config = config_from_args(args, out_dir=args.out, max_steps=2000, batch_size=16, lr=1e-3, schedule="cosine",
-                              min_lr=1e-5, grad_clip=1.0, val_every=250)
-    den = train_image_denoiser(args.data, args.out, channels=args.channels, model=DEFAULT_MODELS[args.preset],
-                               patch_size=args.patch, tile=args.tile, std_max=args.std_max, config=config)
-    print(f"saved the image denoiser to {args.out} ({den.training.get('steps')} steps); use it with "
-          f"'daekit image denoise IN -o OUT --model {args.out}'")
+    config = config_from_args(
+        args,
+        out_dir=args.out,
+        max_steps=2000,
+        batch_size=16,
+        lr=1e-3,
+        schedule="cosine",
+        min_lr=1e-5,
+        grad_clip=1.0,
+        val_every=250,
+    )
+    den = train_image_denoiser(
+        args.data,
+        args.out,
+        channels=args.channels,
+        model=DEFAULT_MODELS[args.preset],
+        patch_size=args.patch,
+        tile=args.tile,
+        std_max=args.std_max,
+        config=config,
+    )
+    print(
+        f"saved the image denoiser to {args.out} ({den.training.get('steps')} steps); use it with "
+        f"'daekit image denoise IN -o OUT --model {args.out}'"
+    )
     return 0
 
 

@@ -11,40 +11,61 @@ import numpy as np
 
 
 def register(sub) -> None:
-    group = sub.add_parser("noise", help="estimate the noise in real data; choose a DAE's noise by validation",
-                           description="Noise modelling: 'estimate' measures the noise in files (image σ on 0-255, "
-                                       "audio floor and SNR, per-column scale and missing share); 'select' runs "
-                                       "short trainings over noise types and levels and ranks them.")
+    group = sub.add_parser(
+        "noise",
+        help="estimate the noise in real data; choose a DAE's noise by validation",
+        description="Noise modelling: 'estimate' measures the noise in files (image σ on 0-255, "
+        "audio floor and SNR, per-column scale and missing share); 'select' runs "
+        "short trainings over noise types and levels and ranks them.",
+    )
     cmds = group.add_subparsers(dest="noise_command", metavar="ACTION")
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
 
-    p = cmds.add_parser("estimate", help="estimate the noise level of files",
-                        description="Estimate the noise of each FILE: images (.png, .jpg, .tif, .bmp) give σ of "
-                                    "white noise on 0-255 (one per colour channel); audio (.wav, .flac, .ogg) the "
-                                    "noise floor and SNR; tables (.csv, .npy, .npz) a robust scale and missing "
-                                    "share per column (or, with --kind series, the noise σ per channel).")
+    p = cmds.add_parser(
+        "estimate",
+        help="estimate the noise level of files",
+        description="Estimate the noise of each FILE: images (.png, .jpg, .tif, .bmp) give σ of "
+        "white noise on 0-255 (one per colour channel); audio (.wav, .flac, .ogg) the "
+        "noise floor and SNR; tables (.csv, .npy, .npz) a robust scale and missing "
+        "share per column (or, with --kind series, the noise σ per channel).",
+    )
     p.add_argument("files", nargs="+", metavar="FILE", help="files to measure")
-    p.add_argument("--kind", choices=["auto", "image", "audio", "table", "series"], default="auto",
-                   help="kind of data (auto: from the file extension)")
-    p.add_argument("--method", choices=["pca", "mad"], default="pca",
-                   help="image estimator: pca (robust to texture) or mad (finest wavelet band, faster)")
+    p.add_argument(
+        "--kind",
+        choices=["auto", "image", "audio", "table", "series"],
+        default="auto",
+        help="kind of data (auto: from the file extension)",
+    )
+    p.add_argument(
+        "--method",
+        choices=["pca", "mad"],
+        default="pca",
+        help="image estimator: pca (robust to texture) or mad (finest wavelet band, faster)",
+    )
     p.add_argument("--key", default=None, help="array name inside an .npz file")
     p.add_argument("--json", action="store_true", help="print one JSON object per file instead of text")
     p.set_defaults(func=cmd_estimate)
 
-    p = cmds.add_parser("select", help="choose the noise type and level by short trainings",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                        description="Train a small DAE once per candidate noise (none, gaussian, masking, "
-                                    "salt-and-pepper, speckle at several levels) within a time budget, score "
-                                    "each on held-out data and print the ranked table. Data is min-max scaled "
-                                    "on the training part, so levels are on a [0, 1] scale. Criteria: denoise = "
-                                    "PSNR of clean held-out data from its noisy version (--val-noisy or "
-                                    "--target); features = linear-probe accuracy (labels needed); anomaly = "
-                                    "tail contrast of held-out reconstruction errors (no labels needed; see "
-                                    "benchmarks/noise.py for how well it picks).")
-    p.add_argument("data", metavar="DATA", help="clean training data: .npz (array X, x_train or x; labels y or "
-                                                "y_train), .npy or .csv; one sample per row ((N, H, W) images are "
-                                                "flattened)")
+    p = cmds.add_parser(
+        "select",
+        help="choose the noise type and level by short trainings",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train a small DAE once per candidate noise (none, gaussian, masking, "
+        "salt-and-pepper, speckle at several levels) within a time budget, score "
+        "each on held-out data and print the ranked table. Data is min-max scaled "
+        "on the training part, so levels are on a [0, 1] scale. Criteria: denoise = "
+        "PSNR of clean held-out data from its noisy version (--val-noisy or "
+        "--target); features = linear-probe accuracy (labels needed); anomaly = "
+        "tail contrast of held-out reconstruction errors (no labels needed; see "
+        "benchmarks/noise.py for how well it picks).",
+    )
+    p.add_argument(
+        "data",
+        metavar="DATA",
+        help="clean training data: .npz (array X, x_train or x; labels y or "
+        "y_train), .npy or .csv; one sample per row ((N, H, W) images are "
+        "flattened)",
+    )
     p.add_argument("--task", choices=["denoise", "features", "anomaly"], required=True, help="what the DAE is for")
     p.add_argument("--budget", default="5m", help="wall-clock budget: seconds or e.g. 90s, 5m, 1h")
     p.add_argument("--key", default=None, help="array name of the data inside an .npz file")
@@ -52,12 +73,18 @@ def register(sub) -> None:
     p.add_argument("--val", default=None, metavar="FILE", help="clean held-out data (default: hold out --val-share)")
     p.add_argument("--val-share", type=float, default=0.2, help="share of DATA held out when --val is not given")
     p.add_argument("--val-noisy", default=None, metavar="FILE", help="denoise: recorded noisy version of --val")
-    p.add_argument("--target", default=None, help="denoise: the noise the model will meet, on the data's own scale, "
-                                                  "e.g. gaussian:0.1")
+    p.add_argument(
+        "--target",
+        default=None,
+        help="denoise: the noise the model will meet, on the data's own scale, e.g. gaussian:0.1",
+    )
     p.add_argument("--search", choices=["grid", "random"], default="grid", help="grid or random search")
     p.add_argument("--trials", type=int, default=None, help="at most this many trials")
-    p.add_argument("--candidates", default=None,
-                   help="levels per type, e.g. 'gaussian=0.05,0.1,0.2;masking=0.25,0.5' (default: the built-in grid)")
+    p.add_argument(
+        "--candidates",
+        default=None,
+        help="levels per type, e.g. 'gaussian=0.05,0.1,0.2;masking=0.25,0.5' (default: the built-in grid)",
+    )
     p.add_argument("--steps", type=int, default=300, help="training steps per trial")
     p.add_argument("--batch-size", type=int, default=128, help="batch size of the trials")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate of the trials")
@@ -71,6 +98,7 @@ def register(sub) -> None:
 
 
 # -- estimate ---------------------------------------------------------------------------
+
 
 def _describe(path: str, kind: str, result) -> tuple[str, dict]:
     from ..noise_estimate import NO_NOISE
@@ -103,7 +131,9 @@ def cmd_estimate(args) -> int:
     for path in args.files:
         try:
             kind = guess_kind(path) if args.kind == "auto" else args.kind
-            options = {"method": args.method} if kind == "image" else {"key": args.key} if kind in ("table", "series") else {}
+            options = (
+                {"method": args.method} if kind == "image" else {"key": args.key} if kind in ("table", "series") else {}
+            )
             text, record = _describe(path, kind, estimate_file(path, kind=kind, **options))
         except (ValueError, FileNotFoundError, ImportError) as e:
             if len(args.files) == 1:
@@ -121,6 +151,7 @@ def cmd_estimate(args) -> int:
 
 # -- select -----------------------------------------------------------------------------
 
+
 def _load(path: str, key: str | None, labels: str | None, want_labels: bool):
     """(X, y or None) from .npz / .npy / .csv; (N, H, W) arrays are flattened to rows."""
     from ..noise_estimate import read_table
@@ -132,8 +163,9 @@ def _load(path: str, key: str | None, labels: str | None, want_labels: bool):
     if p.suffix.lower() == ".npz":
         with np.load(p, allow_pickle=False) as z:
             names = list(z.files)
-            pick = key or next((k for k in ("X", "x_train", "x", "data") if k in names),
-                               names[0] if len(names) == 1 else None)
+            pick = key or next(
+                (k for k in ("X", "x_train", "x", "data") if k in names), names[0] if len(names) == 1 else None
+            )
             if pick not in names:
                 raise ValueError(f"{path} holds arrays {names}; choose the data with --key.")
             x = z[pick]
@@ -150,8 +182,9 @@ def _load(path: str, key: str | None, labels: str | None, want_labels: bool):
             try:
                 col = int(labels)
             except ValueError:
-                raise ValueError(f"--labels for a {p.suffix} file is a column index (e.g. -1 for the last), "
-                                 f"not {labels!r}.") from None
+                raise ValueError(
+                    f"--labels for a {p.suffix} file is a column index (e.g. -1 for the last), not {labels!r}."
+                ) from None
             if not -x.shape[1] <= col < x.shape[1]:
                 raise ValueError(f"--labels {col} is outside the {x.shape[1]} columns of {path}.")
             y = x[:, col]
@@ -192,13 +225,33 @@ def cmd_select(args) -> int:
         val_noisy, _ = _load(args.val_noisy, args.key, None, want_labels=False)
     if args.task == "anomaly" and args.labels is None:
         y = y_val = None  # unlabelled unless the user asks for the labels to be used
-    print(f"daekit noise select: {args.data}: {x.shape[0]} samples of shape {tuple(x.shape[1:])}, task {args.task}, "
-          f"budget {budget:g} s", file=sys.stderr)
-    result = select(x, val, task=args.task, y=y, y_val=y_val, val_noisy=val_noisy, target=args.target,
-                    candidates=_parse_candidates(args.candidates), search=args.search, n_trials=args.trials,
-                    budget=budget, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                    normalize=not args.no_normalize, val_share=args.val_share, seed=args.seed, device=args.device,
-                    quiet=args.quiet, plot=args.plot)
+    print(
+        f"daekit noise select: {args.data}: {x.shape[0]} samples of shape {tuple(x.shape[1:])}, task {args.task}, "
+        f"budget {budget:g} s",
+        file=sys.stderr,
+    )
+    result = select(
+        x,
+        val,
+        task=args.task,
+        y=y,
+        y_val=y_val,
+        val_noisy=val_noisy,
+        target=args.target,
+        candidates=_parse_candidates(args.candidates),
+        search=args.search,
+        n_trials=args.trials,
+        budget=budget,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        normalize=not args.no_normalize,
+        val_share=args.val_share,
+        seed=args.seed,
+        device=args.device,
+        quiet=args.quiet,
+        plot=args.plot,
+    )
     print(result.format_table())
     scale = "the data's own scale" if args.no_normalize else "data min-max scaled to [0, 1]"
     print(f"best noise: {result.best_spec} (score {result.best_score:.4f}; levels on {scale})")

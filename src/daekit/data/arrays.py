@@ -52,15 +52,19 @@ def check_array(arr: np.ndarray, name: str = "input", min_rows: int = 1, n_featu
     if arr.ndim != 2:
         raise ValueError(f"{name}: expected a table of shape (rows, features), got shape {arr.shape}.")
     if arr.shape[0] < min_rows or arr.shape[1] == 0:
-        raise ValueError(f"{name}: has {arr.shape[0]} rows and {arr.shape[1]} columns; "
-                         f"at least {min_rows} row(s) and 1 column are needed.")
+        raise ValueError(
+            f"{name}: has {arr.shape[0]} rows and {arr.shape[1]} columns; "
+            f"at least {min_rows} row(s) and 1 column are needed."
+        )
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(f"{name}: has {arr.shape[1]} features but the model expects {n_features}.")
     bad = ~np.isfinite(arr)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise ValueError(f"{name}: {int(bad.sum())} value(s) are NaN or infinite (first at row {r}, column {c}); "
-                         "fill or drop them first.")
+        raise ValueError(
+            f"{name}: {int(bad.sum())} value(s) are NaN or infinite (first at row {r}, column {c}); "
+            "fill or drop them first."
+        )
     return arr.astype(np.float32, copy=False)
 
 

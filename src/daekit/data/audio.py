@@ -18,16 +18,28 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Iterator, Sequence
 from math import gcd
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
 __all__ = [
-    "AUDIO_SUFFIXES", "load_audio", "save_audio", "audio_info", "iter_audio_blocks", "AudioWriter",
-    "resample", "to_mono", "list_audio_files", "fsdd_files", "join_clips", "fsdd_test_items",
-    "speech_items", "load_noise_bank", "PairedAudioFolder",
+    "AUDIO_SUFFIXES",
+    "load_audio",
+    "save_audio",
+    "audio_info",
+    "iter_audio_blocks",
+    "AudioWriter",
+    "resample",
+    "to_mono",
+    "list_audio_files",
+    "fsdd_files",
+    "join_clips",
+    "fsdd_test_items",
+    "speech_items",
+    "load_noise_bank",
+    "PairedAudioFolder",
 ]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -44,8 +56,9 @@ def _soundfile():
 
 def _check_suffix(path: Path) -> None:
     if path.suffix.lower() not in AUDIO_SUFFIXES:
-        raise ValueError(f"{path}: unsupported audio format '{path.suffix or '(none)'}'; "
-                         f"accepted: {', '.join(AUDIO_SUFFIXES)}.")
+        raise ValueError(
+            f"{path}: unsupported audio format '{path.suffix or '(none)'}'; accepted: {', '.join(AUDIO_SUFFIXES)}."
+        )
 
 
 def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
@@ -57,8 +70,9 @@ def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
     try:
         info = sf.info(str(path))
     except Exception as e:  # soundfile raises its own LibsndfileError / RuntimeError
-        raise ValueError(f"{path}: not a readable audio file ({_short(e)}); accepted: "
-                         f"{', '.join(AUDIO_SUFFIXES)}.") from None
+        raise ValueError(
+            f"{path}: not a readable audio file ({_short(e)}); accepted: {', '.join(AUDIO_SUFFIXES)}."
+        ) from None
     return int(info.samplerate), int(info.channels), int(info.frames)
 
 
@@ -74,8 +88,7 @@ def _short(e: BaseException) -> str:
     return text.rstrip(".")
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True
-               ) -> tuple[np.ndarray, int]:
+def load_audio(path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
     """Read an audio file as float32 in [-1, 1], optionally mixed to mono and resampled.
 
     Args:
@@ -202,8 +215,14 @@ class AudioWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         os.close(fd)
-        self._file = sf.SoundFile(self._tmp, "w", samplerate=int(sample_rate), channels=int(channels),
-                                  format=fmt, subtype=subtype or ("VORBIS" if fmt == "OGG" else "PCM_16"))
+        self._file = sf.SoundFile(
+            self._tmp,
+            "w",
+            samplerate=int(sample_rate),
+            channels=int(channels),
+            format=fmt,
+            subtype=subtype or ("VORBIS" if fmt == "OGG" else "PCM_16"),
+        )
         self.frames = 0
 
     def write(self, wave: np.ndarray) -> None:
@@ -260,18 +279,21 @@ def fsdd_files(folder: str | os.PathLike, split: str = "train") -> dict[str, lis
     return out
 
 
-def join_clips(clips: Sequence[np.ndarray], sample_rate: int, gap_s: float = 0.15, edge_s: float = 0.3
-               ) -> np.ndarray:
+def join_clips(clips: Sequence[np.ndarray], sample_rate: int, gap_s: float = 0.15, edge_s: float = 0.3) -> np.ndarray:
     """Clips joined with ``gap_s`` of silence between and ``edge_s`` before and after."""
-    gap, edge = np.zeros(int(round(gap_s * sample_rate)), np.float32), np.zeros(int(round(edge_s * sample_rate)), np.float32)
+    gap, edge = (
+        np.zeros(int(round(gap_s * sample_rate)), np.float32),
+        np.zeros(int(round(edge_s * sample_rate)), np.float32),
+    )
     parts = [edge]
     for i, c in enumerate(clips):
         parts += ([gap] if i else []) + [np.asarray(c, np.float32)]
     return np.concatenate(parts + [edge])
 
 
-def fsdd_test_items(folder: str | os.PathLike, n_items: int = 100, clips_per_item: int = 4,
-                    seed: int = 0, sample_rate: int = 8000) -> list[np.ndarray]:
+def fsdd_test_items(
+    folder: str | os.PathLike, n_items: int = 100, clips_per_item: int = 4, seed: int = 0, sample_rate: int = 8000
+) -> list[np.ndarray]:
     """The speech-benchmark test items (BENCHMARKS.md §2): each joins ``clips_per_item``
     random test clips of one speaker (speakers in turn), 0.15 s apart, 0.3 s of silence
     at both ends; drawn with ``numpy.random.default_rng(seed)``."""
@@ -286,9 +308,15 @@ def fsdd_test_items(folder: str | os.PathLike, n_items: int = 100, clips_per_ite
     return items
 
 
-def speech_items(clips_by_speaker: dict[str, list[np.ndarray]], n_items: int, length: int, sample_rate: int,
-                 seed: int = 0, gap_s: tuple[float, float] = (0.05, 0.4),
-                 edge_s: tuple[float, float] = (0.0, 0.4)) -> np.ndarray:
+def speech_items(
+    clips_by_speaker: dict[str, list[np.ndarray]],
+    n_items: int,
+    length: int,
+    sample_rate: int,
+    seed: int = 0,
+    gap_s: tuple[float, float] = (0.05, 0.4),
+    edge_s: tuple[float, float] = (0.0, 0.4),
+) -> np.ndarray:
     """Clean training items: random clips of one speaker joined with random silences,
     cut or zero-padded to ``length`` samples at a random offset.
 
@@ -309,13 +337,14 @@ def speech_items(clips_by_speaker: dict[str, list[np.ndarray]], n_items: int, le
             total += c.size + gap.size
         wave = np.concatenate(parts)
         start = rng.integers(0, max(1, wave.size - length))
-        seg = wave[start:start + length]
-        out[i, 0, :seg.size] = seg
+        seg = wave[start : start + length]
+        out[i, 0, : seg.size] = seg
     return out
 
 
-def load_noise_bank(paths: Sequence[str | os.PathLike], sample_rate: int, span: tuple[float, float] = (0.0, 1.0)
-                    ) -> list[np.ndarray]:
+def load_noise_bank(
+    paths: Sequence[str | os.PathLike], sample_rate: int, span: tuple[float, float] = (0.0, 1.0)
+) -> list[np.ndarray]:
     """Noise recordings as mono float32 tracks at ``sample_rate``, each cut to the
     fraction ``span`` of its length (e.g. ``(0, 0.7)``: the first 70 %, for training)."""
     if not 0.0 <= span[0] < span[1] <= 1.0:
@@ -323,7 +352,7 @@ def load_noise_bank(paths: Sequence[str | os.PathLike], sample_rate: int, span: 
     bank = []
     for p in paths:
         wave, _ = load_audio(p, sample_rate)
-        bank.append(wave[int(span[0] * wave.size):int(span[1] * wave.size)])
+        bank.append(wave[int(span[0] * wave.size) : int(span[1] * wave.size)])
     return bank
 
 
@@ -341,8 +370,13 @@ class PairedAudioFolder:
         each item: ``(clean (1, S), noisy (1, S))`` float32 tensors.
     """
 
-    def __init__(self, clean_dir: str | os.PathLike, noisy_dir: str | os.PathLike, sample_rate: int = 8000,
-                 segment: int | None = 16000):
+    def __init__(
+        self,
+        clean_dir: str | os.PathLike,
+        noisy_dir: str | os.PathLike,
+        sample_rate: int = 8000,
+        segment: int | None = 16000,
+    ):
         self.clean_dir, self.noisy_dir = clean_dir, noisy_dir
         self.sample_rate, self.segment = sample_rate, segment
         clean = {p.name: p for p in list_audio_files(clean_dir)}
@@ -359,7 +393,7 @@ class PairedAudioFolder:
             step = segment or t
             for s in range(0, t, step):
                 a, b = np.zeros(step, np.float32), np.zeros(step, np.float32)
-                a[:min(step, t - s)], b[:min(step, t - s)] = xc[s:s + step], xn[s:s + step]
+                a[: min(step, t - s)], b[: min(step, t - s)] = xc[s : s + step], xn[s : s + step]
                 self.items_.append((a, b))
 
     def __len__(self) -> int:
@@ -367,5 +401,6 @@ class PairedAudioFolder:
 
     def __getitem__(self, i):
         import torch
+
         a, b = self.items_[i]
         return torch.from_numpy(a)[None], torch.from_numpy(b)[None]

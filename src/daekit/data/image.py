@@ -16,14 +16,25 @@ Nothing here adds noise (DESIGN.md): corruption happens on the device, batch by 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import torch
 
-__all__ = ["IMAGE_EXTENSIONS", "read_image", "write_image", "to_float", "from_float", "list_images",
-           "load_tiles", "random_patches", "augment8", "PatchDataset", "MAX_PIXELS"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "read_image",
+    "write_image",
+    "to_float",
+    "from_float",
+    "list_images",
+    "load_tiles",
+    "random_patches",
+    "augment8",
+    "PatchDataset",
+    "MAX_PIXELS",
+]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 #: Refuse images above this many pixels (Pillow's own hard limit): a decompression bomb
@@ -75,8 +86,10 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         with Image.open(path) as im:
             w, h = im.size
             if w * h > max_pixels:
-                raise ValueError(f"{path} claims {w}×{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
-                                 "(a possible decompression bomb); raise max_pixels if you trust the file.")
+                raise ValueError(
+                    f"{path} claims {w}×{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
+                    "(a possible decompression bomb); raise max_pixels if you trust the file."
+                )
             im.load()
             im = ImageOps.exif_transpose(im)
             return _to_array(im, path)
@@ -108,11 +121,14 @@ def _to_array(im, path: Path) -> np.ndarray:
             raise ValueError(f"{path} holds 32-bit integer pixels outside 0..65535; accepted: 8- or 16-bit images.")
         return arr.astype(np.uint16)
     elif mode == "F":
-        raise ValueError(f"{path} holds 32-bit float pixels, which daekit does not read; "
-                         "accepted: 8- or 16-bit gray, RGB, RGBA.")
+        raise ValueError(
+            f"{path} holds 32-bit float pixels, which daekit does not read; accepted: 8- or 16-bit gray, RGB, RGBA."
+        )
     if im.mode not in ("L", "LA", "RGB", "RGBA"):
-        raise ValueError(f"{path} has image mode {im.mode!r}, which daekit does not handle; "
-                         "accepted: 8- or 16-bit gray, gray+alpha, RGB, RGBA, palette.")
+        raise ValueError(
+            f"{path} has image mode {im.mode!r}, which daekit does not handle; "
+            "accepted: 8- or 16-bit gray, gray+alpha, RGB, RGBA, palette."
+        )
     return np.asarray(im).copy()
 
 
@@ -124,19 +140,23 @@ def write_image(path: str | os.PathLike, arr: np.ndarray) -> Path:
     16-bit only where Pillow can (it cannot for RGB), else refused with a clear sentence.
     """
     Image, _ = _pil()
-    from ..io import atomic_write_bytes
     import io
 
+    from ..io import atomic_write_bytes
+
     path = Path(path)
-    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
-           ".bmp": "BMP"}.get(path.suffix.lower())
+    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}.get(
+        path.suffix.lower()
+    )
     if fmt is None:
         raise ValueError(f"cannot write {path}: unknown suffix; use .png, .tif, .jpg or .bmp.")
     arr = np.asarray(arr)
     if arr.dtype == np.uint16:
         if arr.ndim != 2:
-            raise ValueError(f"cannot write {path}: Pillow writes 16-bit only for gray images; "
-                             "convert to 8-bit or write one channel at a time.")
+            raise ValueError(
+                f"cannot write {path}: Pillow writes 16-bit only for gray images; "
+                "convert to 8-bit or write one channel at a time."
+            )
         if fmt not in ("PNG", "TIFF"):
             raise ValueError(f"cannot write 16-bit {path}: use .png or .tif for 16-bit images.")
         im = Image.fromarray(np.ascontiguousarray(arr))  # mode I;16
@@ -223,17 +243,28 @@ def _shrink(arr: np.ndarray, max_side: int) -> np.ndarray:
     Image, _ = _pil()
     size = (round(w * f), round(h * f))
     if arr.dtype == np.uint8:  # L or RGB, resized in 8 bits
-        return np.asarray(Image.fromarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[2] == 1 else arr)
-                          .resize(size, Image.Resampling.BOX))
+        return np.asarray(
+            Image.fromarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[2] == 1 else arr).resize(
+                size, Image.Resampling.BOX
+            )
+        )
     planes = arr.reshape(h, w, -1).astype(np.float32)  # 16-bit: plane by plane in float
-    out = [np.asarray(Image.fromarray(planes[..., i], mode="F").resize(size, Image.Resampling.BOX))
-           for i in range(planes.shape[2])]
+    out = [
+        np.asarray(Image.fromarray(planes[..., i], mode="F").resize(size, Image.Resampling.BOX))
+        for i in range(planes.shape[2])
+    ]
     out = np.rint(np.stack(out, -1)).clip(0, 65535).astype(arr.dtype)
     return out[..., 0] if arr.ndim == 2 else out
 
 
-def load_tiles(inputs, tile: int = 128, channels: int = 1, recursive: bool = False,
-               max_tiles_per_image: int | None = None, max_side: int | None = None) -> torch.Tensor:
+def load_tiles(
+    inputs,
+    tile: int = 128,
+    channels: int = 1,
+    recursive: bool = False,
+    max_tiles_per_image: int | None = None,
+    max_side: int | None = None,
+) -> torch.Tensor:
     """Cut every image into non-overlapping ``tile``×``tile`` squares, as one uint8 tensor.
 
     A compact, equal-shape bank (train400: 400 tiles of 180×180 = 13 MB) that can live on
@@ -262,7 +293,7 @@ def load_tiles(inputs, tile: int = 128, channels: int = 1, recursive: bool = Fal
         cuts = [(y, x0) for y in ys for x0 in xs]
         if max_tiles_per_image and len(cuts) > max_tiles_per_image:
             cuts = [cuts[i] for i in np.linspace(0, len(cuts) - 1, max_tiles_per_image).astype(int)]
-        tiles += [x[:, y:y + tile, x0:x0 + tile] for y, x0 in cuts]
+        tiles += [x[:, y : y + tile, x0 : x0 + tile] for y, x0 in cuts]
     if not tiles:
         raise ValueError(f"no image in {inputs} is at least {tile}×{tile} pixels; lower the tile size.")
     return torch.from_numpy(from_float(np.stack(tiles)))
@@ -281,8 +312,9 @@ def augment8(x: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
     return torch.where((which & 4).bool(), x.flip(-1), x)
 
 
-def random_patches(tiles: torch.Tensor, n: int, size: int, generator: torch.Generator | None = None,
-                   augment: bool = True) -> torch.Tensor:
+def random_patches(
+    tiles: torch.Tensor, n: int, size: int, generator: torch.Generator | None = None, augment: bool = True
+) -> torch.Tensor:
     """``n`` random ``size``×``size`` crops of random tiles, 8-way augmented, on the tiles' device.
 
     Args:
@@ -303,8 +335,8 @@ def random_patches(tiles: torch.Tensor, n: int, size: int, generator: torch.Gene
     oy = torch.randint(th - size + 1, (n,), device=dev, generator=generator)
     ox = torch.randint(tw - size + 1, (n,), device=dev, generator=generator)
     ar = torch.arange(size, device=dev)
-    rows = (oy[:, None] + ar)[:, :, None]          # (n, P, 1)
-    cols = (ox[:, None] + ar)[:, None, :]          # (n, 1, P)
+    rows = (oy[:, None] + ar)[:, :, None]  # (n, P, 1)
+    cols = (ox[:, None] + ar)[:, None, :]  # (n, 1, P)
     # Advanced indices separated by a slice go first: result (n, P, P, C).
     x = tiles[pick[:, None, None], :, rows, cols].permute(0, 3, 1, 2)
     x = x.float() / 255.0 if tiles.dtype == torch.uint8 else x.float()
@@ -334,8 +366,9 @@ class PatchDataset(torch.utils.data.Dataset):
         torch.Size([1, 32, 32])
     """
 
-    def __init__(self, tiles: torch.Tensor, patch_size: int = 64, length: int = 10_000, seed: int = 0,
-                 augment: bool = True):
+    def __init__(
+        self, tiles: torch.Tensor, patch_size: int = 64, length: int = 10_000, seed: int = 0, augment: bool = True
+    ):
         self.tiles, self.patch_size, self.length, self.seed, self.augment = tiles, patch_size, length, seed, augment
 
     def __len__(self) -> int:
@@ -344,4 +377,3 @@ class PatchDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + int(i))
         return random_patches(self.tiles, 1, self.patch_size, g, self.augment)[0]
-

@@ -19,8 +19,9 @@ from .table import Table, read_table
 __all__ = ["read_series"]
 
 
-def read_series(path: str | os.PathLike, columns: list[str] | str | None = None, timestamp: str | None = "auto",
-                min_steps: int = 2) -> Table:
+def read_series(
+    path: str | os.PathLike, columns: list[str] | str | None = None, timestamp: str | None = "auto", min_steps: int = 2
+) -> Table:
     """Read a series: like ``read_table``, with "time steps" in the too-short message.
 
     Args:
@@ -34,6 +35,7 @@ def read_series(path: str | os.PathLike, columns: list[str] | str | None = None,
     """
     table = read_table(path, columns=columns, timestamp=timestamp, min_rows=1)
     if len(table.values) < min_steps:
-        raise ValueError(f"{table.source}: has {len(table.values)} time steps; at least {min_steps} are needed "
-                         f"(one window).")
+        raise ValueError(
+            f"{table.source}: has {len(table.values)} time steps; at least {min_steps} are needed (one window)."
+        )
     return table

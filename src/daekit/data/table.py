@@ -52,8 +52,13 @@ class Table:
     extra: dict = field(default_factory=dict)
 
 
-def read_table(path: str | os.PathLike, columns: list[str] | str | None = None, timestamp: str | None = "auto",
-               min_rows: int = 1, npz_key: str | None = None) -> Table:
+def read_table(
+    path: str | os.PathLike,
+    columns: list[str] | str | None = None,
+    timestamp: str | None = "auto",
+    min_rows: int = 1,
+    npz_key: str | None = None,
+) -> Table:
     """Read a numeric table.
 
     Args:
@@ -81,12 +86,13 @@ def read_table(path: str | os.PathLike, columns: list[str] | str | None = None, 
         raise FileNotFoundError(2, "no such file", str(path))
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise ValueError(f"{path}: unsupported file type '{suffix or path.name}' "
-                         f"(accepted: {', '.join(TABLE_SUFFIXES)}).")
+        raise ValueError(
+            f"{path}: unsupported file type '{suffix or path.name}' (accepted: {', '.join(TABLE_SUFFIXES)})."
+        )
     if suffix in (".npy", ".npz"):
         table = _read_numpy(path, npz_key)
     else:
-        table = _read_text(path, timestamp, columns)   # only the chosen columns are parsed
+        table = _read_text(path, timestamp, columns)  # only the chosen columns are parsed
     if columns is not None and suffix in (".npy", ".npz"):
         table = select_columns(table, columns)
     _check_values(table, min_rows)
@@ -96,8 +102,9 @@ def read_table(path: str | os.PathLike, columns: list[str] | str | None = None, 
 def select_columns(table: Table, columns: list[str] | str) -> Table:
     """Keep the named (or 0-based numbered) columns, in the order given."""
     idx = _resolve(columns, table.columns, list(range(len(table.columns))), table.source)
-    return Table(table.values[:, idx], [table.columns[i] for i in idx], table.timestamps, table.time_column,
-                 table.source)
+    return Table(
+        table.values[:, idx], [table.columns[i] for i in idx], table.timestamps, table.time_column, table.source
+    )
 
 
 def _resolve(columns, names: list[str], positions: list[int], source: str) -> list[int]:
@@ -133,8 +140,10 @@ def _read_text(path: Path, timestamp: str | None, columns) -> Table:
     width = len(rows[0])
     for i, row in enumerate(rows):
         if len(row) != width:
-            raise ValueError(f"{path}: line {i + 1} has {len(row)} fields but the first line has {width}; "
-                             "every row needs the same number of columns.")
+            raise ValueError(
+                f"{path}: line {i + 1} has {len(row)} fields but the first line has {width}; "
+                "every row needs the same number of columns."
+            )
     has_header = _looks_like_header(rows)
     names = [h.strip() or f"col{j}" for j, h in enumerate(rows[0])] if has_header else [f"col{j}" for j in range(width)]
     body = rows[1:] if has_header else rows
@@ -157,11 +166,14 @@ def _read_text(path: Path, timestamp: str | None, columns) -> Table:
                 values[i, k] = float(cell)
             except ValueError:
                 what = "an empty cell" if not cell else f"the text '{cell[:30]}'"
-                raise ValueError(f"{path}: column '{names[j]}' holds {what} at line {i + first_line}; "
-                                 "every column except one timestamp column must be numeric "
-                                 "(pick numeric columns with --columns).") from None
-    return Table(values, [names[j] for j in keep], timestamps, names[time_col] if time_col is not None else None,
-                 str(path))
+                raise ValueError(
+                    f"{path}: column '{names[j]}' holds {what} at line {i + first_line}; "
+                    "every column except one timestamp column must be numeric "
+                    "(pick numeric columns with --columns)."
+                ) from None
+    return Table(
+        values, [names[j] for j in keep], timestamps, names[time_col] if time_col is not None else None, str(path)
+    )
 
 
 def _sniff_delimiter(line: str, suffix: str) -> str:
@@ -197,8 +209,9 @@ def _is_date(cell: str) -> bool:
         return False
 
 
-def _find_time_column(names: list[str], body: list[list[str]], timestamp: str | None, path: Path,
-                      header: list[str] | None = None) -> int | None:
+def _find_time_column(
+    names: list[str], body: list[list[str]], timestamp: str | None, path: Path, header: list[str] | None = None
+) -> int | None:
     if timestamp is None:
         return None
     if timestamp != "auto":
@@ -250,5 +263,7 @@ def _check_values(table: Table, min_rows: int) -> None:
     if bad.any():
         i, j = np.argwhere(bad)[0]
         kind = "NaN" if math.isnan(table.values[i, j]) else "an infinite value"
-        raise ValueError(f"{table.source}: column '{table.columns[j]}' holds {kind} at data row {i + 1}; "
-                         "fill or drop missing values first.")
+        raise ValueError(
+            f"{table.source}: column '{table.columns[j]}' holds {kind} at data row {i + 1}; "
+            "fill or drop missing values first."
+        )

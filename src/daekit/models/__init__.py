@@ -10,7 +10,7 @@ Models are registered by name so that a ``config.json`` can rebuild them:
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import nn
 
@@ -21,8 +21,16 @@ from .layers import Autoencoder
 from .mlp import DenseAutoencoder
 from .speech import SpectralMaskNet
 
-__all__ = ["register_model", "create_model", "list_models", "Autoencoder",
-           "DenseAutoencoder", "ConvAutoencoder2d", "ConvAutoencoder1d", "ImageUNet"]
+__all__ = [
+    "register_model",
+    "create_model",
+    "list_models",
+    "Autoencoder",
+    "DenseAutoencoder",
+    "ConvAutoencoder2d",
+    "ConvAutoencoder1d",
+    "ImageUNet",
+]
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -33,6 +41,7 @@ def register_model(name: str, factory: Callable[..., nn.Module] | None = None):
     The factory must accept keyword arguments and return an ``Autoencoder`` whose
     ``get_config()`` gives those arguments back.
     """
+
     def add(f):
         if name in _MODELS and _MODELS[name] is not f:
             raise ValueError(f"a model named '{name}' is already registered.")
@@ -40,6 +49,7 @@ def register_model(name: str, factory: Callable[..., nn.Module] | None = None):
         if isinstance(f, type):
             f.model_name = name  # lets a directly constructed model be saved under its name
         return f
+
     return add(factory) if factory is not None else add
 
 
@@ -60,12 +70,33 @@ class UNetAutoencoder2d(ConvAutoencoder2d):
     """``ConvAutoencoder2d`` with U-Net skips and residual output on by default: a good
     first choice for image denoising."""
 
-    def __init__(self, in_channels: int = 1, channels=(32, 64, 128), blocks_per_level: int = 2,
-                 kernel_size: int = 3, downsample: str = "stride", upsample: str = "transpose",
-                 skips: bool = True, residual: bool = True, norm: str = "none",
-                 activation: str = "relu", output_activation: str = "identity"):
-        super().__init__(in_channels, channels, blocks_per_level, kernel_size, downsample, upsample,
-                         skips, residual, norm, activation, output_activation)
+    def __init__(
+        self,
+        in_channels: int = 1,
+        channels=(32, 64, 128),
+        blocks_per_level: int = 2,
+        kernel_size: int = 3,
+        downsample: str = "stride",
+        upsample: str = "transpose",
+        skips: bool = True,
+        residual: bool = True,
+        norm: str = "none",
+        activation: str = "relu",
+        output_activation: str = "identity",
+    ):
+        super().__init__(
+            in_channels,
+            channels,
+            blocks_per_level,
+            kernel_size,
+            downsample,
+            upsample,
+            skips,
+            residual,
+            norm,
+            activation,
+            output_activation,
+        )
 
     @classmethod
     def contract_example(cls) -> tuple[dict, tuple]:

@@ -25,5 +25,8 @@ class ConvAutoencoder1d(ConvEncoderDecoder):
 
     @classmethod
     def contract_example(cls) -> tuple[dict, tuple]:
-        return {"in_channels": 3, "channels": [4, 8, 8], "blocks_per_level": 1, "downsample": "pool",
-                "skips": True}, (2, 3, 23)
+        return {"in_channels": 3, "channels": [4, 8, 8], "blocks_per_level": 1, "downsample": "pool", "skips": True}, (
+            2,
+            3,
+            23,
+        )

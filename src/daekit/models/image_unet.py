@@ -21,7 +21,7 @@ Why this shape (DnCNN, FFDNet and DRUNet ideas, scaled down for CPUs):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -32,12 +32,10 @@ from .layers import OUTPUT_ACTIVATIONS, Autoencoder, check_choice, crop_to, make
 __all__ = ["ImageUNet", "estimate_noise_std", "OPPONENT"]
 
 #: Orthonormal RGB → (luminance, red–blue, green–magenta) transform; its transpose inverts it.
-OPPONENT = torch.tensor([[1 / 3 ** 0.5] * 3,
-                         [1 / 2 ** 0.5, 0.0, -1 / 2 ** 0.5],
-                         [1 / 6 ** 0.5, -2 / 6 ** 0.5, 1 / 6 ** 0.5]])
+OPPONENT = torch.tensor([[1 / 3**0.5] * 3, [1 / 2**0.5, 0.0, -1 / 2**0.5], [1 / 6**0.5, -2 / 6**0.5, 1 / 6**0.5]])
 #: Each opponent plane is scaled and shifted into the [0, 1]-centred range a gray network
 #: knows: luminance becomes the mean of R, G, B (noise σ/√3); chrominance is centred on 0.5.
-_PLANE_SCALE = (1 / 3 ** 0.5, 1.0, 1.0)
+_PLANE_SCALE = (1 / 3**0.5, 1.0, 1.0)
 _PLANE_OFFSET = (0.0, 0.5, 0.5)
 
 
@@ -69,8 +67,11 @@ class _ResBlock(nn.Module):
 
     def __init__(self, channels: int, activation: str):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), make_activation(activation),
-                                  nn.Conv2d(channels, channels, 3, padding=1))
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1),
+            make_activation(activation),
+            nn.Conv2d(channels, channels, 3, padding=1),
+        )
 
     def forward(self, x):
         return x + self.body(x)
@@ -112,10 +113,18 @@ class ImageUNet(Autoencoder):
         torch.Size([2, 1, 37, 50])
     """
 
-    def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
-                 blocks: int | Sequence[int] = (1, 1, 2), unshuffle: int = 2, noise_map: bool = True,
-                 residual: bool = True, activation: str = "relu", output_activation: str = "identity",
-                 colour_space: str = "rgb"):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        channels: Sequence[int] = (32, 64, 128),
+        blocks: int | Sequence[int] = (1, 1, 2),
+        unshuffle: int = 2,
+        noise_map: bool = True,
+        residual: bool = True,
+        activation: str = "relu",
+        output_activation: str = "identity",
+        colour_space: str = "rgb",
+    ):
         super().__init__()
         check_choice("output_activation", output_activation, OUTPUT_ACTIVATIONS)
         check_choice("colour_space", colour_space, ("rgb", "opponent"))
@@ -124,8 +133,10 @@ class ImageUNet(Autoencoder):
         if residual and output_activation != "identity":
             raise ValueError("residual=True predicts the noise and subtracts it: use output_activation='identity'.")
         if in_channels <= 0 or not channels or any(int(c) <= 0 for c in channels) or unshuffle < 1:
-            raise ValueError(f"in_channels={in_channels!r}, channels={channels!r} and unshuffle={unshuffle!r} "
-                             "must be positive integers.")
+            raise ValueError(
+                f"in_channels={in_channels!r}, channels={channels!r} and unshuffle={unshuffle!r} "
+                "must be positive integers."
+            )
         per_level = [blocks] * len(channels) if isinstance(blocks, int) else list(blocks)
         if len(per_level) != len(channels) or any(b < 0 for b in per_level):
             raise ValueError(f"blocks={blocks!r} must be one number or one per level ({len(channels)}).")
@@ -137,13 +148,15 @@ class ImageUNet(Autoencoder):
         ch, u2 = self.channels, unshuffle * unshuffle
         planes = 1 if colour_space == "opponent" else in_channels  # channels the network itself sees
         self.head = nn.Conv2d(planes * u2 + int(noise_map), ch[0], 3, padding=1)
-        self.enc = nn.ModuleList(nn.Sequential(*[_ResBlock(c, activation) for _ in range(b)])
-                                 for c, b in zip(ch[:-1], per_level[:-1]))
+        self.enc = nn.ModuleList(
+            nn.Sequential(*[_ResBlock(c, activation) for _ in range(b)]) for c, b in zip(ch[:-1], per_level[:-1])
+        )
         self.downs = nn.ModuleList(nn.Conv2d(a, b, 2, stride=2) for a, b in zip(ch[:-1], ch[1:]))
         self.body = nn.Sequential(*[_ResBlock(ch[-1], activation) for _ in range(per_level[-1])])
         self.ups = nn.ModuleList(nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in zip(ch[:-1], ch[1:]))
-        self.dec = nn.ModuleList(nn.Sequential(*[_ResBlock(c, activation) for _ in range(b)])
-                                 for c, b in zip(ch[:-1], per_level[:-1]))
+        self.dec = nn.ModuleList(
+            nn.Sequential(*[_ResBlock(c, activation) for _ in range(b)]) for c, b in zip(ch[:-1], per_level[:-1])
+        )
         self.tail = nn.Conv2d(ch[0], planes * u2, 3, padding=1)
 
     @classmethod
@@ -162,14 +175,18 @@ class ImageUNet(Autoencoder):
         def hook(mod, inp, out):
             k = mod.kernel_size[0] * mod.kernel_size[1]
             c_in = mod.in_channels // mod.groups
-            pixels = (inp[0].shape[-2] * inp[0].shape[-1]) if isinstance(mod, nn.ConvTranspose2d) \
+            pixels = (
+                (inp[0].shape[-2] * inp[0].shape[-1])
+                if isinstance(mod, nn.ConvTranspose2d)
                 else (out.shape[-2] * out.shape[-1])
+            )
             pixels *= inp[0].shape[0]  # the opponent space runs three planes as a batch
             counts.append(k * c_in * mod.out_channels * pixels)
 
         size = self.size_multiple * 8
-        handles = [m.register_forward_hook(hook) for m in self.modules()
-                   if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        handles = [
+            m.register_forward_hook(hook) for m in self.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+        ]
         try:
             with torch.no_grad():
                 self.forward(torch.zeros(1, self.in_channels, size, size), sigma=0.0)
@@ -180,8 +197,9 @@ class ImageUNet(Autoencoder):
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"ImageUNet expects input of shape (N, C, H, W) with C={self.in_channels}, "
-                             f"got {tuple(x.shape)}.")
+            raise ValueError(
+                f"ImageUNet expects input of shape (N, C, H, W) with C={self.in_channels}, got {tuple(x.shape)}."
+            )
 
     def _sigma(self, x: torch.Tensor, sigma) -> torch.Tensor:
         if sigma is None:
@@ -229,8 +247,10 @@ class ImageUNet(Autoencoder):
         return z.reshape(n, -1, *z.shape[-2:])
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        raise ValueError("decode(z) alone is undefined for ImageUNet, whose decoder needs the encoder's skips "
-                         "and the input itself: call the model on the input instead.")
+        raise ValueError(
+            "decode(z) alone is undefined for ImageUNet, whose decoder needs the encoder's skips "
+            "and the input itself: call the model on the input instead."
+        )
 
     def forward_logits(self, x: torch.Tensor, sigma=None) -> torch.Tensor:
         self._check_input(x)

@@ -4,15 +4,20 @@ and the N-dimensional convolutional encoder–decoder behind ``conv1d`` and ``co
 from __future__ import annotations
 
 import inspect
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS = {
-    "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1), "gelu": nn.GELU,
-    "silu": nn.SiLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "elu": nn.ELU,
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.1),
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
     "identity": nn.Identity,
 }
 OUTPUT_ACTIVATIONS = ("identity", "sigmoid")
@@ -111,11 +116,20 @@ class ConvEncoderDecoder(Autoencoder):
 
     dims: int = 2
 
-    def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
-                 blocks_per_level: int = 2, kernel_size: int = 3, downsample: str = "stride",
-                 upsample: str = "transpose", skips: bool = False, residual: bool = False,
-                 norm: str = "none", activation: str = "relu",
-                 output_activation: str = "identity"):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        channels: Sequence[int] = (32, 64, 128),
+        blocks_per_level: int = 2,
+        kernel_size: int = 3,
+        downsample: str = "stride",
+        upsample: str = "transpose",
+        skips: bool = False,
+        residual: bool = False,
+        norm: str = "none",
+        activation: str = "relu",
+        output_activation: str = "identity",
+    ):
         super().__init__()
         check_choice("downsample", downsample, ("stride", "pool"))
         check_choice("upsample", upsample, ("transpose", "nearest"))
@@ -178,8 +192,9 @@ class ConvEncoderDecoder(Autoencoder):
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != self.dims + 2 or x.shape[1] != self.in_channels:
             shape = "(N, C, T)" if self.dims == 1 else "(N, C, H, W)"
-            raise ValueError(f"{type(self).__name__} expects input of shape {shape} with C={self.in_channels}, "
-                             f"got {tuple(x.shape)}.")
+            raise ValueError(
+                f"{type(self).__name__} expects input of shape {shape} with C={self.in_channels}, got {tuple(x.shape)}."
+            )
 
     def _encode_all(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = [self.stem_blocks(self.stem(x))]
@@ -204,11 +219,15 @@ class ConvEncoderDecoder(Autoencoder):
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         if self.skips:
-            raise ValueError("decode(z) alone is undefined for a model with U-Net skips, which need the "
-                             "encoder's features: call the model on the input instead.")
+            raise ValueError(
+                "decode(z) alone is undefined for a model with U-Net skips, which need the "
+                "encoder's features: call the model on the input instead."
+            )
         if self.residual:
-            raise ValueError("decode(z) alone is undefined for a residual model, whose output is x - f(x): "
-                             "call the model on the input instead.")
+            raise ValueError(
+                "decode(z) alone is undefined for a residual model, whose output is x - f(x): "
+                "call the model on the input instead."
+            )
         return self._decode_from(z, None)
 
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:

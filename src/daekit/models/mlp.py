@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -36,9 +36,16 @@ class DenseAutoencoder(Autoencoder):
         torch.Size([8, 784])
     """
 
-    def __init__(self, in_features: int, hidden_sizes: Sequence[int] = (256, 64),
-                 activation: str = "relu", latent_activation: str = "identity",
-                 output_activation: str = "identity", tied: bool = False, dropout: float = 0.0):
+    def __init__(
+        self,
+        in_features: int,
+        hidden_sizes: Sequence[int] = (256, 64),
+        activation: str = "relu",
+        latent_activation: str = "identity",
+        output_activation: str = "identity",
+        tied: bool = False,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         check_choice("output_activation", output_activation, OUTPUT_ACTIVATIONS)
         if in_features <= 0 or not hidden_sizes or any(int(h) <= 0 for h in hidden_sizes):
@@ -55,7 +62,9 @@ class DenseAutoencoder(Autoencoder):
             # Decoder layer i is the transpose of encoder layer (n-1-i); only biases are new.
             self.decoder_biases = nn.ParameterList(nn.Parameter(torch.zeros(a)) for a in reversed(sizes[:-1]))
         else:
-            self.decoder_layers = nn.ModuleList(nn.Linear(b, a) for a, b in zip(reversed(sizes[:-1]), reversed(sizes[1:])))
+            self.decoder_layers = nn.ModuleList(
+                nn.Linear(b, a) for a, b in zip(reversed(sizes[:-1]), reversed(sizes[1:]))
+            )
         self.act = make_activation(activation)
         self.latent_act = make_activation(latent_activation)
         self.drop = nn.Dropout(dropout)

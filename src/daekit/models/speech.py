@@ -61,8 +61,16 @@ class SpectralMaskNet(Autoencoder):
         torch.Size([2, 1, 4000])
     """
 
-    def __init__(self, n_fft: int = 256, hop_length: int = 64, hidden_size: int = 192, num_layers: int = 2,
-                 causal: bool = True, min_gain: float = 0.0, output_activation: str = "identity"):
+    def __init__(
+        self,
+        n_fft: int = 256,
+        hop_length: int = 64,
+        hidden_size: int = 192,
+        num_layers: int = 2,
+        causal: bool = True,
+        min_gain: float = 0.0,
+        output_activation: str = "identity",
+    ):
         super().__init__()
         if n_fft < 8 or n_fft % hop_length or n_fft // hop_length != 4:
             raise ValueError(f"n_fft={n_fft}, hop_length={hop_length} are not valid: use hop_length = n_fft / 4.")
@@ -78,8 +86,7 @@ class SpectralMaskNet(Autoencoder):
         # sum_k w^2(t - kH) for a periodic Hann window at H = N/4 is exactly 1.5
         self.ola_norm = 1.5
         self.inp = nn.Sequential(nn.Linear(bins, hidden_size), nn.PReLU())
-        self.gru = nn.GRU(hidden_size, hidden_size, num_layers=num_layers, batch_first=True,
-                          bidirectional=not causal)
+        self.gru = nn.GRU(hidden_size, hidden_size, num_layers=num_layers, batch_first=True, bidirectional=not causal)
         width = hidden_size * (1 if causal else 2)
         self.out = nn.Sequential(nn.Linear(width, hidden_size), nn.PReLU(), nn.Linear(hidden_size, bins))
 
@@ -108,10 +115,11 @@ class SpectralMaskNet(Autoencoder):
         n, frames, _ = spec.shape
         segs = torch.fft.irfft(spec, n=self.n_fft, dim=-1) * self.window  # (N, frames, n_fft)
         total = (frames - 1) * self.hop_length + self.n_fft
-        out = F.fold(segs.transpose(1, 2), output_size=(1, total), kernel_size=(1, self.n_fft),
-                     stride=(1, self.hop_length)).reshape(n, total)
+        out = F.fold(
+            segs.transpose(1, 2), output_size=(1, total), kernel_size=(1, self.n_fft), stride=(1, self.hop_length)
+        ).reshape(n, total)
         pad_left = self.n_fft - self.hop_length
-        return (out[:, pad_left:pad_left + length] / self.ola_norm).unsqueeze(1)
+        return (out[:, pad_left : pad_left + length] / self.ola_norm).unsqueeze(1)
 
     def features(self, spec: torch.Tensor) -> torch.Tensor:
         # Log power, roughly centred and scaled to unit range for speech at typical levels.
@@ -125,8 +133,9 @@ class SpectralMaskNet(Autoencoder):
         return z
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError("SpectralMaskNet decodes a code together with the noisy spectrum: "
-                                  "call forward(x) or mask(x).")
+        raise NotImplementedError(
+            "SpectralMaskNet decodes a code together with the noisy spectrum: call forward(x) or mask(x)."
+        )
 
     def mask_from_code(self, z: torch.Tensor, min_gain: float | None = None) -> torch.Tensor:
         gain = torch.sigmoid(self.out(z))
@@ -150,14 +159,15 @@ class SpectralMaskNet(Autoencoder):
 
     # -- streaming ------------------------------------------------------------------------
 
-    def stream_state(self, batch: int = 1, min_gain: float | None = None) -> "MaskStreamState":
+    def stream_state(self, batch: int = 1, min_gain: float | None = None) -> MaskStreamState:
         """A fresh streaming state (causal models only); see :class:`MaskStreamState`."""
         if not self.causal:
             raise ValueError("only a causal SpectralMaskNet can stream: this one is bidirectional.")
         return MaskStreamState(self, batch, min_gain)
 
-    def offline_state(self, batch: int = 1, min_gain: float | None = None, block: int = 80_000,
-                      context: int = 8_000) -> "MaskStreamState | MaskBlockState":
+    def offline_state(
+        self, batch: int = 1, min_gain: float | None = None, block: int = 80_000, context: int = 8_000
+    ) -> MaskStreamState | MaskBlockState:
         """The state for offline processing of audio fed in pieces: the streaming state of a
         causal model, or a :class:`MaskBlockState` (``block`` samples at a time with
         ``context`` samples either side) of a bidirectional one."""
@@ -177,8 +187,9 @@ def to_bidirectional(model: SpectralMaskNet) -> SpectralMaskNet:
     if not model.causal:
         raise ValueError("the model is already bidirectional.")
     h = model.hidden_size
-    wide = SpectralMaskNet(model.n_fft, model.hop_length, h, model.num_layers, causal=False,
-                           min_gain=model.min_gain).to(model.window.device)
+    wide = SpectralMaskNet(
+        model.n_fft, model.hop_length, h, model.num_layers, causal=False, min_gain=model.min_gain
+    ).to(model.window.device)
     wide.inp.load_state_dict(model.inp.state_dict())
     old = dict(model.gru.named_parameters())
     with torch.no_grad():
@@ -216,7 +227,7 @@ class MaskStreamState:
         self.delay = n_fft - hop
         ref = model.window
         self._inbuf = torch.zeros(batch, n_fft - hop, dtype=ref.dtype, device=ref.device)  # past samples
-        self._pending = torch.zeros(batch, 0, dtype=ref.dtype, device=ref.device)           # not yet a full hop
+        self._pending = torch.zeros(batch, 0, dtype=ref.dtype, device=ref.device)  # not yet a full hop
         self._ola = torch.zeros(batch, n_fft - hop, dtype=ref.dtype, device=ref.device)
         self._hidden = None
         self.samples_in = 0
@@ -228,24 +239,25 @@ class MaskStreamState:
         self.samples_in += x.shape[-1]
         buf = torch.cat([self._pending, x.to(self._pending.dtype)], dim=-1)
         hops = buf.shape[-1] // hop
-        self._pending = buf[:, hops * hop:]
+        self._pending = buf[:, hops * hop :]
         if hops == 0:
             return buf.new_zeros(buf.shape[0], 0)
         # All complete hops at once: frames over [past | new], one GRU call for all of them.
-        stream = torch.cat([self._inbuf, buf[:, :hops * hop]], dim=-1)
+        stream = torch.cat([self._inbuf, buf[:, : hops * hop]], dim=-1)
         segs = stream.unfold(-1, m.n_fft, hop)  # (N, hops, n_fft)
         spec = torch.fft.rfft(segs * m.window, dim=-1)
         z, self._hidden = m.gru(m.inp(m.features(spec)), self._hidden)
         frames = torch.fft.irfft(spec * m.mask_from_code(z, self.min_gain), n=m.n_fft, dim=-1) * m.window
-        self._inbuf = stream[:, -(m.n_fft - hop):]
+        self._inbuf = stream[:, -(m.n_fft - hop) :]
         # Overlap-add the new frames onto the unfinished tail; the first hops * hop samples are final.
         n = frames.shape[0]
         total = (hops - 1) * hop + m.n_fft
-        acc = F.fold(frames.transpose(1, 2), output_size=(1, total), kernel_size=(1, m.n_fft),
-                     stride=(1, hop)).reshape(n, total)
-        acc[:, :m.n_fft - hop] += self._ola
-        self._ola = acc[:, hops * hop:]
-        return acc[:, :hops * hop] / m.ola_norm
+        acc = F.fold(frames.transpose(1, 2), output_size=(1, total), kernel_size=(1, m.n_fft), stride=(1, hop)).reshape(
+            n, total
+        )
+        acc[:, : m.n_fft - hop] += self._ola
+        self._ola = acc[:, hops * hop :]
+        return acc[:, : hops * hop] / m.ola_norm
 
     @torch.no_grad()
     def flush(self) -> torch.Tensor:
@@ -257,7 +269,7 @@ class MaskStreamState:
         zeros = (-pending) % hop + self.delay
         tail = self.push(self._pending.new_zeros(self._pending.shape[0], zeros))
         self.samples_in -= zeros
-        return tail[:, :self.delay + pending]
+        return tail[:, : self.delay + pending]
 
 
 class MaskBlockState:
@@ -272,8 +284,14 @@ class MaskBlockState:
     can wait up to ``block + context`` samples: this is for files, not live audio.
     """
 
-    def __init__(self, model: SpectralMaskNet, batch: int = 1, min_gain: float | None = None,
-                 block: int = 80_000, context: int = 8_000):
+    def __init__(
+        self,
+        model: SpectralMaskNet,
+        batch: int = 1,
+        min_gain: float | None = None,
+        block: int = 80_000,
+        context: int = 8_000,
+    ):
         hop = model.hop_length
         if block < 1 or context < 0:
             raise ValueError(f"block={block}, context={context} are not valid: block >= 1 and context >= 0 samples.")
@@ -282,14 +300,14 @@ class MaskBlockState:
         self.model, self.min_gain, self.delay = model, min_gain, 0
         ref = model.window
         self._buf = torch.zeros(batch, 0, dtype=ref.dtype, device=ref.device)  # from _start - context on
-        self._start = 0      # first sample not yet output
-        self._buf_from = 0   # signal position of _buf[:, 0]
+        self._start = 0  # first sample not yet output
+        self._buf_from = 0  # signal position of _buf[:, 0]
         self.samples_in = 0
 
     def _enhance(self, lo: int, hi: int, keep_from: int, keep_to: int) -> torch.Tensor:
-        seg = self._buf[:, lo - self._buf_from:hi - self._buf_from]
+        seg = self._buf[:, lo - self._buf_from : hi - self._buf_from]
         y = self.model.enhance(seg.unsqueeze(1), self.min_gain)[:, 0]
-        return y[:, keep_from - lo:keep_to - lo]
+        return y[:, keep_from - lo : keep_to - lo]
 
     @torch.no_grad()
     def push(self, x: torch.Tensor) -> torch.Tensor:

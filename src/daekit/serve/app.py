@@ -17,23 +17,39 @@ from importlib import resources
 
 import numpy as np
 
-from .decode import (AUDIO_TYPES, IMAGE_TYPES, TABLE_TYPES, check_declared_type, decode_audio, decode_image,
-                     encode_png, encode_wav, parse_table)
+from .decode import (
+    AUDIO_TYPES,
+    IMAGE_TYPES,
+    TABLE_TYPES,
+    check_declared_type,
+    decode_audio,
+    decode_image,
+    encode_png,
+    encode_wav,
+    parse_table,
+)
 from .limits import BodyLimit, ClientError, JobGate, Limits
 from .registry import ModelRegistry
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("daekit.serve")
-STATIC = {"/": ("page.html", "text/html"), "/page.js": ("page.js", "text/javascript"),
-          "/page.css": ("page.css", "text/css"), "/docs": ("docs.html", "text/html"),
-          "/docs.js": ("docs.js", "text/javascript")}
+STATIC = {
+    "/": ("page.html", "text/html"),
+    "/page.js": ("page.js", "text/javascript"),
+    "/page.css": ("page.css", "text/css"),
+    "/docs": ("docs.html", "text/html"),
+    "/docs.js": ("docs.js", "text/javascript"),
+}
 #: The browser itself refuses anything from elsewhere (and inline scripts): the page is
 #: offline by construction, not only by care.
-PAGE_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "default-src 'self'; img-src 'self' blob:; media-src 'self' blob:; "
-                                           "connect-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-                                           "frame-ancestors 'none'; form-action 'none'"}
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob:; media-src 'self' blob:; "
+    "connect-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'none'",
+}
 
 
 def _static(name: str) -> bytes:
@@ -68,9 +84,14 @@ def create_app(models=None, limits=None):
     limits = limits or Limits()
     registry = ModelRegistry(dict(models or {}))
     gate = JobGate(limits)
-    api = FastAPI(title="daekit serve", version=__version__, docs_url=None, redoc_url=None,
-                  description="Denoise images and recordings, score anomalies in tables and series, with "
-                              "denoising autoencoders. Uploads are multipart form fields named 'file'.")
+    api = FastAPI(
+        title="daekit serve",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        description="Denoise images and recordings, score anomalies in tables and series, with "
+        "denoising autoencoders. Uploads are multipart form fields named 'file'.",
+    )
     api.state.registry, api.state.limits, api.state.gate = registry, limits, gate
 
     @api.exception_handler(ClientError)
@@ -80,8 +101,10 @@ def create_app(models=None, limits=None):
     @api.exception_handler(RequestValidationError)
     async def invalid_request(request, exc: RequestValidationError):
         # FastAPI's own answer is a list of objects; clients of this API get one sentence.
-        parts = [f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
-                 for e in exc.errors()]
+        parts = [
+            f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        ]
         return JSONResponse({"detail": "; ".join(parts).rstrip(".") + "."}, status_code=422)
 
     @api.exception_handler(Exception)
@@ -89,20 +112,27 @@ def create_app(models=None, limits=None):
         # A bug or a resource failure inside a model: say so in one sentence, log the
         # traceback for the operator, keep serving.
         log.exception("request %s %s failed", request.method, request.url.path)
-        return JSONResponse({"detail": f"the server failed on this request ({type(exc).__name__}); "
-                                       "the failure is logged and the server keeps serving."}, status_code=500)
+        return JSONResponse(
+            {
+                "detail": f"the server failed on this request ({type(exc).__name__}); "
+                "the failure is logged and the server keeps serving."
+            },
+            status_code=500,
+        )
 
     def pick(kind: str, name, describe: str):
         loaded = registry.of_kind(kind)
         if not loaded:
-            raise ClientError(503, f"no {describe} model is loaded on this server: "
-                                   f"{registry.describe()['endpoints'][kind]}.")
+            raise ClientError(
+                503, f"no {describe} model is loaded on this server: {registry.describe()['endpoints'][kind]}."
+            )
         if name is None:
             return loaded
         match = [m for m in loaded if m.name == name]
         if not match:
-            raise ClientError(404, f"there is no {describe} model named {name[:60]!r}; loaded: "
-                                   f"{', '.join(m.name for m in loaded)}.")
+            raise ClientError(
+                404, f"there is no {describe} model named {name[:60]!r}; loaded: {', '.join(m.name for m in loaded)}."
+            )
         return match
 
     async def run_job(work):
@@ -120,33 +150,52 @@ def create_app(models=None, limits=None):
     # -- pages and facts --------------------------------------------------------------
 
     for route, (filename, media) in STATIC.items():
+
         def page(filename=filename, media=media):
             return Response(_static(filename), media_type=media, headers=PAGE_HEADERS)
+
         api.add_api_route(route, page, methods=["GET"], include_in_schema=False)
 
     @api.get("/healthz", summary="liveness: the server answers and how busy it is")
     async def healthz():  # on the event loop: answers even while every worker thread is busy
-        return {"status": "ok", "models": len(registry.models), "jobs_running": gate.running,
-                "max_concurrent": limits.max_concurrent}
+        return {
+            "status": "ok",
+            "models": len(registry.models),
+            "jobs_running": gate.running,
+            "max_concurrent": limits.max_concurrent,
+        }
 
     @api.get("/v1/models", summary="the loaded models, which endpoints are ready, and the limits")
     async def list_models():
-        return {**registry.describe(), "limits": {
-            "max_upload_mb": limits.max_upload_mb, "max_pixels": limits.max_pixels,
-            "max_audio_seconds": limits.max_audio_seconds, "max_rows": limits.max_rows,
-            "max_features": limits.max_features, "max_concurrent": limits.max_concurrent}}
+        return {
+            **registry.describe(),
+            "limits": {
+                "max_upload_mb": limits.max_upload_mb,
+                "max_pixels": limits.max_pixels,
+                "max_audio_seconds": limits.max_audio_seconds,
+                "max_rows": limits.max_rows,
+                "max_features": limits.max_features,
+                "max_concurrent": limits.max_concurrent,
+            },
+        }
 
     # -- images -----------------------------------------------------------------------
 
-    @api.post("/v1/image/denoise", response_class=Response, summary="denoise an image; PNG out",
-              responses={200: {"content": {"image/png": {}}, "description": "the denoised image (PNG)"},
-                         **_ERRORS})
+    @api.post(
+        "/v1/image/denoise",
+        response_class=Response,
+        summary="denoise an image; PNG out",
+        responses={200: {"content": {"image/png": {}}, "description": "the denoised image (PNG)"}, **_ERRORS},
+    )
     async def image_denoise(
-            file: UploadFile = File(..., description="PNG, JPEG, BMP, TIFF or WebP image"),
-            sigma: float = Query(None, ge=0, le=255, description="noise std on the 0-255 scale, if known "
-                                                                 "(else estimated from the image)"),
-            model: str = Query(None, max_length=64, description="model name from /v1/models "
-                                                                "(default: the one matching the image's colour)")):
+        file: UploadFile = File(..., description="PNG, JPEG, BMP, TIFF or WebP image"),
+        sigma: float = Query(
+            None, ge=0, le=255, description="noise std on the 0-255 scale, if known (else estimated from the image)"
+        ),
+        model: str = Query(
+            None, max_length=64, description="model name from /v1/models (default: the one matching the image's colour)"
+        ),
+    ):
         check_declared_type(file.content_type, IMAGE_TYPES, "an image")
         candidates = pick("image", model, "image")
         data = await file.read()
@@ -158,18 +207,34 @@ def create_app(models=None, limits=None):
             return encode_png(chosen.model(arr, sigma=sigma)), chosen.name, arr.shape
 
         (png, name, shape), seconds = await run_job(work)
-        return Response(png, media_type="image/png", headers={
-            "X-Daekit-Model": name, "X-Daekit-Seconds": f"{seconds:.3f}",
-            "Content-Disposition": 'inline; filename="denoised.png"'})
+        return Response(
+            png,
+            media_type="image/png",
+            headers={
+                "X-Daekit-Model": name,
+                "X-Daekit-Seconds": f"{seconds:.3f}",
+                "Content-Disposition": 'inline; filename="denoised.png"',
+            },
+        )
 
     # -- audio ------------------------------------------------------------------------
 
-    @api.post("/v1/audio/denoise", response_class=Response, summary="remove noise from speech; WAV out",
-              responses={200: {"content": {"audio/wav": {}}, "description": "the enhanced recording "
-                               "(16-bit WAV, same rate, channels and length)"}, **_ERRORS})
+    @api.post(
+        "/v1/audio/denoise",
+        response_class=Response,
+        summary="remove noise from speech; WAV out",
+        responses={
+            200: {
+                "content": {"audio/wav": {}},
+                "description": "the enhanced recording (16-bit WAV, same rate, channels and length)",
+            },
+            **_ERRORS,
+        },
+    )
     async def audio_denoise(
-            file: UploadFile = File(..., description="WAV, FLAC or OGG recording"),
-            model: str = Query(None, max_length=64, description="model name from /v1/models")):
+        file: UploadFile = File(..., description="WAV, FLAC or OGG recording"),
+        model: str = Query(None, max_length=64, description="model name from /v1/models"),
+    ):
         check_declared_type(file.content_type, AUDIO_TYPES, "a recording")
         candidates = pick("audio", model, "speech")
         # An upload is a whole recording: unless asked, prefer a model that looks ahead.
@@ -182,23 +247,36 @@ def create_app(models=None, limits=None):
             return encode_wav(y, sr), wave.shape[1] / sr
 
         (wav, seconds_audio), seconds = await run_job(work)
-        return Response(wav, media_type="audio/wav", headers={
-            "X-Daekit-Model": chosen.name, "X-Daekit-Seconds": f"{seconds:.3f}",
-            "X-Daekit-Audio-Seconds": f"{seconds_audio:.3f}",
-            "Content-Disposition": 'inline; filename="denoised.wav"'})
+        return Response(
+            wav,
+            media_type="audio/wav",
+            headers={
+                "X-Daekit-Model": chosen.name,
+                "X-Daekit-Seconds": f"{seconds:.3f}",
+                "X-Daekit-Audio-Seconds": f"{seconds_audio:.3f}",
+                "Content-Disposition": 'inline; filename="denoised.wav"',
+            },
+        )
 
     # -- anomalies ----------------------------------------------------------------------
 
-    @api.post("/v1/anomaly/score", summary="anomaly scores and flags for the rows of a table or series",
-              openapi_extra={"requestBody": _TABLE_BODY}, responses=_ERRORS)
+    @api.post(
+        "/v1/anomaly/score",
+        summary="anomaly scores and flags for the rows of a table or series",
+        openapi_extra={"requestBody": _TABLE_BODY},
+        responses=_ERRORS,
+    )
     async def anomaly_score(
-            request: Request,
-            model: str = Query(None, max_length=64, description="detector name from /v1/models"),
-            fit: bool = Query(False, description="fit a fresh detector on the uploaded rows and score them "
-                                                 "(no loaded detector needed)"),
-            contamination: float = Query(0.05, gt=0, le=0.5, description="expected share of anomalies (fit mode)"),
-            window: int = Query(None, ge=2, le=4096, description="window length for a series (fit mode); "
-                                                                 "none: rows are independent samples")):
+        request: Request,
+        model: str = Query(None, max_length=64, description="detector name from /v1/models"),
+        fit: bool = Query(
+            False, description="fit a fresh detector on the uploaded rows and score them (no loaded detector needed)"
+        ),
+        contamination: float = Query(0.05, gt=0, le=0.5, description="expected share of anomalies (fit mode)"),
+        window: int = Query(
+            None, ge=2, le=4096, description="window length for a series (fit mode); none: rows are independent samples"
+        ),
+    ):
         data, kind = await _read_table_upload(request)
         chosen = None if fit else pick("anomaly", model, "anomaly")[0]
 
@@ -206,9 +284,12 @@ def create_app(models=None, limits=None):
             X, columns, index = parse_table(data, kind, limits)
             span = window if chosen is None else chosen.model.window
             if span and X.shape[0] * X.shape[1] * span > limits.max_window_values:
-                raise ClientError(413, f"{X.shape[0]:,} rows × {X.shape[1]} columns in windows of {span} make "
-                                       f"{X.shape[0] * X.shape[1] * span:,} values, over the limit of "
-                                       f"{limits.max_window_values:,}; send fewer rows or a shorter window.")
+                raise ClientError(
+                    413,
+                    f"{X.shape[0]:,} rows × {X.shape[1]} columns in windows of {span} make "
+                    f"{X.shape[0] * X.shape[1] * span:,} values, over the limit of "
+                    f"{limits.max_window_values:,}; send fewer rows or a shorter window.",
+                )
             if chosen is None:
                 return _fit_and_score(X, contamination, window) + (X, columns, index)
             det = chosen.model
@@ -218,11 +299,19 @@ def create_app(models=None, limits=None):
 
         (scores, threshold, X, columns, index), seconds = await run_job(work)
         flags = scores > threshold
-        return {"model": None if chosen is None else chosen.name, "mode": "fit" if chosen is None else "model",
-                "n_rows": int(len(scores)), "columns": columns, "index": index,
-                "values": np.round(X[:, 0], 6).tolist(), "scores": np.round(scores, 6).tolist(),
-                "flags": flags.astype(int).tolist(), "threshold": round(threshold, 6),
-                "n_flagged": int(flags.sum()), "seconds": round(seconds, 3)}
+        return {
+            "model": None if chosen is None else chosen.name,
+            "mode": "fit" if chosen is None else "model",
+            "n_rows": int(len(scores)),
+            "columns": columns,
+            "index": index,
+            "values": np.round(X[:, 0], 6).tolist(),
+            "scores": np.round(scores, 6).tolist(),
+            "flags": flags.astype(int).tolist(),
+            "threshold": round(threshold, 6),
+            "n_flagged": int(flags.sum()),
+            "seconds": round(seconds, 3),
+        }
 
     async def _read_table_upload(request):
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -233,13 +322,14 @@ def create_app(models=None, limits=None):
                 raise ClientError(400, "the form has no file field named 'file'.")
             check_declared_type(upload.content_type, TABLE_TYPES, "a table")
             name = (upload.filename or "").lower()
-            return await upload.read(), ("json" if name.endswith(".json") or upload.content_type == "application/json"
-                                         else "csv")
+            return await upload.read(), (
+                "json" if name.endswith(".json") or upload.content_type == "application/json" else "csv"
+            )
         check_declared_type(ctype, TABLE_TYPES, "a table")
         return await request.body(), ("json" if ctype == "application/json" else "csv")
 
     wrapped = BodyLimit(api, limits.max_upload_bytes)
-    wrapped.state = api.state          # tests and the CLI reach the registry through either object
+    wrapped.state = api.state  # tests and the CLI reach the registry through either object
     wrapped.fastapi = api
     return wrapped
 
@@ -257,24 +347,48 @@ def _match_columns(X, columns, det):
     if names and not all(c.startswith("x") and c[1:].isdigit() for c in columns):
         missing = [n for n in names if n not in columns]
         if missing:
-            raise ClientError(400, f"the table lacks the column(s) {', '.join(missing[:5])} the detector was fitted on.")
+            raise ClientError(
+                400, f"the table lacks the column(s) {', '.join(missing[:5])} the detector was fitted on."
+            )
         return X[:, [columns.index(n) for n in names]]
     if X.shape[1] != det.n_features_in_:
-        raise ClientError(400, f"the table has {X.shape[1]} columns but the detector was fitted on {det.n_features_in_}.")
+        raise ClientError(
+            400, f"the table has {X.shape[1]} columns but the detector was fitted on {det.n_features_in_}."
+        )
     return X
 
 
-_ERRORS = {code: {"description": text, "content": {"application/json": {"example": {"detail": "one sentence"}}}}
-           for code, text in [(400, "broken, truncated or lying upload"), (404, "no model of that name"),
-                              (413, "over a limit: upload size, pixels, duration, rows"),
-                              (415, "a content type or format that is not accepted"),
-                              (503, "no model of this kind loaded, or all job slots busy (see Retry-After)")]}
+_ERRORS = {
+    code: {"description": text, "content": {"application/json": {"example": {"detail": "one sentence"}}}}
+    for code, text in [
+        (400, "broken, truncated or lying upload"),
+        (404, "no model of that name"),
+        (413, "over a limit: upload size, pixels, duration, rows"),
+        (415, "a content type or format that is not accepted"),
+        (503, "no model of this kind loaded, or all job slots busy (see Retry-After)"),
+    ]
+}
 
-_TABLE_BODY = {"required": True, "content": {
-    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
-                                       "required": ["file"]}},
-    "text/csv": {"schema": {"type": "string"}, "example": "timestamp,value\n2024-01-01 00:00,1.0\n"},
-    "application/json": {"schema": {"type": "object", "properties": {
-        "rows": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
-        "columns": {"type": "array", "items": {"type": "string"}}}}, "example": {"rows": [[1.0, 2.0], [1.1, 2.1]]}},
-}}
+_TABLE_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+        "text/csv": {"schema": {"type": "string"}, "example": "timestamp,value\n2024-01-01 00:00,1.0\n"},
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "rows": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+                    "columns": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "example": {"rows": [[1.0, 2.0], [1.1, 2.1]]},
+        },
+    },
+}

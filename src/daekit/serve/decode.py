@@ -18,14 +18,30 @@ import numpy as np
 
 from .limits import ClientError, Limits
 
-__all__ = ["decode_image", "encode_png", "decode_audio", "encode_wav", "parse_table",
-           "IMAGE_TYPES", "AUDIO_TYPES", "TABLE_TYPES"]
+__all__ = [
+    "decode_image",
+    "encode_png",
+    "decode_audio",
+    "encode_wav",
+    "parse_table",
+    "IMAGE_TYPES",
+    "AUDIO_TYPES",
+    "TABLE_TYPES",
+]
 
 #: Content types a client may declare for each kind of upload (besides a generic
 #: ``application/octet-stream`` or none, when the bytes themselves decide).
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/x-ms-bmp", "image/tiff", "image/webp")
-AUDIO_TYPES = ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/flac", "audio/x-flac",
-               "audio/ogg", "application/ogg")
+AUDIO_TYPES = (
+    "audio/wav",
+    "audio/x-wav",
+    "audio/wave",
+    "audio/vnd.wave",
+    "audio/flac",
+    "audio/x-flac",
+    "audio/ogg",
+    "application/ogg",
+)
 TABLE_TYPES = ("text/csv", "text/plain", "application/json", "application/vnd.ms-excel")
 GENERIC_TYPES = ("", "application/octet-stream")
 
@@ -38,11 +54,13 @@ def check_declared_type(declared: str | None, accepted: tuple[str, ...], what: s
     """415 when the client says the upload is something we do not take (e.g. text/html)."""
     kind = (declared or "").split(";")[0].strip().lower()
     if kind not in accepted and kind not in GENERIC_TYPES:
-        raise ClientError(415, f"the upload is declared as '{kind}', which is not {what}; "
-                               f"accepted: {', '.join(accepted)}.")
+        raise ClientError(
+            415, f"the upload is declared as '{kind}', which is not {what}; accepted: {', '.join(accepted)}."
+        )
 
 
 # ------------------------------------------------------------------------------ images
+
 
 def decode_image(data: bytes, limits: Limits) -> np.ndarray:
     """Image bytes → ``uint8``/``uint16`` array ``(H, W[, C])``, EXIF orientation applied."""
@@ -55,18 +73,26 @@ def decode_image(data: bytes, limits: Limits) -> np.ndarray:
     try:
         im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
-        raise ClientError(413, f"the image claims more pixels than the limit of {limits.max_pixels:,} "
-                               "(a possible decompression bomb).") from None
+        raise ClientError(
+            413,
+            f"the image claims more pixels than the limit of {limits.max_pixels:,} (a possible decompression bomb).",
+        ) from None
     except Exception:  # UnidentifiedImageError and friends: not an image at all
-        raise ClientError(415, "the upload is not an image this server reads; "
-                               "accepted: PNG, JPEG, BMP, TIFF, WebP.") from None
+        raise ClientError(
+            415, "the upload is not an image this server reads; accepted: PNG, JPEG, BMP, TIFF, WebP."
+        ) from None
     with im:
         if im.format not in _IMAGE_FORMATS:
-            raise ClientError(415, f"{im.format or 'this'} images are not accepted; accepted: PNG, JPEG, BMP, TIFF, WebP.")
+            raise ClientError(
+                415, f"{im.format or 'this'} images are not accepted; accepted: PNG, JPEG, BMP, TIFF, WebP."
+            )
         w, h = im.size
         if w * h > limits.max_pixels:
-            raise ClientError(413, f"the image claims {w}×{h} = {w * h:,} pixels, over the limit of "
-                                   f"{limits.max_pixels:,} (a possible decompression bomb).")
+            raise ClientError(
+                413,
+                f"the image claims {w}×{h} = {w * h:,} pixels, over the limit of "
+                f"{limits.max_pixels:,} (a possible decompression bomb).",
+            )
         if w < 2 or h < 2:
             raise ClientError(400, f"the image is {w}×{h} pixels; at least 2×2 is needed.")
         try:
@@ -76,7 +102,9 @@ def decode_image(data: bytes, limits: Limits) -> np.ndarray:
         except ValueError as e:
             raise ClientError(415, str(e)) from None
         except Exception as e:  # truncated or corrupt pixel data
-            raise ClientError(400, f"the image is corrupt or truncated ({str(e).strip() or type(e).__name__}).") from None
+            raise ClientError(
+                400, f"the image is corrupt or truncated ({str(e).strip() or type(e).__name__})."
+            ) from None
 
 
 def encode_png(arr: np.ndarray) -> bytes:
@@ -96,6 +124,7 @@ def encode_png(arr: np.ndarray) -> bytes:
 
 # ------------------------------------------------------------------------------- audio
 
+
 def _check_wav_header(data: bytes, limits: Limits) -> None:
     """Walk a RIFF/WAVE file's chunks and refuse one whose sizes claim more than it holds.
 
@@ -107,18 +136,21 @@ def _check_wav_header(data: bytes, limits: Limits) -> None:
         raise ClientError(400, "the RIFF upload is not a WAVE file.")
     pos, rate, block = 12, None, None
     while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
         body = pos + 8
         if cid == b"fmt " and size >= 16 and body + 16 <= len(data):
-            _, _, rate, _, block = struct.unpack("<HHIIH", data[body:body + 14])
+            _, _, rate, _, block = struct.unpack("<HHIIH", data[body : body + 14])
         if cid == b"data":
             if size in (0, 0xFFFFFFFF):
                 return
             held = len(data) - body
             if size > held:
                 claim = f" ({size / (rate * block):.1f} s)" if rate and block else ""
-                raise ClientError(400, f"the WAV header claims {size:,} bytes of samples{claim} but the upload "
-                                       f"holds only {held:,}: the file is truncated or its header lies.")
+                raise ClientError(
+                    400,
+                    f"the WAV header claims {size:,} bytes of samples{claim} but the upload "
+                    f"holds only {held:,}: the file is truncated or its header lies.",
+                )
             return
         pos = body + size + (size & 1)
     raise ClientError(400, "the WAV file has no 'data' chunk (truncated or not a WAV).")
@@ -137,18 +169,22 @@ def decode_audio(data: bytes, limits: Limits) -> tuple[np.ndarray, int]:
     try:
         f = sf.SoundFile(io.BytesIO(data))
     except Exception as e:
-        raise ClientError(400, f"the recording could not be opened ({_first_line(e)}); accepted: WAV, FLAC, OGG.") from None
+        raise ClientError(
+            400, f"the recording could not be opened ({_first_line(e)}); accepted: WAV, FLAC, OGG."
+        ) from None
     with f:
         sr, ch = int(f.samplerate), int(f.channels)
         if not _SAMPLE_RATES[0] <= sr <= _SAMPLE_RATES[1]:
-            raise ClientError(400, f"the recording's header says {sr} Hz; accepted: "
-                                   f"{_SAMPLE_RATES[0]:,} to {_SAMPLE_RATES[1]:,} Hz.")
+            raise ClientError(
+                400, f"the recording's header says {sr} Hz; accepted: {_SAMPLE_RATES[0]:,} to {_SAMPLE_RATES[1]:,} Hz."
+            )
         if not 1 <= ch <= _MAX_CHANNELS:
             raise ClientError(400, f"the recording has {ch} channels; accepted: 1 to {_MAX_CHANNELS}.")
         max_frames = int(limits.max_audio_seconds * sr)
         if f.frames > max_frames:
-            raise ClientError(413, f"the recording claims {f.frames / sr:.1f} s, over the limit of "
-                                   f"{limits.max_audio_seconds:g} s.")
+            raise ClientError(
+                413, f"the recording claims {f.frames / sr:.1f} s, over the limit of {limits.max_audio_seconds:g} s."
+            )
         # Read in blocks and count, whatever the header said: memory stays bounded.
         blocks, n = [], 0
         try:
@@ -187,6 +223,7 @@ def _first_line(e: BaseException) -> str:
 
 
 # ------------------------------------------------------------------------------ tables
+
 
 def parse_table(data: bytes, kind: str, limits: Limits) -> tuple[np.ndarray, list[str], list[str] | None]:
     """CSV text or JSON rows → ``(X float64 (N, F), column names, index labels or None)``.
@@ -243,8 +280,11 @@ def _json_rows(text: str):
         if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
             raise ClientError(400, "'columns' must be a list of strings.")
     if not isinstance(obj, list) or not obj:
-        raise ClientError(400, 'send {"rows": [[...], ...]} (a non-empty list of rows), a list of rows, '
-                               "or a list of {column: value} objects.")
+        raise ClientError(
+            400,
+            'send {"rows": [[...], ...]} (a non-empty list of rows), a list of rows, '
+            "or a list of {column: value} objects.",
+        )
     if all(isinstance(r, dict) for r in obj):
         columns = columns or list(obj[0].keys())
         try:
@@ -253,8 +293,9 @@ def _json_rows(text: str):
             raise ClientError(400, f"a row object lacks the column {e.args[0]!r}.") from None
     elif all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in obj):
         obj = [[r] for r in obj]
-    if not all(isinstance(r, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r)
-               for r in obj):
+    if not all(
+        isinstance(r, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r) for r in obj
+    ):
         raise ClientError(400, "every row must be a list of numbers.")
     return obj, columns
 

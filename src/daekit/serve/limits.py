@@ -66,8 +66,12 @@ class Busy(ClientError):
     """All job slots are taken."""
 
     def __init__(self, limits: Limits):
-        super().__init__(503, f"the server is busy: {limits.max_concurrent} job(s) are already running; "
-                              f"retry in {limits.retry_after_s} s.", {"Retry-After": str(limits.retry_after_s)})
+        super().__init__(
+            503,
+            f"the server is busy: {limits.max_concurrent} job(s) are already running; "
+            f"retry in {limits.retry_after_s} s.",
+            {"Retry-After": str(limits.retry_after_s)},
+        )
 
 
 class JobGate:
@@ -144,8 +148,11 @@ class BodyLimit:
 
 async def _send_json(send, status: int, payload: dict, headers: dict | None = None) -> None:
     body = json.dumps(payload).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-           (b"connection", b"close")]
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     raw += [(k.lower().encode(), str(v).encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

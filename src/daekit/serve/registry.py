@@ -17,19 +17,21 @@ from ..io import ModelFileError, bundled_models, read_config
 __all__ = ["ModelRegistry", "LoadedModel", "LOADERS", "KINDS", "parse_model_specs", "shipped_models"]
 
 
-
 def _load_image(path):
     from ..apps.image import ImageDenoiser
+
     return ImageDenoiser.from_pretrained(path)
 
 
 def _load_speech(path):
     from ..apps.speech import SpeechEnhancer
+
     return SpeechEnhancer.from_pretrained(path)
 
 
 def _load_detector(path):
     from ..apps.anomaly import DAEDetector
+
     return DAEDetector.load(path)
 
 
@@ -42,19 +44,25 @@ def _speech_facts(m) -> dict:
 
 
 def _detector_facts(m) -> dict:
-    return {"n_features": int(m.n_features_in_), "window": m.window, "threshold": float(m.threshold_),
-            "columns": list(getattr(m, "feature_names_", []) or [])}
+    return {
+        "n_features": int(m.n_features_in_),
+        "window": m.window,
+        "threshold": float(m.threshold_),
+        "columns": list(getattr(m, "feature_names_", []) or []),
+    }
 
 
 # One small call per model at start, so the first client does not pay for lazy imports
 # (scipy's resampler) and first-call allocations: about 3 s for a speech model.
 def _warm_image(m):
     import numpy as np
+
     m(np.zeros((32, 32, 3) if m.channels == 3 else (32, 32), np.uint8), sigma=10.0)
 
 
 def _warm_speech(m):
     import numpy as np
+
     # Noise, not silence: the enhancer returns a recording it measures as clean (silence
     # included) untouched, and then neither the resampler nor the model would run.
     noise = 0.1 * np.random.default_rng(0).standard_normal(m.sample_rate // 10)
@@ -68,9 +76,11 @@ LOADERS = {
     "DAEDetector": ("anomaly", _load_detector, _detector_facts, None),
 }
 #: every endpoint kind, with what it needs when nothing is loaded for it
-KINDS = {"image": "an ImageDenoiser folder (e.g. daekit/pretrained/gray)",
-         "audio": "a SpeechEnhancer folder (e.g. daekit/pretrained/speech8k)",
-         "anomaly": "a DAEDetector folder (from 'daekit anomaly fit'); or ask ?fit=true to fit one on the upload"}
+KINDS = {
+    "image": "an ImageDenoiser folder (e.g. daekit/pretrained/gray)",
+    "audio": "a SpeechEnhancer folder (e.g. daekit/pretrained/speech8k)",
+    "anomaly": "a DAEDetector folder (from 'daekit anomaly fit'); or ask ?fit=true to fit one on the upload",
+}
 
 
 @dataclass
@@ -90,8 +100,9 @@ def load_model(name: str, path: str | os.PathLike) -> LoadedModel:
     config = read_config(path)
     cls = config.get("class")
     if cls not in LOADERS:
-        raise ModelFileError(f"{path} holds a {cls or 'model of unknown class'}; serve takes "
-                             f"{', '.join(LOADERS)} folders.")
+        raise ModelFileError(
+            f"{path} holds a {cls or 'model of unknown class'}; serve takes {', '.join(LOADERS)} folders."
+        )
     kind, loader, facts, warm = LOADERS[cls]
     model = loader(path)
     if warm is not None:
@@ -130,7 +141,14 @@ class ModelRegistry:
         return [m for m in self.models.values() if m.kind == kind]
 
     def describe(self) -> dict:
-        return {"models": [m.describe() for m in self.models.values()],
-                "endpoints": {kind: ("ready" if self.of_kind(kind) else f"no model loaded; start the server with "
-                                     f"--model NAME=DIR, DIR being {need}")
-                              for kind, need in KINDS.items()}}
+        return {
+            "models": [m.describe() for m in self.models.values()],
+            "endpoints": {
+                kind: (
+                    "ready"
+                    if self.of_kind(kind)
+                    else f"no model loaded; start the server with --model NAME=DIR, DIR being {need}"
+                )
+                for kind, need in KINDS.items()
+            },
+        }
