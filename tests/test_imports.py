@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "daekit"
-CORE = {"noise", "models", "losses", "dae", "train", "train_config", "io", "noise_estimate"}
-LEAVES = {"noise", "models", "losses"}
+CORE = {"noise", "noise_levels", "models", "losses", "dae", "train", "train_config", "io", "noise_estimate"}
+LEAVES = {"noise", "noise_levels", "models", "losses"}
 OPTIONAL = {
     "PIL",
     "soundfile",
@@ -101,3 +101,104 @@ def test_import_daekit_loads_no_optional_package():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"import daekit loaded {out.stdout.strip()}"
+
+
+# ---------------------------------------------------------------------------------------
+# Cycles, counting imports inside functions too
+# ---------------------------------------------------------------------------------------
+# A function-level import still ties the two modules together: the cycle is only hidden
+# until the function runs. The one sanctioned exception is a module __getattr__ (PEP 562)
+# that re-exports a name lazily, as daekit.noise does for estimate and select: it adds no
+# behaviour to the leaf, only an alias.
+
+MODULES = {module_of(p) for p in files()}
+
+
+def resolve(importer: str, is_package: bool, node: ast.ImportFrom | ast.Import) -> list[str]:
+    """The daekit modules an import statement loads (package parents not counted), named
+    without the 'daekit.' prefix as module_of names them."""
+    relative = isinstance(node, ast.ImportFrom) and node.level > 0
+    if isinstance(node, ast.Import):
+        candidates = [a.name for a in node.names]
+    elif relative:
+        package = [p for p in importer.split(".") if p] if is_package else importer.split(".")[:-1]
+        base = package[: len(package) - (node.level - 1)]
+        stem = ".".join(base + ([node.module] if node.module else []))
+        candidates = ["daekit." + ".".join(x for x in (stem, a.name) if x) for a in node.names]
+    else:
+        candidates = [f"{node.module}.{a.name}" for a in node.names] if node.module else []
+    found = []
+    for name in candidates:
+        if not name.startswith("daekit."):
+            continue
+        name = name.removeprefix("daekit.")
+        while name and name not in MODULES:
+            name = name.rpartition(".")[0]
+        if name:
+            found.append(name)
+    return found
+
+
+def imports_anywhere(path: Path) -> list[tuple[str, str]]:
+    """(imported daekit module, where) for every import in the file; where is 'module',
+    'function' or 'lazy' (inside a module-level __getattr__)."""
+    tree = ast.parse(path.read_text())
+    mod = module_of(path)
+    lazy = {id(n) for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "__getattr__" for n in ast.walk(f)}
+    top = {id(n) for n in tree.body}
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            where = "lazy" if id(node) in lazy else "module" if id(node) in top else "function"
+            out += [(target, where) for target in resolve(mod, path.name == "__init__.py", node)]
+    return out
+
+
+GRAPH = {module_of(p): {t for t, where in imports_anywhere(p) if where != "lazy"} - {module_of(p)} for p in files()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle as a path [a, b, ..., a], or [] when the graph has none."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = 2
+        stack.pop()
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return []
+
+
+def test_find_cycle_sees_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
+
+
+def test_no_import_cycle():
+    # The package's own __init__ files gather the public names from every layer; they
+    # import downwards only, so they are walked like any module.
+    cycle = find_cycle(GRAPH)
+    assert not cycle, "import cycle: " + " -> ".join(cycle)
+
+
+@pytest.mark.parametrize("path", files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_core_never_imports_upward_even_inside_functions(path):
+    mod = module_of(path)
+    top = mod.split(".")[0]
+    for target, where in imports_anywhere(path):
+        up = target.split(".")[0]
+        if top in CORE:
+            assert up not in ("apps", "cli", "serve"), f"core module {mod} imports {target} ({where})"
+        if top in LEAVES and where != "lazy":
+            assert up in LEAVES, f"leaf module {mod} imports {target} from a floor above ({where})"

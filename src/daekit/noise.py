@@ -22,11 +22,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from numbers import Real
+from typing import Any, TypeVar
 
 import torch
 
-Level = float | tuple
+from .noise_levels import (
+    Level,
+    _draw_choice,
+    _draw_device,
+    _float,
+    _mixture_weights,
+    _rand,
+    _randn,
+    check_level,
+    per_sample,
+)
 
 __all__ = [
     "Noise",
@@ -55,88 +65,11 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------
-# Levels and random draws
-# ---------------------------------------------------------------------------------------
-
-
-def check_level(name: str, level, lo: float = 0.0, hi: float = math.inf, allow_inf: bool = False) -> Level:
-    """Validate a level (a number, or a ``(lo, hi)`` range) and return it normalised.
-
-    Raises:
-        ValueError: with one sentence naming the level and the accepted values.
-    """
-    accepted = f"a number in [{lo}, {hi}] or a (low, high) pair of such numbers"
-    if isinstance(level, (list, tuple)):
-        if len(level) != 2 or not all(_is_number(v, allow_inf) for v in level):
-            raise ValueError(f"{name}={level!r} is not valid: expected {accepted}.")
-        a, b = float(level[0]), float(level[1])
-        if not (lo <= a <= hi and lo <= b <= hi) or a > b:
-            raise ValueError(f"{name}={level!r} is not valid: expected {accepted} with low <= high.")
-        return (a, b)
-    if not _is_number(level, allow_inf) or not lo <= float(level) <= hi:
-        raise ValueError(f"{name}={level!r} is not valid: expected {accepted}.")
-    return float(level)
-
-
-def _is_number(v, allow_inf: bool = False) -> bool:
-    if not isinstance(v, Real) or isinstance(v, bool) or math.isnan(float(v)):
-        return False
-    return allow_inf or math.isfinite(float(v))
-
-
-def _draw_device(x: torch.Tensor, generator: torch.Generator | None) -> torch.device:
-    return generator.device if generator is not None else x.device
-
-
-def _rand(shape, x, generator) -> torch.Tensor:
-    u = torch.rand(shape, generator=generator, device=_draw_device(x, generator))
-    return u.to(x.device)
-
-
-def _randn(shape, x, generator) -> torch.Tensor:
-    n = torch.randn(shape, generator=generator, device=_draw_device(x, generator))
-    return n.to(x.device)
-
-
-def per_sample(level: Level, x: torch.Tensor, generator=None) -> torch.Tensor:
-    """The level as a float32 tensor broadcastable against ``x``: shape ``(N, 1, 1, ...)``.
-
-    A fixed level gives a scalar tensor; a ``(lo, hi)`` range gives one uniform draw per
-    sample.
-    """
-    if not isinstance(level, tuple):
-        return torch.tensor(float(level), device=x.device)
-    lo, hi = level
-    shape = (x.shape[0],) + (1,) * (x.dim() - 1)
-    return lo + (hi - lo) * _rand(shape, x, generator)
-
-
-def _float(x: torch.Tensor) -> torch.Tensor:
-    # Arithmetic in float32 at least, so that fp16/bf16 inputs get the same statistics.
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) or not x.is_floating_point() else x
-
-
-def _mixture_weights(p: Sequence[float] | None, n: int, owner: str, item: str) -> tuple[list | None, torch.Tensor]:
-    """Check one non-negative weight per choice (None: equal) and return them as given
-    (for the config) and normalised (for drawing)."""
-    weights = [1.0] * n if p is None else [float(w) for w in p]
-    if len(weights) != n or any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError(f"{owner} weights p={p!r} are not valid: give one non-negative weight per {item}.")
-    return (None if p is None else weights), torch.tensor(weights) / sum(weights)
-
-
-def _draw_choice(weights: torch.Tensor, x: torch.Tensor, generator=None) -> torch.Tensor:
-    """One index per sample of ``x``, drawn with ``weights``, on ``x``'s device."""
-    device = _draw_device(x, generator)
-    return torch.multinomial(weights.to(device), x.shape[0], replacement=True, generator=generator).to(x.device)
-
-
-# ---------------------------------------------------------------------------------------
 # Pure functions
 # ---------------------------------------------------------------------------------------
 
 
-def gaussian(x: torch.Tensor, std: Level, generator=None) -> torch.Tensor:
+def gaussian(x: torch.Tensor, std: Level, generator: torch.Generator | None = None) -> torch.Tensor:
     """Additive white Gaussian noise: ``x + std * N(0, 1)``.
 
     Args:
@@ -150,7 +83,7 @@ def gaussian(x: torch.Tensor, std: Level, generator=None) -> torch.Tensor:
     return (xf + s * _randn(x.shape, x, generator)).to(x.dtype)
 
 
-def uniform(x: torch.Tensor, width: Level, generator=None) -> torch.Tensor:
+def uniform(x: torch.Tensor, width: Level, generator: torch.Generator | None = None) -> torch.Tensor:
     """Additive uniform noise on ``[-width/2, width/2]`` (e.g. quantisation noise)."""
     width = check_level("width", width)
     w = per_sample(width, x, generator)
@@ -158,7 +91,7 @@ def uniform(x: torch.Tensor, width: Level, generator=None) -> torch.Tensor:
     return (xf + w * (_rand(x.shape, x, generator) - 0.5)).to(x.dtype)
 
 
-def speckle(x: torch.Tensor, std: Level, generator=None) -> torch.Tensor:
+def speckle(x: torch.Tensor, std: Level, generator: torch.Generator | None = None) -> torch.Tensor:
     """Multiplicative noise, as in radar and ultrasound: ``x * (1 + std * N(0, 1))``."""
     std = check_level("std", std)
     s = per_sample(std, x, generator)
@@ -166,7 +99,7 @@ def speckle(x: torch.Tensor, std: Level, generator=None) -> torch.Tensor:
     return (xf * (1 + s * _randn(x.shape, x, generator))).to(x.dtype)
 
 
-def masking(x: torch.Tensor, p: Level, value: float = 0.0, generator=None) -> torch.Tensor:
+def masking(x: torch.Tensor, p: Level, value: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
     """Masking (dropout) noise: set a random fraction ``p`` of the entries to ``value``.
 
     This is the corruption of Vincent et al. (2010): the network must fill in what is
@@ -179,7 +112,11 @@ def masking(x: torch.Tensor, p: Level, value: float = 0.0, generator=None) -> to
 
 
 def salt_pepper(
-    x: torch.Tensor, p: Level, low: float | None = None, high: float | None = None, generator=None
+    x: torch.Tensor,
+    p: Level,
+    low: float | None = None,
+    high: float | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Salt-and-pepper noise: a fraction ``p`` of the entries set to ``low`` or ``high``.
 
@@ -199,7 +136,7 @@ def salt_pepper(
     return torch.where(hit, torch.where(salt, hi.expand_as(x), lo.expand_as(x)), x)
 
 
-def poisson(x: torch.Tensor, peak: Level, generator=None) -> torch.Tensor:
+def poisson(x: torch.Tensor, peak: Level, generator: torch.Generator | None = None) -> torch.Tensor:
     """Poisson (shot) noise for photon-limited data on [0, 1]: ``Poisson(x * peak) / peak``.
 
     ``peak`` is the photon count of a white pixel: a lower peak is noisier, and
@@ -222,17 +159,18 @@ def poisson(x: torch.Tensor, peak: Level, generator=None) -> torch.Tensor:
 # Callable classes
 # ---------------------------------------------------------------------------------------
 
-_REGISTRY: dict[str, type] = {}
+NoiseT = TypeVar("NoiseT", bound="Noise")
+_REGISTRY: dict[str, type[Noise]] = {}
 
 
-def register_noise(cls):
+def register_noise(cls: type[NoiseT]) -> type[NoiseT]:
     """Class decorator: make a noise process known to ``from_config`` and ``from_spec``."""
     _REGISTRY[cls.__name__] = cls
     return cls
 
 
 class Noise:
-    """Base class: a callable ``noise(x, generator=None) -> x_noisy`` with a saveable config.
+    """Base class: a callable ``noise(x, generator: torch.Generator | None = None) -> x_noisy`` with a saveable config.
 
     Subclasses store their constructor arguments unchanged as attributes of the same
     name (the scikit-learn rule), which is all ``to_config`` needs.
@@ -243,9 +181,9 @@ class Noise:
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
 
-    def to_config(self) -> dict:
+    def to_config(self) -> dict[str, Any]:
         """A JSON-ready description: ``{"type": "Gaussian", "std": 0.1}``."""
-        cfg = {"type": type(self).__name__}
+        cfg: dict[str, Any] = {"type": type(self).__name__}
         for name in self._params:
             value = getattr(self, name)
             cfg[name] = list(value) if isinstance(value, tuple) else value
@@ -255,15 +193,15 @@ class Noise:
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._params)
         return f"{type(self).__name__}({args})"
 
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.to_config() == other.to_config()
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Noise) and type(self) is type(other) and self.to_config() == other.to_config()
 
 
 @register_noise
 class Identity(Noise):
     """No corruption (a plain autoencoder, or a baseline in noise selection)."""
 
-    def __call__(self, x, generator=None):
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return x
 
 
@@ -273,10 +211,10 @@ class Gaussian(Noise):
 
     _params = ("std",)
 
-    def __init__(self, std: Level = 0.1):
+    def __init__(self, std: Level = 0.1) -> None:
         self.std = check_level("std", std)
 
-    def __call__(self, x, generator=None):
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return gaussian(x, self.std, generator)
 
 
@@ -286,10 +224,10 @@ class Uniform(Noise):
 
     _params = ("width",)
 
-    def __init__(self, width: Level = 0.1):
+    def __init__(self, width: Level = 0.1) -> None:
         self.width = check_level("width", width)
 
-    def __call__(self, x, generator=None):
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return uniform(x, self.width, generator)
 
 
@@ -299,10 +237,10 @@ class Speckle(Noise):
 
     _params = ("std",)
 
-    def __init__(self, std: Level = 0.1):
+    def __init__(self, std: Level = 0.1) -> None:
         self.std = check_level("std", std)
 
-    def __call__(self, x, generator=None):
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return speckle(x, self.std, generator)
 
 
@@ -312,11 +250,11 @@ class Masking(Noise):
 
     _params = ("p", "value")
 
-    def __init__(self, p: Level = 0.25, value: float = 0.0):
+    def __init__(self, p: Level = 0.25, value: float = 0.0) -> None:
         self.p = check_level("p", p, 0.0, 1.0)
         self.value = float(value)
 
-    def __call__(self, x, generator=None):
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return masking(x, self.p, self.value, generator)
 
 
@@ -326,12 +264,12 @@ class SaltPepper(Noise):
 
     _params = ("p", "low", "high")
 
-    def __init__(self, p: Level = 0.05, low: float | None = None, high: float | None = None):
+    def __init__(self, p: Level = 0.05, low: float | None = None, high: float | None = None) -> None:
         self.p = check_level("p", p, 0.0, 1.0)
         self.low = low
         self.high = high
 
-    def __call__(self, x, generator=None):
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return salt_pepper(x, self.p, self.low, self.high, generator)
 
 
@@ -341,12 +279,12 @@ class Poisson(Noise):
 
     _params = ("peak",)
 
-    def __init__(self, peak: Level = 30.0):
+    def __init__(self, peak: Level = 30.0) -> None:
         self.peak = check_level("peak", peak, 0.0, math.inf, allow_inf=True)
         if self.peak == 0 or (isinstance(self.peak, tuple) and self.peak[0] == 0):
             raise ValueError("peak=0 is not valid: a Poisson peak must be > 0 (inf means no noise).")
 
-    def __call__(self, x, generator=None):
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return poisson(x, self.peak, generator)
 
 
@@ -354,7 +292,7 @@ SYNTHETIC_NOISES = ("white", "pink", "brown", "hum")
 
 
 def synthetic_noise(
-    kind: str, n: int, length: int, x: torch.Tensor, generator=None, sample_rate: int = 8000
+    kind: str, n: int, length: int, x: torch.Tensor, generator: torch.Generator | None = None, sample_rate: int = 8000
 ) -> torch.Tensor:
     """``n`` unit-power noise tracks of ``length`` samples: white, pink (1/f), brown (1/f²)
     or mains hum (50 or 60 Hz and harmonics with random amplitudes, over faint white noise).
@@ -383,7 +321,9 @@ def synthetic_noise(
     return white / white.square().mean(-1, keepdim=True).clamp_min(1e-12).sqrt()
 
 
-def mix_at_snr(x: torch.Tensor, noise: torch.Tensor, snr_db: Level, generator=None) -> torch.Tensor:
+def mix_at_snr(
+    x: torch.Tensor, noise: torch.Tensor, snr_db: Level, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """``x`` plus ``noise`` scaled so that each sample has the given global SNR (dB).
 
     The SNR is the ratio of the mean power of the whole clean sample (silences included)
@@ -431,11 +371,11 @@ class MixAtSNR(Noise):
 
     def __init__(
         self,
-        noise_bank: Sequence = ("white",),
+        noise_bank: Sequence[str | torch.Tensor] = ("white",),
         snr_db: Level = (0.0, 20.0),
         p: Sequence[float] | None = None,
         sample_rate: int = 8000,
-    ):
+    ) -> None:
         self.noise_bank = list(noise_bank)
         if not self.noise_bank:
             raise ValueError("MixAtSNR needs at least one noise in noise_bank.")
@@ -452,7 +392,7 @@ class MixAtSNR(Noise):
         self.p, self._weights = _mixture_weights(p, len(self.noise_bank), "MixAtSNR", "noise")
         self.sample_rate = int(sample_rate)
 
-    def __call__(self, x, generator=None):
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         length, n = x.shape[-1], x.shape[0]
         choice = _draw_choice(self._weights, x, generator)
         noise = torch.zeros(n, length, device=x.device)
@@ -473,13 +413,15 @@ class MixAtSNR(Noise):
         return mix_at_snr(x, noise.view(shape).expand_as(x), self.snr_db, generator)
 
     @staticmethod
-    def _crops(track, n, length, x, generator):
+    def _crops(
+        track: torch.Tensor, n: int, length: int, x: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
         reps = -(-(length + track.numel()) // track.numel())
         looped = track.repeat(reps) if reps > 1 else track
         starts = (_rand((n,), x, generator) * (looped.numel() - length + 1)).long().clamp_max(looped.numel() - length)
         return looped[starts[:, None] + torch.arange(length, device=x.device)]
 
-    def to_config(self):
+    def to_config(self) -> dict[str, Any]:
         cfg = super().to_config()
         cfg["noise_bank"] = [f"recorded:{e.numel()}" if isinstance(e, torch.Tensor) else e for e in self.noise_bank]
         return cfg
@@ -489,18 +431,18 @@ class MixAtSNR(Noise):
 class Compose(Noise):
     """Apply several processes in turn, e.g. Gaussian then masking."""
 
-    def __init__(self, transforms: Sequence[Noise]):
+    def __init__(self, transforms: Sequence[Noise]) -> None:
         self.transforms = list(transforms)
 
-    def __call__(self, x, generator=None):
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         for t in self.transforms:
             x = t(x, generator)
         return x
 
-    def to_config(self):
+    def to_config(self) -> dict[str, Any]:
         return {"type": "Compose", "transforms": [t.to_config() for t in self.transforms]}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Compose({self.transforms!r})"
 
 
@@ -512,13 +454,13 @@ class OneOf(Noise):
     is simple and exact; the cost is one pass per process.
     """
 
-    def __init__(self, transforms: Sequence[Noise], p: Sequence[float] | None = None):
+    def __init__(self, transforms: Sequence[Noise], p: Sequence[float] | None = None) -> None:
         self.transforms = list(transforms)
         if not self.transforms:
             raise ValueError("OneOf needs at least one noise process.")
         self.p, self._weights = _mixture_weights(p, len(self.transforms), "OneOf", "process")
 
-    def __call__(self, x, generator=None):
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         choice = _draw_choice(self._weights, x, generator)
         out = x
         for i, t in enumerate(self.transforms):
@@ -526,10 +468,10 @@ class OneOf(Noise):
             out = torch.where(keep, t(x, generator), out)
         return out
 
-    def to_config(self):
+    def to_config(self) -> dict[str, Any]:
         return {"type": "OneOf", "transforms": [t.to_config() for t in self.transforms], "p": self.p}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"OneOf({self.transforms!r}, p={self.p!r})"
 
 
@@ -538,7 +480,7 @@ class OneOf(Noise):
 # ---------------------------------------------------------------------------------------
 
 
-def from_config(cfg: dict | None) -> Noise:
+def from_config(cfg: dict[str, Any] | None) -> Noise:
     """Rebuild a noise process from ``Noise.to_config()`` output (``None`` gives Identity)."""
     if cfg is None:
         return Identity()
@@ -599,29 +541,28 @@ def _one_spec(part: str) -> Noise:
 
 
 # ---------------------------------------------------------------------------------------
-# Estimating real noise and selecting a corruption (daekit.noise_estimate / noise_select)
+# daekit.noise.estimate and daekit.noise.select, re-exported lazily
 # ---------------------------------------------------------------------------------------
-# Thin wrappers that import on first call: noise.py is a core leaf, so it must not pull in
-# the estimator (numpy-heavy) nor the trainer (train.py sits above noise) at import time.
+# They live a floor above this leaf: estimating real noise needs numpy-heavy code
+# (daekit.noise_estimate), and selecting a corruption trains DAEs (daekit.noise_select,
+# beside the apps). A module __getattr__ (PEP 562) hands out the real functions on first
+# use, so `dk.noise.select(...)` keeps working while importing this module pulls in
+# nothing above it and no cycle exists at import time.
+
+_LAZY = ("estimate", "select")
 
 
-def estimate(x, kind: str = "image", **options):
-    """Noise level of real data; see :func:`daekit.noise_estimate.estimate`.
+def __getattr__(name: str) -> Any:
+    if name == "estimate":
+        from .noise_estimate import estimate
 
-    Example:
-        >>> sigma = estimate(noisy_gray_image, kind="image")   # doctest: +SKIP
-    """
-    from .noise_estimate import estimate as _estimate
+        return estimate
+    if name == "select":
+        from .noise_select import select
 
-    return _estimate(x, kind=kind, **options)
+        return select
+    raise AttributeError(f"module 'daekit.noise' has no attribute '{name}'")
 
 
-def select(train, val=None, **options):
-    """Choose a noise process by short trainings; see :func:`daekit.noise_select.select`.
-
-    Example:
-        >>> result = select(X, task="anomaly", budget="2m")    # doctest: +SKIP
-    """
-    from .noise_select import select as _select
-
-    return _select(train, val, **options)
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
