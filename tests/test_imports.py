@@ -8,7 +8,20 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "daekit"
-CORE = {"noise", "noise_levels", "models", "losses", "dae", "train", "train_config", "io", "noise_estimate"}
+CORE = {
+    "noise",
+    "noise_levels",
+    "models",
+    "losses",
+    "dae",
+    "train",
+    "train_config",
+    "train_checkpoint",
+    "train_data",
+    "io",
+    "noise_estimate",
+    "noise_estimate_signals",
+}
 LEAVES = {"noise", "noise_levels", "models", "losses"}
 OPTIONAL = {
     "PIL",

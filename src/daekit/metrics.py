@@ -7,8 +7,10 @@ are imported inside the function that needs them.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 # --------------------------------------------------------------------------- NAB
 
@@ -32,7 +34,12 @@ def nab_probation(n_rows: int) -> int:
     return min(int(math.floor(0.15 * n_rows)), 750)
 
 
-def nab_score(scores, windows, threshold: float, profile: str | dict = "standard") -> float:
+def nab_score(
+    scores: ArrayLike,
+    windows: Iterable[tuple[int, int]],
+    threshold: float,
+    profile: str | dict[str, float] = "standard",
+) -> float:
     """Raw NAB score of one file (Lavin & Ahmad 2015; NAB's scorer at ea702d7).
 
     A row is a detection when ``score >= threshold`` and it lies after the probationary
@@ -64,7 +71,7 @@ def nab_score(scores, windows, threshold: float, profile: str | dict = "standard
     lefts = np.array([a for a, _ in wins], dtype=np.int64)
     detections = np.flatnonzero(scores >= threshold)
     detections = detections[detections >= probation]
-    best = {}  # window number -> score of its earliest detection
+    best: dict[int, float] = {}  # window number -> score of its earliest detection
     fp_total = 0.0
     for i in detections:
         k = int(np.searchsorted(lefts, i, side="right")) - 1  # last window starting at or before i
@@ -84,7 +91,7 @@ def nab_score(scores, windows, threshold: float, profile: str | dict = "standard
     return float(sum(best.values()) - cost["fnWeight"] * missed + fp_total)
 
 
-def nab_normalise(raw_total: float, n_windows: int, profile: str | dict = "standard") -> float:
+def nab_normalise(raw_total: float, n_windows: int, profile: str | dict[str, float] = "standard") -> float:
     """Map a corpus raw score to NAB's 0 (no detections) .. 100 (perfect) scale."""
     cost = NAB_PROFILES[profile] if isinstance(profile, str) else profile
     null = -cost["fnWeight"] * n_windows
@@ -95,7 +102,7 @@ def nab_normalise(raw_total: float, n_windows: int, profile: str | dict = "stand
 # --------------------------------------------------------------------------- images
 
 
-def psnr(x_hat, x, data_range: float = 255.0) -> float:
+def psnr(x_hat: ArrayLike, x: ArrayLike, data_range: float = 255.0) -> float:
     """Peak signal-to-noise ratio in dB, ``10 log10(range² / MSE)`` over all values.
 
     Args:
@@ -122,7 +129,7 @@ def _box_mean_valid(x: np.ndarray, k: int) -> np.ndarray:
     return (c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]) / (k * k)
 
 
-def ssim(x_hat, x, data_range: float = 255.0, win_size: int = 7) -> float:
+def ssim(x_hat: ArrayLike, x: ArrayLike, data_range: float = 255.0, win_size: int = 7) -> float:
     """Structural similarity (Wang et al. 2004) with scikit-image's defaults.
 
     Same numbers as ``skimage.metrics.structural_similarity(x_hat, x, data_range=...)``
@@ -159,7 +166,7 @@ def ssim(x_hat, x, data_range: float = 255.0, win_size: int = 7) -> float:
 # --------------------------------------------------------------------------- speech
 
 
-def si_sdr(x_hat, x, eps: float = 1e-12) -> float:
+def si_sdr(x_hat: ArrayLike, x: ArrayLike, eps: float = 1e-12) -> float:
     """Scale-invariant signal-to-distortion ratio in dB (Le Roux et al. 2019).
 
     Both signals are made zero-mean; the reference is scaled by the optimal gain
@@ -174,16 +181,16 @@ def si_sdr(x_hat, x, eps: float = 1e-12) -> float:
         >>> round(si_sdr(0.5 * x, x), 1) > 100
         True
     """
-    x_hat, x = np.asarray(x_hat, np.float64).ravel(), np.asarray(x, np.float64).ravel()
-    if x_hat.shape != x.shape:
-        raise ValueError(f"si_sdr needs equal lengths, got {x_hat.size} and {x.size}.")
-    x_hat, x = x_hat - x_hat.mean(), x - x.mean()
-    target = (x_hat @ x) / (x @ x + eps) * x
-    residual = x_hat - target
+    est, ref = np.asarray(x_hat, np.float64).ravel(), np.asarray(x, np.float64).ravel()
+    if est.shape != ref.shape:
+        raise ValueError(f"si_sdr needs equal lengths, got {est.size} and {ref.size}.")
+    est, ref = est - est.mean(), ref - ref.mean()
+    target = (est @ ref) / (ref @ ref + eps) * ref
+    residual = est - target
     return float(10 * np.log10((target @ target + eps) / (residual @ residual + eps)))
 
 
-def pesq_nb(x_hat, x, sample_rate: int = 8000) -> float:
+def pesq_nb(x_hat: ArrayLike, x: ArrayLike, sample_rate: int = 8000) -> float:
     """Narrow-band PESQ (ITU-T P.862, MOS-LQO) through the ``pesq`` package (8 or 16 kHz)."""
     try:
         from pesq import pesq
@@ -192,7 +199,7 @@ def pesq_nb(x_hat, x, sample_rate: int = 8000) -> float:
     return float(pesq(sample_rate, np.asarray(x, np.float64), np.asarray(x_hat, np.float64), "nb"))
 
 
-def stoi(x_hat, x, sample_rate: int = 8000, extended: bool = False) -> float:
+def stoi(x_hat: ArrayLike, x: ArrayLike, sample_rate: int = 8000, extended: bool = False) -> float:
     """Short-time objective intelligibility (Taal et al. 2011) through ``pystoi``."""
     try:
         from pystoi import stoi as _stoi
@@ -201,7 +208,7 @@ def stoi(x_hat, x, sample_rate: int = 8000, extended: bool = False) -> float:
     return float(_stoi(np.asarray(x, np.float64), np.asarray(x_hat, np.float64), sample_rate, extended=extended))
 
 
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+def roc_auc(scores: ArrayLike, labels: ArrayLike) -> float:
     """ROC-AUC from ranks (Mann–Whitney U), ties counted half; 0.5 when one class is missing."""
     scores = np.asarray(scores, np.float64)
     labels = np.asarray(labels).astype(bool)

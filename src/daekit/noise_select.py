@@ -36,14 +36,12 @@ Example:
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,9 +49,15 @@ import torch
 
 from . import noise as noise_lib
 from .dae import DenoisingAutoencoder
-from .io import atomic_write_bytes
-from .metrics import roc_auc
-from .models import create_model
+from .models import Autoencoder, create_model
+
+# The result and the scores live in modules of their own; their names stay importable here.
+from .noise_select_result import Selection, TrialRow
+from .noise_select_scores import _CRITERIA as _CRITERIA
+from .noise_select_scores import _codes as _codes
+from .noise_select_scores import _errors as _errors
+from .noise_select_scores import _probe_accuracy as _probe_accuracy
+from .noise_select_scores import _Scorer, tail_contrast
 
 __all__ = ["select", "Selection", "parse_budget", "default_candidates", "tail_contrast", "TASKS", "DEFAULT_LEVELS"]
 
@@ -73,12 +77,6 @@ _CLASSES = {
     "speckle": (noise_lib.Speckle, "std"),
 }
 _LEVEL_RANGE = {"gaussian": (0.01, 0.8), "masking": (0.05, 0.8), "saltpepper": (0.01, 0.4), "speckle": (0.05, 1.5)}
-_CRITERIA = {
-    "denoise": "PSNR of clean held-out data (dB)",
-    "features": "linear-probe (ridge) accuracy",
-    "anomaly": "tail contrast of held-out errors",
-    "anomaly_labels": "ROC-AUC on labelled held-out data",
-}
 
 
 # ---------------------------------------------------------------------------------------
@@ -137,7 +135,7 @@ def _random_candidates(n: int, kinds: Sequence[str], seed: int) -> list[Candidat
     rng = np.random.default_rng(seed)
     out = [_candidate("none", 0)]
     for _ in range(max(n - 1, 0)):
-        kind = kinds[rng.integers(len(kinds))]
+        kind = kinds[int(rng.integers(len(kinds)))]
         lo, hi = _LEVEL_RANGE[kind]
         out.append(_candidate(kind, float(np.exp(rng.uniform(np.log(lo), np.log(hi))).round(4))))
     return out
@@ -193,125 +191,13 @@ def parse_budget(budget: Any) -> float:
 
 
 # ---------------------------------------------------------------------------------------
-# The result
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Selection:
-    """What ``select`` found.
-
-    Attributes:
-        table: one dict per trial, best first: ``rank``, ``noise`` (spec), ``type``,
-            ``level``, ``score``, ``train_loss``, ``seconds``.
-        best: the best noise process (a ``daekit.noise.Noise``, on the [0, 1] scale when
-            ``normalize`` was on).
-        best_score: its score.
-        task, criterion: what was scored and how (higher is better).
-        planned, budget_s, elapsed_s: candidates planned, the budget and the time used.
-        normalization: ``{"low": ..., "high": ...}`` applied before training (or None).
-        best_dae: the model trained in the best trial (for a quick start; retrain on all
-            data for the final model).
-        plot_path: where the plot was written, if it was.
-    """
-
-    table: list[dict]
-    best: noise_lib.Noise
-    best_score: float
-    task: str
-    criterion: str
-    planned: int
-    budget_s: float
-    elapsed_s: float
-    normalization: dict | None = None
-    best_dae: Any = None
-    plot_path: str | None = None
-    notes: list = field(default_factory=list)
-
-    @property
-    def best_spec(self) -> str:
-        return self.table[0]["noise"]
-
-    def format_table(self) -> str:
-        """The ranked table as aligned text."""
-        lines = [
-            f"task {self.task}: {self.criterion} (higher is better); "
-            f"{len(self.table)} of {self.planned} candidates in {self.elapsed_s:.0f} s of {self.budget_s:.0f} s",
-            f"{'rank':>4}  {'noise':<18} {'score':>9} {'train loss':>11} {'s':>6}",
-        ]
-        for row in self.table:
-            lines.append(
-                f"{row['rank']:>4}  {row['noise']:<18} {row['score']:>9.4f} {row['train_loss']:>11.5f} "
-                f"{row['seconds']:>6.1f}"
-            )
-        lines += self.notes
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict:
-        """JSON-ready summary (no model)."""
-        return {
-            "task": self.task,
-            "criterion": self.criterion,
-            "best": self.best.to_config(),
-            "best_spec": self.best_spec,
-            "best_score": self.best_score,
-            "table": self.table,
-            "planned": self.planned,
-            "budget_s": self.budget_s,
-            "elapsed_s": self.elapsed_s,
-            "normalization": self.normalization,
-            "notes": self.notes,
-        }
-
-    def plot(self, path: str | os.PathLike | None = None):
-        """Score against level, one panel per noise type; no noise as a dashed line.
-
-        Args:
-            path: write a PNG there (atomically) when given.
-
-        Returns:
-            The matplotlib figure.
-        """
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise ImportError("the selection plot needs matplotlib: pip install 'daekit[plot]'.") from None
-        kinds = [k for k in dict.fromkeys(r["type"] for r in self.table) if k != "none"]
-        base = [r["score"] for r in self.table if r["type"] == "none"]
-        fig, axes = plt.subplots(1, max(len(kinds), 1), figsize=(3.2 * max(len(kinds), 1), 2.8), squeeze=False)
-        for ax, kind in zip(axes[0], kinds or ["none"]):
-            rows = sorted((r for r in self.table if r["type"] == kind), key=lambda r: r["level"])
-            ax.plot([r["level"] for r in rows], [r["score"] for r in rows], "o-", label=kind)
-            if base:
-                ax.axhline(base[0], ls="--", color="gray", label="no noise")
-            ax.set_title(kind)
-            ax.set_xlabel("p" if kind in ("masking", "saltpepper") else "std")
-            ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel(self.criterion, fontsize=8)
-        axes[0][0].legend(fontsize=7)
-        fig.tight_layout()
-        if path is not None:
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=110)
-            atomic_write_bytes(path, buf.getvalue())
-            self.plot_path = str(path)
-        plt.close(fig)
-        return fig
-
-
-# ---------------------------------------------------------------------------------------
 # Data handling
 # ---------------------------------------------------------------------------------------
 
 
 def _array(x: Any, name: str) -> np.ndarray:
     if x is None:
-        return None
+        raise ValueError(f"{name} is None: pass the samples as an array or tensor.")
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     arr = np.asarray(x)
@@ -345,7 +231,7 @@ def _labels(y: Any, n: int, name: str) -> np.ndarray | None:
     return y
 
 
-def _default_model(shape: tuple, normalized: bool) -> Callable[[], torch.nn.Module]:
+def _default_model(shape: tuple[int, ...], normalized: bool) -> Callable[[], Autoencoder]:
     out = "sigmoid" if normalized else "identity"
     if len(shape) == 1:
         width = shape[0]
@@ -363,7 +249,7 @@ def _default_model(shape: tuple, normalized: bool) -> Callable[[], torch.nn.Modu
     raise ValueError(f"samples of shape {shape} are not supported: use (F,), (C, T) or (C, H, W).")
 
 
-def _model_factory(model: Any, shape: tuple, normalized: bool) -> Callable[[], torch.nn.Module]:
+def _model_factory(model: Any, shape: tuple[int, ...], normalized: bool) -> Callable[[], Autoencoder]:
     if model is None:
         return _default_model(shape, normalized)
     if isinstance(model, str):
@@ -383,97 +269,19 @@ def _model_factory(model: Any, shape: tuple, normalized: bool) -> Callable[[], t
 
 
 # ---------------------------------------------------------------------------------------
-# Scores
-# ---------------------------------------------------------------------------------------
-
-
-def tail_contrast(errors: np.ndarray, top: float = 0.05) -> float:
-    """``(mean of the top ``top`` share − median) / IQR`` of anomaly scores; 0 if all equal.
-
-    Example:
-        >>> round(tail_contrast(np.r_[np.linspace(0, 1, 95), np.full(5, 10.0)]), 2)
-        17.99
-    """
-    e = np.sort(np.asarray(errors, np.float64))
-    k = max(1, int(round(top * len(e))))
-    med = np.median(e)
-    q1, q3 = np.percentile(e, [25, 75])
-    spread = q3 - q1
-    if spread <= 0:  # more than half the errors tie: fall back on the mean deviation
-        spread = np.mean(np.abs(e - med))
-    return float((e[-k:].mean() - med) / spread) if spread > 0 else 0.0
-
-
-@torch.no_grad()
-def _errors(dae: DenoisingAutoencoder, x: np.ndarray, batch: int = 2048) -> np.ndarray:
-    out = []
-    for i in range(0, len(x), batch):
-        xb = torch.from_numpy(x[i : i + batch])
-        err = (dae.denoise(xb) - xb) ** 2
-        out.append(err.reshape(len(xb), -1).mean(dim=1).numpy())
-    return np.concatenate(out)
-
-
-@torch.no_grad()
-def _codes(dae: DenoisingAutoencoder, x: np.ndarray, batch: int = 2048) -> np.ndarray:
-    return np.concatenate(
-        [
-            dae.encode(torch.from_numpy(x[i : i + batch])).reshape(min(batch, len(x) - i), -1).numpy()
-            for i in range(0, len(x), batch)
-        ]
-    )
-
-
-def _probe_accuracy(z_train, y_train, z_val, y_val, ridge: float = 1.0) -> float:
-    """Accuracy of a linear probe: ridge regression onto one-hot labels, argmax to predict.
-
-    A closed-form probe (one small solve) instead of logistic regression: selection runs
-    one probe per trial, and an iterative solver costs more than the short training
-    itself on a small CPU. Features are standardised on the training part first.
-    """
-    z_train, z_val = np.asarray(z_train, np.float64), np.asarray(z_val, np.float64)
-    mu, sd = z_train.mean(0), z_train.std(0)
-    sd = np.where(sd > 0, sd, 1.0)  # dead units carry nothing; do not divide by zero
-    a = np.c_[(z_train - mu) / sd, np.ones(len(z_train))]
-    b = np.c_[(z_val - mu) / sd, np.ones(len(z_val))]
-    classes, idx = np.unique(y_train, return_inverse=True)
-    onehot = np.eye(len(classes))[idx]
-    w = np.linalg.solve(a.T @ a + ridge * np.eye(a.shape[1]), a.T @ onehot)
-    return float(np.mean(classes[np.argmax(b @ w, axis=1)] == np.asarray(y_val)))
-
-
-class _Scorer:
-    """Scores a trained DAE on the held-out data for one task (higher is better)."""
-
-    def __init__(self, task, train, val, y_train, y_val, val_noisy):
-        self.task, self.train, self.val = task, train, val
-        self.y_train, self.y_val, self.val_noisy = y_train, y_val, val_noisy
-
-    @property
-    def criterion(self) -> str:
-        return _CRITERIA["anomaly_labels" if self.task == "anomaly" and self.y_val is not None else self.task]
-
-    def __call__(self, dae) -> float:
-        if self.task == "denoise":
-            with torch.no_grad():
-                x_hat = dae.denoise(torch.from_numpy(self.val_noisy)).clamp(0, 1)
-                mse = float(((x_hat - torch.from_numpy(self.val)) ** 2).mean())
-            return 10 * math.log10(1.0 / max(mse, 1e-12))
-        if self.task == "features":
-            return _probe_accuracy(_codes(dae, self.train), self.y_train, _codes(dae, self.val), self.y_val)
-        normal = _errors(dae, self.val)
-        if self.y_val is not None:
-            return roc_auc(normal, self.y_val)
-        return tail_contrast(normal)
-
-
-# ---------------------------------------------------------------------------------------
 # The search
 # ---------------------------------------------------------------------------------------
 
 
 def _train_one(
-    factory, candidate: Candidate, train: np.ndarray, steps: int, batch_size: int, lr: float, seed: int, device: str
+    factory: Callable[[], Autoencoder],
+    candidate: Candidate,
+    train: np.ndarray,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    device: str,
 ) -> tuple[DenoisingAutoencoder, float]:
     from .train import TrainConfig, Trainer  # train sits above noise: imported when used
 
@@ -519,7 +327,7 @@ def select(
     device: str = "cpu",
     quiet: bool = False,
     plot: str | os.PathLike | None = None,
-    on_trial: Callable[[dict, DenoisingAutoencoder], None] | None = None,
+    on_trial: Callable[[TrialRow, DenoisingAutoencoder], None] | None = None,
 ) -> Selection:
     """Try candidate noise processes and levels with short trainings; rank them on held-out data.
 
@@ -663,7 +471,10 @@ def select(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(plan), unit="trial", desc=f"noise select ({task})", dynamic_ncols=True)
-    rows, best_dae, best_score, notes = [], None, -math.inf, []
+    rows: list[TrialRow] = []
+    notes: list[str] = []
+    best_dae: DenoisingAutoencoder | None = None
+    best_score = -math.inf
     longest = per_trial
     for cand in plan:
         elapsed = time.perf_counter() - t0

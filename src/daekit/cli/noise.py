@@ -6,11 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser(
         "noise",
         help="estimate the noise in real data; choose a DAE's noise by validation",
@@ -19,7 +20,12 @@ def register(sub) -> None:
         "short trainings over noise types and levels and ranks them.",
     )
     cmds = group.add_subparsers(dest="noise_command", metavar="ACTION")
-    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+
+    def show_help(args: argparse.Namespace) -> int:
+        group.print_help()
+        return 2
+
+    group.set_defaults(func=show_help)
 
     p = cmds.add_parser(
         "estimate",
@@ -100,7 +106,7 @@ def register(sub) -> None:
 # -- estimate ---------------------------------------------------------------------------
 
 
-def _describe(path: str, kind: str, result) -> tuple[str, dict]:
+def _describe(path: str, kind: str, result: Any) -> tuple[str, dict[str, Any]]:
     from ..noise_estimate import NO_NOISE
 
     if kind == "image":
@@ -124,7 +130,7 @@ def _describe(path: str, kind: str, result) -> tuple[str, dict]:
     return f"{path}: {what} per column [{shown}]{missing}; {result.message}", record
 
 
-def cmd_estimate(args) -> int:
+def cmd_estimate(args: argparse.Namespace) -> int:
     from ..noise_estimate import estimate_file, guess_kind
 
     failed = 0
@@ -152,7 +158,7 @@ def cmd_estimate(args) -> int:
 # -- select -----------------------------------------------------------------------------
 
 
-def _load(path: str, key: str | None, labels: str | None, want_labels: bool):
+def _load(path: str, key: str | None, labels: str | None, want_labels: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """(X, y or None) from .npz / .npy / .csv; (N, H, W) arrays are flattened to rows."""
     from ..noise_estimate import read_table
 
@@ -194,10 +200,10 @@ def _load(path: str, key: str | None, labels: str | None, want_labels: bool):
     return x, y
 
 
-def _parse_candidates(text: str | None):
+def _parse_candidates(text: str | None) -> dict[str, list[float]] | None:
     if not text:
         return None
-    out = {}
+    out: dict[str, list[float]] = {}
     for part in text.split(";"):
         if not part.strip():
             continue
@@ -211,7 +217,7 @@ def _parse_candidates(text: str | None):
     return out
 
 
-def cmd_select(args) -> int:
+def cmd_select(args: argparse.Namespace) -> int:
     from ..noise_select import parse_budget, select
 
     budget = parse_budget(args.budget)

@@ -21,8 +21,13 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from math import gcd
 from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -46,7 +51,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 _FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
 
 
-def _soundfile():
+def _soundfile() -> ModuleType:
     try:
         import soundfile
     except ImportError:
@@ -243,10 +248,12 @@ class AudioWriter:
         elif os.path.exists(self._tmp):
             os.unlink(self._tmp)
 
-    def __enter__(self):
+    def __enter__(self) -> AudioWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close(keep=exc_type is None)
 
 
@@ -385,7 +392,7 @@ class PairedAudioFolder:
         if not names:
             raise ValueError(f"no file names appear in both {clean_dir} and {noisy_dir}: pairs need equal names.")
         self.pairs_ = [(clean[n], noisy[n]) for n in names]
-        self.items_ = []
+        self.items_: list[tuple[np.ndarray, np.ndarray]] = []
         for c, n in self.pairs_:
             xc, _ = load_audio(c, sample_rate)
             xn, _ = load_audio(n, sample_rate)
@@ -399,7 +406,7 @@ class PairedAudioFolder:
     def __len__(self) -> int:
         return len(self.items_)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         import torch
 
         a, b = self.items_[i]

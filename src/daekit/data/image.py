@@ -18,9 +18,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from numpy.typing import DTypeLike
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -42,7 +47,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 MAX_PIXELS = 178_956_970
 
 
-def _pil():
+def _pil() -> tuple[Any, Any]:  # the PIL.Image and PIL.ImageOps modules, imported when first needed
     try:
         from PIL import Image, ImageOps
     except ImportError:
@@ -103,7 +108,7 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         Image.MAX_IMAGE_PIXELS = old_limit
 
 
-def _to_array(im, path: Path) -> np.ndarray:
+def _to_array(im: PILImage, path: Path) -> np.ndarray:
     mode = im.mode
     if mode == "1":
         im = im.convert("L")
@@ -186,7 +191,7 @@ def to_float(arr: np.ndarray) -> np.ndarray:
     raise ValueError(f"pixels must be uint8, uint16 or float, got {arr.dtype}.")
 
 
-def from_float(x: np.ndarray, dtype=np.uint8) -> np.ndarray:
+def from_float(x: np.ndarray, dtype: DTypeLike = np.uint8) -> np.ndarray:
     """``float`` on [0, 1] → ``uint8``/``uint16``, clipped and rounded."""
     top = 255.0 if np.dtype(dtype) == np.uint8 else 65535.0
     return np.clip(np.rint(np.asarray(x, dtype=np.float64) * top), 0, top).astype(dtype)
@@ -258,7 +263,7 @@ def _shrink(arr: np.ndarray, max_side: int) -> np.ndarray:
 
 
 def load_tiles(
-    inputs,
+    inputs: str | os.PathLike | Iterable[str | os.PathLike],
     tile: int = 128,
     channels: int = 1,
     recursive: bool = False,

@@ -107,7 +107,7 @@ def select_columns(table: Table, columns: list[str] | str) -> Table:
     )
 
 
-def _resolve(columns, names: list[str], positions: list[int], source: str) -> list[int]:
+def _resolve(columns: list[str] | str, names: list[str], positions: list[int], source: str) -> list[int]:
     """Positions (from ``positions``) of the wanted columns, by name or 0-based number."""
     wanted = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else [str(c) for c in columns]
     wanted = [c for c in wanted if c]
@@ -127,7 +127,7 @@ def _resolve(columns, names: list[str], positions: list[int], source: str) -> li
 # -- text files ---------------------------------------------------------------------------
 
 
-def _read_text(path: Path, timestamp: str | None, columns) -> Table:
+def _read_text(path: Path, timestamp: str | None, columns: list[str] | str | None) -> Table:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
