@@ -112,7 +112,7 @@ class DenoisingAutoencoder(nn.Module):
         """The code ``z`` of a (clean or noisy) batch, in eval mode."""
         return self._in_eval(self.model.encode, x)
 
-    def _in_eval(self, fn, x):
+    def _in_eval(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         was_training = self.training
         self.eval()
         try:

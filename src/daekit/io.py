@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 import torch
@@ -108,7 +109,7 @@ def read_config(path: str | os.PathLike) -> dict:
     return config
 
 
-def bundled_models(classes) -> dict[str, Path]:
+def bundled_models(classes: Collection[str]) -> dict[str, Path]:
     """The shipped model folders whose config names one of ``classes`` (e.g.
     ``("ImageDenoiser",)``): name → folder, sorted by name; unreadable folders are skipped."""
     if not PRETRAINED_DIR.is_dir():

@@ -31,156 +31,39 @@ import contextlib
 import csv
 import math
 import os
-import random
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+# The batching and the checkpoint state live in their own modules; their names stay
+# importable from here.
+from .train_checkpoint import _CHECKPOINT_FORMAT as _CHECKPOINT_FORMAT
+from .train_checkpoint import CHECKPOINT_NAME as CHECKPOINT_NAME
+from .train_checkpoint import (
+    _atomic_save,
+    _cpu_copy,
+    _fixed_rng,
+    _read_checkpoint,
+    _rng_state,
+    _seed_all,
+    _set_rng_state,
+)
 from .train_config import TrainConfig, add_train_arguments, config_from_args  # re-exported
+from .train_data import _Batches, _call, _first_tensor, _to_device
+from .train_data import _epoch_seed as _epoch_seed
 
 __all__ = ["TrainConfig", "Trainer", "add_train_arguments", "config_from_args"]
 
-CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.csv"
 PLOT_NAME = "loss_curve.png"
 METRIC_COLUMNS = ("step", "epoch", "train_loss", "val_loss", "lr", "samples_per_s", "time")
-_CHECKPOINT_FORMAT = "daekit.train/2"  # /2: per-rank loss accumulators
-
-
-# --------------------------------------------------------------------------- data
-
-
-def _epoch_seed(seed: int, epoch: int) -> int:
-    # A seed per (run seed, epoch): the data order of any epoch can be rebuilt on resume
-    # without storing sampler state, and epochs never share an order.
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-
-
-def _first_tensor(batch: Any) -> torch.Tensor | None:
-    if isinstance(batch, torch.Tensor):
-        return batch
-    items = batch.values() if isinstance(batch, dict) else batch if isinstance(batch, (list, tuple)) else ()
-    for item in items:
-        found = _first_tensor(item)
-        if found is not None:
-            return found
-    return None
-
-
-class _Batches:
-    """The batches of one process, epoch by epoch, in an order fixed by ``(seed, epoch)``.
-
-    In-memory tensors are indexed directly (no per-sample collate: this is the fast path
-    the throughput benchmark measures). Map-style datasets go through a DataLoader whose
-    batch sampler we build, so the order is ours and a resumed epoch skips finished
-    batches without loading them. A user's DataLoader (or any iterable) is used as is.
-    Under DDP every process builds the same global batch and takes its contiguous share.
-    """
-
-    def __init__(
-        self, data: Any, batch_size: int, *, train: bool, seed: int, rank: int, world: int, num_workers: int, pin: bool
-    ) -> None:
-        self.batch_size, self.train, self.seed = batch_size, train, seed
-        self.rank, self.world, self.num_workers, self.pin = rank, world, num_workers, pin
-        self.tensors: tuple[torch.Tensor, ...] | None = None
-        self.dataset: Dataset | None = None
-        self.loader: Any = None
-        if isinstance(data, np.ndarray):
-            data = torch.from_numpy(np.ascontiguousarray(data))
-        if isinstance(data, torch.Tensor):
-            self.tensors, self.single = (data,), True
-        elif isinstance(data, TensorDataset):
-            self.tensors, self.single = tuple(data.tensors), len(data.tensors) == 1
-        elif isinstance(data, Dataset) and hasattr(data, "__len__"):
-            self.dataset = data
-        elif hasattr(data, "__iter__"):
-            self.loader = data
-        else:
-            raise ValueError(
-                f"Cannot train on a {type(data).__name__}; pass a tensor, a numpy array, "
-                "a map-style Dataset or a DataLoader."
-            )
-        self.n = (
-            len(self.tensors[0])
-            if self.tensors is not None
-            else (len(self.dataset) if self.dataset is not None else None)
-        )
-        if self.n == 0:
-            raise ValueError("The data is empty; at least one sample is needed.")
-
-    def __len__(self) -> int:
-        """Batches per epoch. Training drops a last incomplete batch (when there is a full
-        one) so every step sees the same batch size: steady BatchNorm, exact DDP means."""
-        if self.n is None:
-            return len(self.loader)  # TypeError for iterables without a length
-        if self.train:
-            return max(1, self.n // self.batch_size)
-        return math.ceil(self.n / self.batch_size)
-
-    def _index_batches(self, epoch: int, start: int) -> Iterator[torch.Tensor]:
-        if self.train:
-            gen = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch))
-            order = torch.randperm(self.n, generator=gen)
-        else:
-            order = torch.arange(self.n)
-        for k in range(start, len(self)):
-            idx = order[k * self.batch_size : (k + 1) * self.batch_size]
-            if self.world > 1:
-                idx = torch.tensor_split(idx, self.world)[self.rank]
-            if len(idx):
-                yield idx
-
-    def epoch(self, epoch: int, start: int = 0) -> Iterator[Any]:
-        """Yield the CPU batches of ``epoch``, beginning at batch ``start``."""
-        if self.tensors is not None:
-            for idx in self._index_batches(epoch, start):
-                parts = tuple(t[idx.to(t.device)] for t in self.tensors)
-                if self.pin:
-                    parts = tuple(p.pin_memory() if not p.is_cuda else p for p in parts)
-                yield parts[0] if self.single else parts
-        elif self.dataset is not None:
-            batches = [idx.tolist() for idx in self._index_batches(epoch, start)]
-            # Our own generator: the loader's base seed must not draw from the global RNG,
-            # or a resumed epoch would shift the noise stream.
-            gen = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch) + 1)
-            yield from DataLoader(
-                self.dataset, batch_sampler=batches, num_workers=self.num_workers, pin_memory=self.pin, generator=gen
-            )
-        else:
-            iterator = iter(self.loader)
-            for _ in range(start):  # a resumed epoch of a user loader: skip what was done
-                next(iterator, None)
-            yield from iterator
-
-
-def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
-    if isinstance(batch, torch.Tensor):
-        batch = batch.to(device, non_blocking=True)
-        if channels_last and batch.dim() == 4:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        return batch
-    if isinstance(batch, dict):
-        return {k: _to_device(v, device, channels_last) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(v, device, channels_last) for v in batch)
-    return batch
-
-
-def _call(model: nn.Module, batch: Any) -> torch.Tensor:
-    if isinstance(batch, torch.Tensor):
-        return model(batch)
-    if isinstance(batch, dict):
-        return model(**batch)
-    return model(*batch)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -203,68 +86,6 @@ def _lr_factor(step: int, *, total: int, schedule: str, warmup: int, min_ratio: 
     if schedule == "constant":
         return 1.0
     return cos_interp(1.0, min_ratio, (step - warmup) / max(1, total - warmup))
-
-
-def _rng_state() -> dict[str, Any]:
-    # Only tensors and primitive containers, so checkpoints load with weights_only=True.
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
-        "numpy": [
-            torch.from_numpy(np_state[1].astype(np.int64)),
-            int(np_state[2]),
-            int(np_state[3]),
-            float(np_state[4]),
-        ],
-        "python": [py_state[0], list(py_state[1]), py_state[2]],
-    }
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-
-
-def _seed_all(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-@contextlib.contextmanager
-def _fixed_rng(seed: int) -> Iterator[None]:
-    """Run a block with seeded RNGs, then put the training RNG streams back untouched:
-    every validation draws the same noise, and validating never shifts training."""
-    saved = _rng_state()
-    _seed_all(seed)
-    try:
-        yield
-    finally:
-        _set_rng_state(saved)
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    # Write next to the target, then rename: a kill mid-write leaves the old file intact.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
 def _plot(history: list[dict[str, Any]], path: Path) -> None:
@@ -422,22 +243,25 @@ class Trainer:
 
         model = self.model.to(device)
         if channels_last:
-            model = model.to(memory_format=torch.channels_last)
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # documented; torch's overloads lack it (pytorch#184642)
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("The model has no trainable parameters.")
 
-        common = dict(seed=cfg.seed, rank=rank, world=world, num_workers=cfg.num_workers, pin=is_cuda)
+        batches = partial(_Batches, seed=cfg.seed, rank=rank, world=world, num_workers=cfg.num_workers, pin=is_cuda)
         # Index batches are planned globally and split per process (see _Batches).
-        train = _Batches(train_data, cfg.batch_size, train=True, **common)
-        val = None if val_data is None else _Batches(val_data, cfg.batch_size, train=False, **common)
+        train = batches(train_data, cfg.batch_size, train=True)
+        val = None if val_data is None else batches(val_data, cfg.batch_size, train=False)
         try:
             per_epoch: int | None = len(train)
         except TypeError:
             per_epoch = None
-        if cfg.max_steps is None and per_epoch is None:
+        if cfg.max_steps is not None:
+            total = cfg.max_steps
+        elif per_epoch is not None:
+            total = cfg.epochs * per_epoch
+        else:
             raise ValueError("The training data has no length; set max_steps.")
-        total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * per_epoch
         val_every = cfg.val_every or per_epoch or cfg.log_every
         ckpt_every = val_every if cfg.ckpt_every is None else cfg.ckpt_every
 
@@ -461,20 +285,7 @@ class Trainer:
         n_acc = 0
         ckpt_path = out_dir / CHECKPOINT_NAME if out_dir else None
         if ckpt_path is not None and cfg.resume and ckpt_path.exists():
-            try:
-                ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            except Exception as exc:  # truncated or foreign file: say so, keep it for inspection
-                raise ValueError(
-                    f"{ckpt_path} cannot be read as a training checkpoint ({exc}); "
-                    "move it away or start afresh with resume=False (--no-resume)."
-                ) from None
-            if not isinstance(ck, dict) or not str(ck.get("format", "")).startswith("daekit.train/"):
-                raise ValueError(f"{ckpt_path} is not a daekit training checkpoint.")
-            if ck["format"] != _CHECKPOINT_FORMAT:
-                raise ValueError(
-                    f"{ckpt_path} was written in checkpoint format {ck['format']}, this daekit reads "
-                    f"{_CHECKPOINT_FORMAT}; start afresh with resume=False (--no-resume)."
-                )
+            ck = _read_checkpoint(ckpt_path)
             try:
                 model.load_state_dict(ck["model"])
             except RuntimeError as exc:
@@ -527,7 +338,7 @@ class Trainer:
 
             bar = tqdm(total=total, initial=min(step, total), unit="step", dynamic_ncols=True, leave=True)
 
-        run_model: nn.Module = model
+        run_model: Callable[..., Any] = model
         if world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -535,10 +346,10 @@ class Trainer:
         if cfg.compile:
             run_model = torch.compile(run_model)
 
-        def save_checkpoint() -> None:
+        def save_checkpoint(path: Path) -> None:
             # Each process has its own random streams and loss accumulator: gather them all.
             mine = (_rng_state(), float(loss_sum.item()))
-            per_rank = [mine]
+            per_rank: list[Any] = [mine]
             if world > 1:
                 import torch.distributed as dist
 
@@ -570,7 +381,7 @@ class Trainer:
                     "elapsed": elapsed + time.perf_counter() - t_start,
                     "world_size": world,
                 },
-                ckpt_path,
+                path,
             )
 
         t_start = t_last = time.perf_counter()
@@ -619,7 +430,7 @@ class Trainer:
                         "epoch": epoch + start / per_epoch if per_epoch else epoch,
                         "train_loss": loss_sum.item() / n_acc if n_acc else None,
                         "val_loss": self._validate(model, val, device, channels_last, autocast, world)
-                        if do_val
+                        if val is not None and do_val
                         else None,
                         "lr": opt.param_groups[0]["lr"],
                         "samples_per_s": samples * world / max(now - t_last, 1e-9),
@@ -650,7 +461,7 @@ class Trainer:
                                 self.stopped_early_ = done = True
 
                 if ckpt_path is not None and ckpt_every and (step % ckpt_every == 0 or step >= total or done):
-                    save_checkpoint()
+                    save_checkpoint(ckpt_path)
                 if step >= total or done:
                     break
             else:
@@ -696,7 +507,10 @@ class Trainer:
                 batch = _to_device(batch, device, channels_last)
                 with autocast():
                     loss = _call(model, batch)
-                n = len(_first_tensor(batch))
+                first = _first_tensor(batch)
+                # A batch without tensors (the model builds its own) has no sample count:
+                # it weighs as one, so the loss is then a mean over batches.
+                n = len(first) if first is not None else 1
                 total[0] += loss.detach().double() * n
                 total[1] += n
         if world > 1:

@@ -4,15 +4,14 @@ Models are registered by name so that a ``config.json`` can rebuild them:
 
     >>> import daekit as dk
     >>> dk.list_models()
-    ['conv1d', 'conv2d', 'conv2d_unet', 'mlp']
+    ['conv1d', 'conv2d', 'conv2d_unet', 'image_unet', 'mlp', 'speech_mask']
     >>> model = dk.create_model("mlp", in_features=64, hidden_sizes=[32, 8])
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from torch import nn
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast, overload
 
 from .conv1d import ConvAutoencoder1d
 from .conv2d import ConvAutoencoder2d
@@ -32,28 +31,36 @@ __all__ = [
     "ImageUNet",
 ]
 
-_MODELS: dict[str, Callable[..., nn.Module]] = {}
+_MODELS: dict[str, Callable[..., Autoencoder]] = {}
+
+_Factory = TypeVar("_Factory", bound=Callable[..., Autoencoder])
 
 
-def register_model(name: str, factory: Callable[..., nn.Module] | None = None):
+@overload
+def register_model(name: str, factory: None = None) -> Callable[[_Factory], _Factory]: ...
+@overload
+def register_model(name: str, factory: _Factory) -> _Factory: ...
+def register_model(name: str, factory: Callable[..., Autoencoder] | None = None) -> Any:
     """Register a model class (or factory) under ``name``; usable as a decorator.
 
     The factory must accept keyword arguments and return an ``Autoencoder`` whose
     ``get_config()`` gives those arguments back.
     """
 
-    def add(f):
+    def add(f: _Factory) -> _Factory:
         if name in _MODELS and _MODELS[name] is not f:
             raise ValueError(f"a model named '{name}' is already registered.")
         _MODELS[name] = f
         if isinstance(f, type):
-            f.model_name = name  # lets a directly constructed model be saved under its name
+            # Lets a directly constructed model be saved under its name. Autoencoder declares
+            # the attribute; any other registered class gets it the same way.
+            cast("type[Autoencoder]", f).model_name = name
         return f
 
     return add(factory) if factory is not None else add
 
 
-def create_model(name: str, **kwargs) -> Autoencoder:
+def create_model(name: str, **kwargs: Any) -> Autoencoder:
     """Build a registered model by name, e.g. ``create_model("conv2d", in_channels=3)``."""
     if name not in _MODELS:
         raise ValueError(f"unknown model '{name}': registered models are {', '.join(list_models())}.")
@@ -73,7 +80,7 @@ class UNetAutoencoder2d(ConvAutoencoder2d):
     def __init__(
         self,
         in_channels: int = 1,
-        channels=(32, 64, 128),
+        channels: Sequence[int] = (32, 64, 128),
         blocks_per_level: int = 2,
         kernel_size: int = 3,
         downsample: str = "stride",

@@ -73,7 +73,7 @@ class _ResBlock(nn.Module):
             nn.Conv2d(channels, channels, 3, padding=1),
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
 
 
@@ -172,7 +172,7 @@ class ImageUNet(Autoencoder):
         """Multiply–adds per input pixel of one forward pass (convolutions only)."""
         counts: list[int] = []
 
-        def hook(mod, inp, out):
+        def hook(mod: nn.Conv2d | nn.ConvTranspose2d, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
             k = mod.kernel_size[0] * mod.kernel_size[1]
             c_in = mod.in_channels // mod.groups
             pixels = (
@@ -201,13 +201,13 @@ class ImageUNet(Autoencoder):
                 f"ImageUNet expects input of shape (N, C, H, W) with C={self.in_channels}, got {tuple(x.shape)}."
             )
 
-    def _sigma(self, x: torch.Tensor, sigma) -> torch.Tensor:
+    def _sigma(self, x: torch.Tensor, sigma: torch.Tensor | float | None) -> torch.Tensor:
         if sigma is None:
             return estimate_noise_std(x)
         sigma = torch.as_tensor(sigma, dtype=torch.float32, device=x.device).reshape(-1)
         return sigma.expand(x.shape[0]) if sigma.numel() == 1 else sigma
 
-    def _features(self, x: torch.Tensor, sigma) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def _features(self, x: torch.Tensor, sigma: torch.Tensor | float | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         h = F.pixel_unshuffle(x, self.unshuffle) if self.unshuffle > 1 else x
         if self.noise_map:
             h = torch.cat([h, _noise_map(self._sigma(x, sigma), h)], dim=1)
@@ -219,7 +219,9 @@ class ImageUNet(Autoencoder):
             h = down(h)
         return self.body(h), skips
 
-    def _to_planes(self, x: torch.Tensor, sigma) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _to_planes(
+        self, x: torch.Tensor, sigma: torch.Tensor | float | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Opponent space: ``(N, 3, H, W)`` → ``(3N, 1, H, W)`` planes and their σ."""
         n, _, h, w = x.shape
         offset, scale = (x.new_tensor(v).view(1, 3, 1, 1) for v in (_PLANE_OFFSET, _PLANE_SCALE))
@@ -235,7 +237,7 @@ class ImageUNet(Autoencoder):
         offset, scale = (planes.new_tensor(v).view(1, 3, 1, 1) for v in (_PLANE_OFFSET, _PLANE_SCALE))
         return torch.einsum("ji,njhw->nihw", OPPONENT.to(planes), (planes - offset) / scale)
 
-    def encode(self, x: torch.Tensor, sigma=None) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, sigma: torch.Tensor | float | None = None) -> torch.Tensor:
         """Bottleneck features (the input is padded to ``size_multiple`` first); in the
         opponent space the three planes' features are stacked along the channels."""
         self._check_input(x)
@@ -252,7 +254,7 @@ class ImageUNet(Autoencoder):
             "and the input itself: call the model on the input instead."
         )
 
-    def forward_logits(self, x: torch.Tensor, sigma=None) -> torch.Tensor:
+    def forward_logits(self, x: torch.Tensor, sigma: torch.Tensor | float | None = None) -> torch.Tensor:
         self._check_input(x)
         if self.noise_map and sigma is None:  # estimate on the real pixels, not the padding
             sigma = estimate_noise_std(x)
@@ -261,7 +263,7 @@ class ImageUNet(Autoencoder):
             return self._from_planes(self._denoise(planes, plane_sigma))
         return self._denoise(x, sigma)
 
-    def _denoise(self, x: torch.Tensor, sigma) -> torch.Tensor:
+    def _denoise(self, x: torch.Tensor, sigma: torch.Tensor | float | None) -> torch.Tensor:
         """The network proper, on the channels it was built for."""
         padded, sizes = pad_to_multiple(x, self.size_multiple, 2)
         h, skips = self._features(padded, sigma)
@@ -272,5 +274,5 @@ class ImageUNet(Autoencoder):
         out = crop_to(out, sizes)
         return x - out if self.residual else out
 
-    def forward(self, x: torch.Tensor, sigma=None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor | float | None = None) -> torch.Tensor:
         return self.activate(self.forward_logits(x, sigma))

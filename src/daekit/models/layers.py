@@ -4,13 +4,14 @@ and the N-dimensional convolutional encoder–decoder behind ``conv1d`` and ``co
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
     "leaky_relu": lambda: nn.LeakyReLU(0.1),
     "gelu": nn.GELU,
@@ -30,7 +31,7 @@ def make_activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def check_choice(name: str, value, choices) -> None:
+def check_choice(name: str, value: object, choices: Collection[Any]) -> None:
     if value not in choices:
         raise ValueError(f"{name}={value!r} is not valid: use one of {', '.join(map(str, choices))}.")
 
@@ -164,6 +165,7 @@ class ConvEncoderDecoder(Autoencoder):
         self.ups = nn.ModuleList()
         self.merges = nn.ModuleList()
         for c_in, c_out in zip(reversed(ch[1:]), reversed(ch[:-1])):
+            up: nn.Module
             if upsample == "transpose":
                 tconv = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)[self.dims - 1]
                 up = tconv(c_in, c_out, kernel_size=2, stride=2)
@@ -177,7 +179,7 @@ class ConvEncoderDecoder(Autoencoder):
 
     def _block(self, c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
         k = self.kernel_size
-        layers = [self._conv(c_in, c_out, k, stride=stride, padding=k // 2, bias=self.norm == "none")]
+        layers: list[nn.Module] = [self._conv(c_in, c_out, k, stride=stride, padding=k // 2, bias=self.norm == "none")]
         if self.norm == "batch":
             layers.append((nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)[self.dims - 1](c_out))
         elif self.norm == "group":
@@ -202,7 +204,7 @@ class ConvEncoderDecoder(Autoencoder):
             feats.append(down(feats[-1]))
         return feats
 
-    def _decode_from(self, z: torch.Tensor, skips: list[torch.Tensor] | None) -> torch.Tensor:
+    def _decode_from(self, z: torch.Tensor, skips: Sequence[torch.Tensor]) -> torch.Tensor:
         h = z
         for i, (up, merge) in enumerate(zip(self.ups, self.merges)):
             h = up(h)
@@ -228,7 +230,7 @@ class ConvEncoderDecoder(Autoencoder):
                 "decode(z) alone is undefined for a residual model, whose output is x - f(x): "
                 "call the model on the input instead."
             )
-        return self._decode_from(z, None)
+        return self._decode_from(z, ())
 
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)

@@ -92,7 +92,9 @@ class DenseAutoencoder(Autoencoder):
         n = len(self.encoder_layers)
         for i in range(n):
             if self.tied:
-                h = F.linear(h, self.encoder_layers[n - 1 - i].weight.t(), self.decoder_biases[i])
+                twin = self.encoder_layers[n - 1 - i]
+                assert isinstance(twin, nn.Linear)
+                h = F.linear(h, twin.weight.t(), self.decoder_biases[i])
             else:
                 h = self.decoder_layers[i](h)
             if i < n - 1:

@@ -61,6 +61,8 @@ class SpectralMaskNet(Autoencoder):
         torch.Size([2, 1, 4000])
     """
 
+    window: torch.Tensor  # a non-persistent buffer, registered in __init__
+
     def __init__(
         self,
         n_fft: int = 256,
@@ -91,7 +93,7 @@ class SpectralMaskNet(Autoencoder):
         self.out = nn.Sequential(nn.Linear(width, hidden_size), nn.PReLU(), nn.Linear(hidden_size, bins))
 
     @classmethod
-    def contract_example(cls):
+    def contract_example(cls) -> tuple[dict, tuple]:
         return {"n_fft": 64, "hop_length": 16, "hidden_size": 16, "num_layers": 1}, (2, 1, 300)
 
     # -- STFT -----------------------------------------------------------------------------
@@ -192,6 +194,8 @@ def to_bidirectional(model: SpectralMaskNet) -> SpectralMaskNet:
     ).to(model.window.device)
     wide.inp.load_state_dict(model.inp.state_dict())
     old = dict(model.gru.named_parameters())
+    wide_proj, proj = wide.out[0], model.out[0]  # the Linear layers that read the GRU
+    assert isinstance(wide_proj, nn.Linear) and isinstance(proj, nn.Linear)
     with torch.no_grad():
         for name, param in wide.gru.named_parameters():
             reverse = name.endswith("_reverse")
@@ -203,9 +207,9 @@ def to_bidirectional(model: SpectralMaskNet) -> SpectralMaskNet:
                 param[:, h:] = source if reverse else 0.0
                 if not reverse:
                     param[:, :h] = source
-        wide.out[0].weight.zero_()
-        wide.out[0].weight[:, :h] = model.out[0].weight
-        wide.out[0].bias.copy_(model.out[0].bias)
+        wide_proj.weight.zero_()
+        wide_proj.weight[:, :h] = proj.weight
+        wide_proj.bias.copy_(proj.bias)
     wide.out[1].load_state_dict(model.out[1].state_dict())
     wide.out[2].load_state_dict(model.out[2].state_dict())
     return wide
@@ -229,7 +233,7 @@ class MaskStreamState:
         self._inbuf = torch.zeros(batch, n_fft - hop, dtype=ref.dtype, device=ref.device)  # past samples
         self._pending = torch.zeros(batch, 0, dtype=ref.dtype, device=ref.device)  # not yet a full hop
         self._ola = torch.zeros(batch, n_fft - hop, dtype=ref.dtype, device=ref.device)
-        self._hidden = None
+        self._hidden: torch.Tensor | None = None
         self.samples_in = 0
 
     @torch.no_grad()
