@@ -32,6 +32,7 @@ import math
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -39,6 +40,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .io import ModelFileError, read_config
+from .models import Autoencoder
+from .models.speech import SpectralMaskNet
+
+if TYPE_CHECKING:
+    from .apps.anomaly import DAEDetector
+    from .apps.speech import SpeechEnhancer
+
+#: Example feeds of a graph: one tuple of input tensors per call.
+Feeds = list[tuple[torch.Tensor, ...]]
 
 __all__ = ["export_model_folder", "SpeechGraph", "ImageGraph", "DetectorGraph"]
 
@@ -55,7 +65,7 @@ class ImageGraph(nn.Module):
         self.model = model.eval()
         self.noise_map = bool(getattr(model, "noise_map", False))
 
-    def forward(self, x_noisy, sigma=None):
+    def forward(self, x_noisy: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(x_noisy, sigma=sigma) if self.noise_map else self.model(x_noisy)
 
 
@@ -68,9 +78,13 @@ class SpeechGraph(nn.Module):
     zeros are never read), so no size-dependent padding is traced.
     """
 
-    def __init__(self, enhancer):
+    analysis: torch.Tensor  # registered buffers
+    synthesis: torch.Tensor
+
+    def __init__(self, enhancer: SpeechEnhancer):
         super().__init__()
-        net = enhancer.dae.model.eval()
+        # A speech DAE holds a SpectralMaskNet; the DAE itself only types its model as an Autoencoder.
+        net = cast(SpectralMaskNet, enhancer.dae.model).eval()
         self.net, self.n_fft, self.hop = net, net.n_fft, net.hop_length
         self.min_gain, self.wet = float(enhancer._min_gain()), float(enhancer.wet)
         n, bins = net.n_fft, net.n_fft // 2 + 1
@@ -85,7 +99,7 @@ class SpeechGraph(nn.Module):
         self.register_buffer("analysis", analysis.float().unsqueeze(1))  # (2 bins, 1, n)
         self.register_buffer("synthesis", synthesis.float().unsqueeze(1))  # (2 bins, 1, n)
 
-    def forward(self, wave):
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
         n, hop, bins = self.n_fft, self.hop, self.n_fft // 2 + 1
         left = n - hop
         padded = F.pad(wave, (left, n - 1))
@@ -102,14 +116,21 @@ class SpeechGraph(nn.Module):
 class DetectorGraph(nn.Module):
     """``DAEDetector``'s ensemble: scale per member, reconstruct, normalised squared error."""
 
-    def __init__(self, det):
+    lo: torch.Tensor  # registered buffers
+    span: torch.Tensor
+    norm: torch.Tensor
+    latent_mean: torch.Tensor
+    latent_precision: torch.Tensor
+    latent_scale: torch.Tensor
+
+    def __init__(self, det: DAEDetector):
         super().__init__()
         self.window = det.window
         # float32 copies: the detector scores in float64 on the host; a deployed graph is
         # float32 (the test bounds the difference from decision_function).
         self.members = nn.ModuleList(copy.deepcopy(dae.model).float().eval() for dae in det.members_)
-        lo = torch.tensor(np.stack(det.scale_min_) if np.ndim(det.scale_min_) > 1 else det.scale_min_[None])
-        span = torch.tensor(np.stack(det.scale_span_) if np.ndim(det.scale_span_) > 1 else det.scale_span_[None])
+        lo = torch.tensor(np.stack(list(det.scale_min_)) if np.ndim(det.scale_min_) > 1 else det.scale_min_[None])
+        span = torch.tensor(np.stack(list(det.scale_span_)) if np.ndim(det.scale_span_) > 1 else det.scale_span_[None])
         shape = (len(self.members), 1, -1) if det.window is None else (len(self.members), 1, lo.shape[-1], 1)
         lo = lo.expand(len(self.members), -1) if lo.shape[0] == 1 else lo
         span = span.expand(len(self.members), -1) if span.shape[0] == 1 else span
@@ -124,16 +145,19 @@ class DetectorGraph(nn.Module):
             self.register_buffer("latent_precision", torch.tensor(np.stack(det.latent_precision_), dtype=torch.float32))
             self.register_buffer("latent_scale", torch.tensor(det.latent_scale_, dtype=torch.float32))
 
-    def forward(self, x):
-        total, latent = 0.0, 0.0
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        # Plain numbers until the first member's term is added: no tensor of a guessed shape to start from.
+        total: torch.Tensor | float = 0.0
+        latent: torch.Tensor | float = 0.0
         for k, model in enumerate(self.members):
             xs = (x - self.lo[k]) / self.span[k]
             inp = xs.flatten(1) if self.flatten else xs
             x_hat = model(inp).reshape(xs.shape)
             total = total + (x_hat - xs) ** 2 / self.norm[k]
             if self.latent_weight:
-                c = model.encode(inp) - self.latent_mean[k]
+                c = cast(Autoencoder, model).encode(inp) - self.latent_mean[k]
                 latent = latent + ((c @ self.latent_precision[k]) * c).sum(dim=1) / self.latent_scale[k]
+        assert isinstance(total, torch.Tensor)  # a detector has at least one member
         errors = total / len(self.members)
         if self.window is None:
             score = errors.mean(dim=1)
@@ -148,20 +172,26 @@ class DetectorGraph(nn.Module):
 
 def example_input(model: nn.Module) -> torch.Tensor:
     """A small input of the right shape for tracing ``model``."""
-    if hasattr(model, "in_features"):
-        return torch.rand(2, model.in_features)
-    if hasattr(model, "in_channels") and hasattr(model, "dims"):
-        size = 4 * getattr(model, "size_multiple", 8)
-        return torch.rand(1, model.in_channels, *([size] * model.dims))
-    if hasattr(model, "contract_example"):
-        return torch.rand(*model.contract_example()[1])
+    family: Any = model  # each model family has its own size attributes, which nn.Module cannot type
+    if hasattr(family, "in_features"):
+        return torch.rand(2, family.in_features)
+    if hasattr(family, "in_channels") and hasattr(family, "dims"):
+        size = 4 * getattr(family, "size_multiple", 8)
+        return torch.rand(1, family.in_channels, *([size] * family.dims))
+    if hasattr(family, "contract_example"):
+        return torch.rand(*family.contract_example()[1])
     raise ValueError(f"cannot tell the input shape of {type(model).__name__} for export.")
 
 
-def _plan(path: str | os.PathLike):
+def _plan(
+    path: str | os.PathLike,
+) -> tuple[nn.Module, list[str], Feeds, list[str], dict[str, dict[int, str]], dict[str, str]]:
     """(module, input names, [example feeds, other-size feeds], output names, dynamic axes, metadata)."""
     config = read_config(path)
     cls = config.get("class", "DenoisingAutoencoder")
+    graph: nn.Module
+    feeds: Feeds
+    dyn: dict[str, dict[int, str]]
     if cls == "ImageDenoiser":
         from .apps.image import ImageDenoiser
 
@@ -205,19 +235,19 @@ def _plan(path: str | os.PathLike):
         span = np.asarray(det.scale_span_, dtype=np.float32).reshape(-1, det.n_features_in_)[0]
         meta = {"threshold": repr(float(det.threshold_)), "window": str(det.window)}
         if det.window is None:
-            x = [
+            rows = [
                 torch.from_numpy(lo + span * np.random.default_rng(s).random((n, det.n_features_in_), np.float32))
                 for s, n in ((0, 4), (1, 9))
             ]
             dyn = {"x": {0: "batch"}, "score": {0: "batch"}, "errors": {0: "batch"}}
-            return graph, ["x"], [(x[0],), (x[1],)], ["score", "errors"], dyn, meta
+            return graph, ["x"], [(rows[0],), (rows[1],)], ["score", "errors"], dyn, meta
         shape = (det.n_features_in_, det.window)
-        x = [
+        windows = [
             torch.from_numpy(lo[:, None] + span[:, None] * np.random.default_rng(s).random((n, *shape), np.float32))
             for s, n in ((0, 4), (1, 9))
         ]
         dyn = {"windows": {0: "batch"}, "errors": {0: "batch"}}
-        return graph, ["windows"], [(x[0],), (x[1],)], ["errors"], dyn, meta
+        return graph, ["windows"], [(windows[0],), (windows[1],)], ["errors"], dyn, meta
     if cls == "DenoisingAutoencoder":
         from .dae import DenoisingAutoencoder
 
@@ -231,7 +261,7 @@ def _plan(path: str | os.PathLike):
 
 def export_model_folder(
     path: str | os.PathLike, onnx_path: str | os.PathLike, check: bool = True, atol: float = 1e-4
-) -> dict:
+) -> dict[str, Any]:
     """Export the model in folder ``path`` to ``onnx_path`` (written atomically).
 
     Args:
@@ -287,7 +317,7 @@ def export_model_folder(
     return {"class": cls, "inputs": inputs, "outputs": outputs, "max_abs_diff": worst}
 
 
-def _check(graph, onnx_path, inputs, feeds, atol) -> float:
+def _check(graph: nn.Module, onnx_path: Path, inputs: list[str], feeds: Feeds, atol: float) -> float:
     try:
         import onnxruntime as ort
     except ImportError:

@@ -14,18 +14,27 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from ..data import image as imdata
 from ..io import PRETRAINED_DIR, ModelFileError, bundled_models, read_model_folder, write_model_folder
-from ..models import create_model, list_models
-from ..models.image_unet import estimate_noise_std
+from ..models import Autoencoder, create_model, list_models
+from .image_objective import PatchObjective, validation_pairs
+
+if TYPE_CHECKING:
+    from ..train_config import TrainConfig
+
+#: ``get(y0, y1, x0, x1)``: float ``(C, y1 - y0, x1 - x0)`` input pixels of a window.
+PixelReader = Callable[[int, int, int, int], np.ndarray]
+#: ``put(y0, y1, rows)``: receives finished float ``(C, y1 - y0, W)`` output rows.
+RowWriter = Callable[[int, int, np.ndarray], None]
+#: Told how many tiles were just finished (``progress(1)``), e.g. a progress bar's ``update``.
+Progress = Callable[[int], object]
 
 __all__ = [
     "ImageDenoiser",
@@ -47,7 +56,7 @@ _ENSEMBLE_ORDER = (0, 6, 5, 3, 1, 2, 4, 7)
 
 #: Model settings for each colour mode: the CPU-sized net that ships, and the wider one
 #: the GPU recipe trains (same family; see recipes/image.md).
-DEFAULT_MODELS = {
+DEFAULT_MODELS: dict[str, dict[str, Any]] = {
     "cpu": {
         "name": "image_unet",
         "kwargs": {"channels": [32, 64, 128, 256], "blocks": [1, 1, 1, 1], "unshuffle": 2, "noise_map": True},
@@ -62,87 +71,19 @@ DEFAULT_MODELS = {
 # --------------------------------------------------------------------------- training
 
 
-class PatchObjective(nn.Module):
-    """Training loss for an image denoiser, with patches and noise made on the device.
-
-    ``forward(index_batch)``: the batch only says how many patches to draw; they are cut
-    from the ``tiles`` bank (a non-persistent buffer, so it follows ``.to(device)`` but
-    is not saved), flipped/rotated 8 ways, corrupted with white Gaussian noise of a σ
-    drawn per patch from ``std``, denoised, and compared with the clean patch (MSE).
-    Models with a noise-level map get the true σ for a share ``known_sigma`` of the
-    patches and the blind estimate for the rest, so they work both with and without a hint.
-
-    ``forward(x, x_noisy, sigma)`` scores recorded pairs instead (validation).
-
-    Args:
-        model: an image model (e.g. ``image_unet``) mapping ``(N, C, H, W)`` to the same.
-        tiles: ``(N, C, T, T)`` uint8 bank from ``daekit.data.image.load_tiles``.
-        patch_size: side of the training patches.
-        std: ``(lo, hi)`` noise std range on [0, 1] (σ/255).
-        known_sigma: share of patches whose true σ is given to a noise-map model.
-    """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        tiles: torch.Tensor,
-        patch_size: int = 64,
-        std: tuple[float, float] = (0.0, 55 / 255),
-        known_sigma: float = 0.5,
-    ):
-        super().__init__()
-        self.model, self.patch_size, self.std, self.known_sigma = model, patch_size, tuple(std), known_sigma
-        self.register_buffer("tiles", tiles, persistent=False)
-
-    def _run(self, x_noisy: torch.Tensor, sigma: torch.Tensor | None) -> torch.Tensor:
-        if getattr(self.model, "noise_map", False):
-            return self.model(x_noisy, sigma=sigma)
-        return self.model(x_noisy)
-
-    def forward(
-        self, x: torch.Tensor, x_noisy: torch.Tensor | None = None, sigma: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        if x.dim() == 1:  # a batch of indices: draw that many fresh patches here
-            n = x.shape[0]
-            x = imdata.random_patches(self.tiles, n, self.patch_size)
-            lo, hi = self.std
-            sigma = lo + (hi - lo) * torch.rand(n, device=x.device)
-            x_noisy = x + sigma.view(-1, 1, 1, 1) * torch.randn_like(x)
-            if getattr(self.model, "noise_map", False) and self.known_sigma < 1:
-                blind = torch.rand(n, device=x.device) >= self.known_sigma
-                sigma = torch.where(blind, estimate_noise_std(x_noisy), sigma)
-        elif x_noisy is None:
-            raise ValueError("PatchObjective needs an index batch, or clean and noisy images.")
-        weight = next(self.model.parameters())
-        if weight.dim() == 4 and weight.is_contiguous(memory_format=torch.channels_last):
-            x_noisy = x_noisy.contiguous(memory_format=torch.channels_last)
-        return F.mse_loss(self._run(x_noisy, sigma).float(), x.float())
-
-
-def validation_pairs(
-    tiles: torch.Tensor, n: int = 64, patch_size: int = 64, sigmas: Sequence[float] = (15, 25, 50), seed: int = 1234
-) -> torch.utils.data.TensorDataset:
-    """Fixed clean/noisy/σ triples (σ on 0–255) for validation: the same every run."""
-    g = torch.Generator().manual_seed(seed)
-    x = imdata.random_patches(tiles.cpu(), n, patch_size, g)
-    sigma = torch.tensor([sigmas[i % len(sigmas)] / 255 for i in range(n)], dtype=torch.float32)
-    x_noisy = x + sigma.view(-1, 1, 1, 1) * torch.randn(x.shape, generator=g)
-    return torch.utils.data.TensorDataset(x, x_noisy, sigma)
-
-
 def train_image_denoiser(
-    data,
+    data: torch.Tensor | str | os.PathLike | Iterable[str | os.PathLike],
     out_dir: str | os.PathLike,
     channels: int = 1,
-    model: dict | None = None,
+    model: dict[str, Any] | None = None,
     patch_size: int = 64,
     tile: int = 128,
     std_max: float = 55.0,
     known_sigma: float = 0.5,
     val_tiles: torch.Tensor | None = None,
-    config=None,
+    config: TrainConfig | None = None,
     init: str | os.PathLike | None = None,
-    **train_options,
+    **train_options: Any,
 ) -> ImageDenoiser:
     """Train a blind Gaussian image denoiser on a folder of clean images.
 
@@ -258,7 +199,7 @@ class ImageDenoiser:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: Autoencoder,
         tile: int = 512,
         overlap: int = 32,
         device: str = "cpu",
@@ -277,7 +218,8 @@ class ImageDenoiser:
 
     @property
     def channels(self) -> int:
-        return int(self.model.in_channels)
+        in_channels: Any = self.model.in_channels  # each model's own attribute, which nn.Module cannot type
+        return int(in_channels)
 
     @staticmethod
     def bundled() -> list[str]:
@@ -285,7 +227,7 @@ class ImageDenoiser:
         return list(bundled_models(("ImageDenoiser",)))
 
     @classmethod
-    def pretrained(cls, name: str = "gray", **kwargs) -> ImageDenoiser:
+    def pretrained(cls, name: str = "gray", **kwargs: Any) -> ImageDenoiser:
         """The bundled weights: ``"gray"`` or ``"color"`` (see recipes/image.md)."""
         path = PRETRAINED_DIR / name
         if not (path / "config.json").is_file():
@@ -294,7 +236,7 @@ class ImageDenoiser:
         return cls.from_pretrained(path, **kwargs)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, **kwargs) -> ImageDenoiser:
+    def from_pretrained(cls, path: str | os.PathLike, **kwargs: Any) -> ImageDenoiser:
         """Load a model folder written by :meth:`save_pretrained` (or a bundled name)."""
         if not Path(path).exists() and str(path) in cls.bundled():
             return cls.pretrained(str(path), **kwargs)
@@ -369,7 +311,7 @@ class ImageDenoiser:
         s = estimate_image(crop[0] if c == 1 else crop, data_range=1.0, channel_axis=None if c == 1 else 0)
         return float(np.mean(s))
 
-    def denoise_array(self, x: np.ndarray, sigma: float | None = None, progress=None) -> np.ndarray:
+    def denoise_array(self, x: np.ndarray, sigma: float | None = None, progress: Progress | None = None) -> np.ndarray:
         """Denoise a float ``(C, H, W)`` image on [0, 1] with this model's channel count.
 
         ``sigma``: the noise std on the 0–255 scale when known (else estimated once for the
@@ -380,7 +322,7 @@ class ImageDenoiser:
             raise ValueError(f"this model takes {self.channels}-channel images, got {c}.")
         out = np.empty((c, h, w), np.float32)
 
-        def put(y0, y1, rows):
+        def put(y0: int, y1: int, rows: np.ndarray) -> None:
             out[:, y0:y1] = rows
 
         self._run_tiles(
@@ -393,14 +335,16 @@ class ImageDenoiser:
         )
         return out
 
-    def _blind_sigma(self, get, h: int, w: int) -> float | None:
+    def _blind_sigma(self, get: PixelReader, h: int, w: int) -> float | None:
         if not getattr(self.model, "noise_map", False):
             return None
         y0, x0 = max(0, (h - ESTIMATE_CROP) // 2), max(0, (w - ESTIMATE_CROP) // 2)
         return self.estimate_sigma(get(y0, min(h, y0 + ESTIMATE_CROP), x0, min(w, x0 + ESTIMATE_CROP)))
 
     @torch.no_grad()
-    def _run_tiles(self, get, put, h: int, w: int, sigma: float | None, progress=None) -> None:
+    def _run_tiles(
+        self, get: PixelReader, put: RowWriter, h: int, w: int, sigma: float | None, progress: Progress | None = None
+    ) -> None:
         """The tiling loop. ``get(y0, y1, x0, x1)`` gives float ``(C, h, w)`` input pixels;
         ``put(y0, y1, rows)`` receives finished float ``(C, y1 - y0, W)`` output rows, top to
         bottom. Only one row of tiles is held at a time: memory ~ C × tile × W floats."""
@@ -408,7 +352,8 @@ class ImageDenoiser:
         dev = self._device()
         # Channels-last suits oneDNN's CPU convolutions too (about 20 % faster for the gray
         # model on one core) as well as CUDA's tensor cores.
-        model = self.model.to(dev).to(memory_format=torch.channels_last)
+        model = self.model.to(dev)
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # documented; not in torch's stubs
         cuda = dev.type == "cuda"
         noise_map = getattr(model, "noise_map", False)
         s = torch.tensor([float(sigma or 0.0) / 255.0], device=dev) if noise_map else None
@@ -427,7 +372,7 @@ class ImageDenoiser:
                 tw = min(tile, w - x0)
                 patch = torch.from_numpy(np.ascontiguousarray(get(y0, y0 + th, x0, x0 + tw), dtype=np.float32))
                 patch = patch[None].to(dev)
-                y = 0
+                y = torch.zeros_like(patch)  # 0 + x is x exactly: the sum starts from the first view
                 for k in _ENSEMBLE_ORDER[: self.ensemble]:
                     view = _orient(patch, k).contiguous(memory_format=torch.channels_last)
                     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
@@ -449,7 +394,9 @@ class ImageDenoiser:
         step = self.tile - self.overlap
         return len(_starts(h, self.tile, step)) * len(_starts(w, self.tile, step))
 
-    def __call__(self, image: np.ndarray, sigma: float | str | None = "auto", progress=None) -> np.ndarray:
+    def __call__(
+        self, image: np.ndarray, sigma: float | str | None = "auto", progress: Progress | None = None
+    ) -> np.ndarray:
         """Denoise an image array; returns the same shape and dtype.
 
         The image is converted tile by tile and the result written row by row into an
@@ -474,7 +421,7 @@ class ImageDenoiser:
             if sigma != "auto":
                 raise ValueError(f"sigma={sigma!r} is not valid: a number on the 0-255 scale, or 'auto'.")
             sigma = None
-        self.last_sigma_ = []
+        self.last_sigma_: list[float | None] = []
         arr = np.asarray(image)
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
             raise ValueError(f"expected an image of shape (H, W) or (H, W, C) with C in 1..4, got {arr.shape}.")
@@ -491,14 +438,14 @@ class ImageDenoiser:
             out[..., colours:] = hwc[..., colours:]  # alpha passes through untouched
         out_float = np.float32 if floating else None
 
-        def reader(chans):
-            def get(y0, y1, x0, x1):
+        def reader(chans: slice) -> PixelReader:
+            def get(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
                 return imdata.to_float(hwc[y0:y1, x0:x1, chans]).transpose(2, 0, 1)
 
             return get
 
-        def writer(chans, reduce_mean=False):
-            def put(y0, y1, rows):
+        def writer(chans: slice, reduce_mean: bool = False) -> RowWriter:
+            def put(y0: int, y1: int, rows: np.ndarray) -> None:
                 rows = rows.mean(0, keepdims=True) if reduce_mean else rows
                 rows = np.clip(rows, 0.0, 1.0).transpose(1, 2, 0)
                 out[y0:y1, :, chans] = rows.astype(out_float) if out_float else imdata.from_float(rows, arr.dtype)
@@ -528,7 +475,11 @@ class ImageDenoiser:
         return out[..., 0] if arr.ndim == 2 else out
 
     def denoise_file(
-        self, src: str | os.PathLike, dst: str | os.PathLike, sigma: float | None = None, progress=None
+        self,
+        src: str | os.PathLike,
+        dst: str | os.PathLike,
+        sigma: float | None = None,
+        progress: Progress | None = None,
     ) -> Path:
         """Read ``src`` (EXIF orientation applied), denoise, write ``dst`` atomically (same bit depth)."""
         arr = imdata.read_image(src)
@@ -586,7 +537,7 @@ def synthetic_image(size: int = 256, seed: int = 0) -> np.ndarray:
     return imdata.from_float(np.clip(img, 0, 1))
 
 
-def demo(out_dir: str | os.PathLike = "runs/image_demo", sigma: float = 25.0, name: str = "gray") -> dict:
+def demo(out_dir: str | os.PathLike = "runs/image_demo", sigma: float = 25.0, name: str = "gray") -> dict[str, Any]:
     """Noise a generated picture, denoise it with the bundled model, save a before/after PNG.
 
     Returns:

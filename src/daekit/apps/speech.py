@@ -16,18 +16,26 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 
 from .. import noise as noise_lib
 from ..dae import DenoisingAutoencoder
 from ..io import PRETRAINED_DIR, ModelFileError, bundled_models, read_config
 from ..models import create_model
+from ..models.speech import MaskBlockState, MaskStreamState, SpectralMaskNet
+from .speech_resample import StreamResampler
+
+if TYPE_CHECKING:
+    from ..noise_estimate import AudioNoise
+    from ..train_config import TrainConfig
 
 __all__ = ["SpeechEnhancer", "SpeechStream", "SpeechObjective", "spectral_loss", "train_speech_dae"]
 
@@ -35,8 +43,13 @@ __all__ = ["SpeechEnhancer", "SpeechStream", "SpeechObjective", "spectral_loss",
 # ------------------------------------------------------------------------------- training
 
 
+def _mask_net(dae: DenoisingAutoencoder) -> SpectralMaskNet:
+    # A speech DAE holds a SpectralMaskNet; the DAE itself only types its model as an Autoencoder.
+    return cast(SpectralMaskNet, dae.model)
+
+
 def spectral_loss(
-    y: torch.Tensor, x: torch.Tensor, model, power: float = 0.3, complex_weight: float = 0.3
+    y: torch.Tensor, x: torch.Tensor, model: SpectralMaskNet, power: float = 0.3, complex_weight: float = 0.3
 ) -> torch.Tensor:
     """Compressed spectral MSE (Braun & Tashev 2021): magnitudes raised to ``power`` and the
     compressed complex spectrum, mixed with ``complex_weight``; ``model`` provides the STFT.
@@ -94,7 +107,7 @@ class SpeechObjective(nn.Module):
         x = x * g
         x_noisy = self.dae.corrupt(x) if x_noisy is None else x_noisy * g
         y = self.dae.model(x_noisy)
-        loss = spectral_loss(y, x, self.dae.model)
+        loss = spectral_loss(y, x, _mask_net(self.dae))
         if self.sisdr_weight:
             loss = loss + self.sisdr_weight * negative_si_sdr(y, x)
         return loss
@@ -102,13 +115,13 @@ class SpeechObjective(nn.Module):
 
 def train_speech_dae(
     clean: torch.Tensor,
-    noise_bank: list,
+    noise_bank: Sequence[str | torch.Tensor],
     sample_rate: int,
-    config,
+    config: TrainConfig,
     *,
-    snr_db=(-5.0, 15.0),
-    p=None,
-    model_kwargs: dict | None = None,
+    snr_db: noise_lib.Level = (-5.0, 15.0),
+    p: Sequence[float] | None = None,
+    model_kwargs: dict[str, Any] | None = None,
     val: torch.Tensor | None = None,
     dae: DenoisingAutoencoder | None = None,
     sisdr_weight: float = 0.0,
@@ -143,79 +156,10 @@ def train_speech_dae(
     return dae.eval()
 
 
-# ------------------------------------------------------------------------------- resampling
-
-
-class StreamResampler:
-    """Causal polyphase FIR resampling for a stream, chunk by chunk (any chunk size).
-
-    The filter is scipy's ``resample_poly`` design (Kaiser window, beta 5, half-length at
-    least 10 * max(up, down) at the upsampled rate); being causal it delays the signal by
-    ``delay`` output samples, which the stream accounts for in its latency.
-
-    Shape: ``process((C, S))`` -> ``(C, S')``.
-    """
-
-    def __init__(self, orig_sr: int, target_sr: int, channels: int = 1, align: float = 0.0):
-        from scipy.signal import firwin
-
-        g = math.gcd(int(orig_sr), int(target_sr))
-        self.up, self.down = int(target_sr) // g, int(orig_sr) // g
-        # At least scipy's half-length, lengthened so that delay + align is a whole number of
-        # output samples: then the stream can drop exactly its delay (``align`` is a delay the
-        # signal already carries, in output samples, e.g. from a resampler before this one).
-        half = 10 * max(self.up, self.down)
-        half += (-(half + int(round(align * self.down)))) % self.down
-        h = firwin(2 * half + 1, 1.0 / max(self.up, self.down), window=("kaiser", 5.0)) * self.up
-        taps = -(-h.size // self.up)  # input samples per output sample
-        self.h = np.zeros(taps * self.up, np.float64)
-        self.h[: h.size] = h
-        self.taps = taps
-        self.delay = half / self.down  # in output samples (may be fractional)
-        self.drain = taps + 1  # zeros to feed at the end so every output comes out
-        self._buf = np.zeros((channels, 0), np.float64)  # inputs from absolute index _buf_start on
-        self._buf_start = 0
-        self._n_in = 0  # input samples seen
-        self._n_out = 0  # output samples produced
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        from scipy.signal import upfirdn
-
-        x = np.asarray(x, np.float64)
-        if self.up == self.down:
-            return x.astype(np.float32)
-        self._buf = np.concatenate([self._buf, x], axis=1)
-        self._n_in += x.shape[1]
-        # Output m sits at upsampled position m * down and needs inputs up to m * down // up.
-        last = (self._n_in - 1) * self.up // self.down
-        m0 = self._n_out
-        out = np.zeros((x.shape[0], 0), np.float32)
-        if last >= m0:
-            # Start the filtered span at an input index b0 with b0 * up a multiple of down, so that
-            # upfirdn's outputs fall on the grid of absolute output positions.
-            need = (m0 * self.down) // self.up - (self.taps - 1)
-            b0 = (need // self.down) * self.down
-            if b0 < self._buf_start:  # before the stream began: zeros
-                pad = self._buf_start - b0
-                self._buf = np.concatenate([np.zeros((x.shape[0], pad)), self._buf], axis=1)
-                self._buf_start = b0
-            span = self._buf[:, b0 - self._buf_start :]
-            y = upfirdn(self.h, span, self.up, self.down, axis=1)
-            k0 = m0 - b0 * self.up // self.down
-            out = y[:, k0 : k0 + last - m0 + 1].astype(np.float32)
-            self._n_out = last + 1
-        # keep what the next output can still need
-        need = (self._n_out * self.down) // self.up - (self.taps - 1)
-        keep_from = max(self._buf_start, (need // self.down) * self.down)
-        self._buf = self._buf[:, keep_from - self._buf_start :]
-        self._buf_start = keep_from
-        return out
-
-
 # ------------------------------------------------------------------------------- the app
 
 
-def _check_wave(wave, name: str = "the audio") -> np.ndarray:
+def _check_wave(wave: ArrayLike | torch.Tensor, name: str = "the audio") -> np.ndarray:
     if isinstance(wave, torch.Tensor):
         wave = wave.detach().cpu().numpy()
     wave = np.asarray(wave)
@@ -287,7 +231,7 @@ class SpeechEnhancer:
             raise ValueError(f"clean_snr_db={clean_snr_db!r} is not valid: a number of dB or None.")
         self.attenuation_limit_db, self.wet, self.block_seconds = attenuation_limit_db, wet, block_seconds
         self.clean_snr_db, self.context_seconds = clean_snr_db, context_seconds
-        self.last_estimate_ = None
+        self.last_estimate_: AudioNoise | None = None
 
     # -- loading and saving ---------------------------------------------------------------
 
@@ -297,7 +241,7 @@ class SpeechEnhancer:
         return list(bundled_models(("SpeechEnhancer",)))
 
     @classmethod
-    def pretrained(cls, name: str = "speech8k", **kwargs) -> SpeechEnhancer:
+    def pretrained(cls, name: str = "speech8k", **kwargs: Any) -> SpeechEnhancer:
         """A model shipped with daekit (one of :meth:`bundled`)."""
         folder = PRETRAINED_DIR / name
         if not (folder / "config.json").is_file():
@@ -305,7 +249,7 @@ class SpeechEnhancer:
         return cls.from_pretrained(folder, **kwargs)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, **kwargs) -> SpeechEnhancer:
+    def from_pretrained(cls, path: str | os.PathLike, **kwargs: Any) -> SpeechEnhancer:
         """Load a model folder written by :meth:`save_pretrained` (or by ``daekit audio train``),
         or a bundled name. Keyword arguments override the saved settings."""
         if not Path(path).exists() and str(path) in cls.bundled():
@@ -320,7 +264,7 @@ class SpeechEnhancer:
         settings.update(kwargs)
         return cls(dae, **settings)
 
-    def save_pretrained(self, path: str | os.PathLike, **extra) -> Path:
+    def save_pretrained(self, path: str | os.PathLike, **extra: Any) -> Path:
         """Write the model folder; ``extra`` entries (e.g. the training recipe) go into the
         config's ``"speech"`` section."""
         speech = {
@@ -346,24 +290,24 @@ class SpeechEnhancer:
     def causal(self) -> bool:
         """True when the model only looks back (it can stream); False for an offline model
         that also looks ahead (files and arrays only)."""
-        return bool(self.dae.model.causal)
+        return bool(_mask_net(self.dae).causal)
 
     @property
     def latency_ms(self) -> float:
         """Algorithmic latency at the model's rate: one STFT window for a causal model; for
         an offline one, a block and its look-ahead (how long a sample can wait)."""
         if self.causal:
-            return 1000.0 * self.dae.model.n_fft / self.sample_rate
+            return 1000.0 * _mask_net(self.dae).n_fft / self.sample_rate
         return 1000.0 * (self.block_seconds + self.context_seconds)
 
-    def _model_state(self, batch: int):
+    def _model_state(self, batch: int) -> MaskStreamState | MaskBlockState:
         """Processing state for audio at the model's rate fed in pieces (see ``offline_state``)."""
         sr = self.sample_rate
-        return self.dae.model.offline_state(
+        return _mask_net(self.dae).offline_state(
             batch, self._min_gain(), block=max(1, int(self.block_seconds * sr)), context=int(self.context_seconds * sr)
         )
 
-    def estimate_noise(self, wave, sample_rate: int | None = None):
+    def estimate_noise(self, wave: ArrayLike, sample_rate: int | None = None) -> AudioNoise | None:
         """The input's noise floor and SNR (``daekit.noise_estimate.AudioNoise``), or None
         when the recording is too short to tell (under two 20 ms frames)."""
         from ..noise_estimate import estimate_audio
@@ -373,7 +317,7 @@ class SpeechEnhancer:
         except ValueError:
             return None
 
-    def _is_clean(self, estimate) -> bool:
+    def _is_clean(self, estimate: AudioNoise | None) -> bool:
         if self.clean_snr_db is None or estimate is None:
             return False
         return estimate.noise_rms == 0.0 or (estimate.snr_db is not None and estimate.snr_db >= self.clean_snr_db)
@@ -383,7 +327,7 @@ class SpeechEnhancer:
 
     # -- offline ---------------------------------------------------------------------------
 
-    def __call__(self, wave, sample_rate: int | None = None) -> np.ndarray:
+    def __call__(self, wave: ArrayLike | torch.Tensor, sample_rate: int | None = None) -> np.ndarray:
         """Enhance a whole recording held in memory.
 
         Args:
@@ -425,7 +369,13 @@ class SpeechEnhancer:
         y = y.astype(np.float32)
         return y[0] if wave.ndim == 1 else y
 
-    def enhance_file(self, in_path, out_path, block_seconds: float = 10.0, progress=None) -> dict:
+    def enhance_file(
+        self,
+        in_path: str | os.PathLike,
+        out_path: str | os.PathLike,
+        block_seconds: float = 10.0,
+        progress: Callable[[int], object] | None = None,
+    ) -> dict[str, Any]:
         """Enhance an audio file of any length, streaming from and to disk (bounded memory).
 
         The output has the input's rate, channels and length; it is written to a temp
@@ -515,7 +465,7 @@ class SpeechStream:
         self._state = (
             enhancer._model_state(self.channels)
             if offline
-            else enhancer.dae.model.stream_state(batch=self.channels, min_gain=enhancer._min_gain())
+            else _mask_net(enhancer.dae).stream_state(batch=self.channels, min_gain=enhancer._min_gain())
         )
         self._skip = self._state.delay  # model outputs that belong to the causal padding
         model_sr = enhancer.sample_rate
@@ -536,7 +486,7 @@ class SpeechStream:
         self._n_out = 0
         self.latency_ms = enhancer.latency_ms + self.resampler_delay_ms
 
-    def _shape_in(self, chunk) -> np.ndarray:
+    def _shape_in(self, chunk: ArrayLike | torch.Tensor) -> np.ndarray:
         chunk = _check_wave(chunk, "the chunk")
         x = chunk[None] if chunk.ndim == 1 else chunk
         if x.shape[0] != self.channels:
@@ -570,7 +520,7 @@ class SpeechStream:
         self._n_out += y.shape[1]
         return y.astype(np.float32)
 
-    def process(self, chunk) -> np.ndarray:
+    def process(self, chunk: ArrayLike | torch.Tensor) -> np.ndarray:
         """Feed a chunk; returns the enhanced samples that are ready (possibly none)."""
         x = self._shape_in(chunk)
         self._n_in += x.shape[1]

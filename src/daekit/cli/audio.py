@@ -6,10 +6,15 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..apps.speech import SpeechEnhancer
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audio = sub.add_parser(
         "audio",
         help="speech enhancement: denoise, train, stream",
@@ -102,10 +107,15 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="only the summary line")
     p.set_defaults(func=cmd_stream)
-    audio.set_defaults(func=lambda args: (audio.print_help(), 2)[1])
+
+    def show_help(args: argparse.Namespace) -> int:
+        audio.print_help()
+        return 2
+
+    audio.set_defaults(func=show_help)
 
 
-def _model_arguments(p, default: str = "speech8k") -> None:
+def _model_arguments(p: argparse.ArgumentParser, default: str = "speech8k") -> None:
     p.add_argument(
         "--model",
         default=default,
@@ -128,10 +138,10 @@ def _model_arguments(p, default: str = "speech8k") -> None:
     )
 
 
-def _enhancer(args):
+def _enhancer(args: argparse.Namespace) -> SpeechEnhancer:
     from ..apps.speech import SpeechEnhancer
 
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if args.attenuation_limit is not None:
         kwargs["attenuation_limit_db"] = args.attenuation_limit
     if args.wet is not None:
@@ -146,7 +156,7 @@ def _enhancer(args):
     return SpeechEnhancer.pretrained(args.model, **kwargs)
 
 
-def _inputs(paths, recursive: bool) -> list[tuple[Path, Path]]:
+def _inputs(paths: Iterable[str | os.PathLike], recursive: bool) -> list[tuple[Path, Path]]:
     """(file, path relative to the output) for every input file."""
     from ..data.audio import AUDIO_SUFFIXES, list_audio_files
 
@@ -164,7 +174,7 @@ def _inputs(paths, recursive: bool) -> list[tuple[Path, Path]]:
     return out
 
 
-def cmd_denoise(args) -> int:
+def cmd_denoise(args: argparse.Namespace) -> int:
     import torch
 
     from ..data.audio import AUDIO_SUFFIXES
@@ -196,7 +206,7 @@ def cmd_denoise(args) -> int:
     return 1 if failed else 0
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
@@ -259,7 +269,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_stream(args) -> int:
+def cmd_stream(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 

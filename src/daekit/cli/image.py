@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    from tqdm import tqdm
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     image = sub.add_parser(
         "image",
         help="image denoising: denoise, train, add-noise, compare, demo",
@@ -113,7 +119,12 @@ def register(sub) -> None:
     p.add_argument("--out", default="runs/image_demo", metavar="DIR", help="where to write image_demo.png")
     p.add_argument("--sigma", type=float, default=25.0, help="noise std on the 0-255 scale")
     p.set_defaults(func=cmd_demo)
-    image.set_defaults(func=lambda args: (image.print_help(), 2)[1])
+
+    def show_help(args: argparse.Namespace) -> int:
+        image.print_help()
+        return 2
+
+    image.set_defaults(func=show_help)
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -141,13 +152,13 @@ def _plan(inputs: list[str], output: str, recursive: bool = False) -> list[tuple
     return pairs
 
 
-def _bar(total: int, quiet: bool, unit: str = "image"):
+def _bar(total: int, quiet: bool, unit: str = "image") -> tqdm[Any]:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit=unit, disable=quiet, dynamic_ncols=True, file=sys.stderr)
 
 
-def _run_each(pairs, work, quiet: bool) -> int:
+def _run_each(pairs: list[tuple[Path, Path]], work: Callable[[Path, Path], None], quiet: bool) -> int:
     """Apply ``work(src, dst)`` to each pair; report failures and go on. Exit 1 if any failed."""
     from .. import cli
 
@@ -173,7 +184,7 @@ def _run_each(pairs, work, quiet: bool) -> int:
 # -- commands ----------------------------------------------------------------------------
 
 
-def cmd_denoise(args) -> int:
+def cmd_denoise(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from ..apps.image import ImageDenoiser
@@ -182,10 +193,10 @@ def cmd_denoise(args) -> int:
     pairs = _plan(args.inputs, args.output, args.recursive)
     cache: dict[str, ImageDenoiser] = {}
 
-    def model_for(arr) -> ImageDenoiser:
+    def model_for(arr: np.ndarray | None) -> ImageDenoiser:
         name = args.model
         if name == "auto":
-            name = "color" if arr.ndim == 3 and arr.shape[2] >= 3 else "gray"
+            name = "color" if arr is not None and arr.ndim == 3 and arr.shape[2] >= 3 else "gray"
         if name not in cache:
             options = {} if args.ensemble is None else {"ensemble": args.ensemble}
             cache[name] = ImageDenoiser.from_pretrained(
@@ -213,7 +224,7 @@ def cmd_denoise(args) -> int:
     return _run_each(pairs, work, args.quiet)
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     from ..apps.image import DEFAULT_MODELS, train_image_denoiser
     from ..train import config_from_args
 
@@ -245,7 +256,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_add_noise(args) -> int:
+def cmd_add_noise(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..data.image import from_float, read_image, to_float, write_image
@@ -267,7 +278,7 @@ def cmd_add_noise(args) -> int:
     return _run_each(pairs, work, args.quiet)
 
 
-def cmd_compare(args) -> int:
+def cmd_compare(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..apps.image import compare_grid
@@ -293,7 +304,7 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     from ..apps.image import demo
 
     demo(args.out, sigma=args.sigma)
