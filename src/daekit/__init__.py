@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 from . import losses, noise
 from .apps.anomaly import DAEDetector
 from .apps.anomaly_stream import StreamDetector
-from .apps.features import DAEClassifier, DAEFeatureExtractor
+from .apps.features import DAEFeatureExtractor
+from .apps.features_classifier import DAEClassifier
 from .apps.image import ImageDenoiser
 from .apps.speech import SpeechEnhancer
 from .dae import DenoisingAutoencoder

@@ -27,214 +27,32 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import inspect
 import os
-import random
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from ..dae import DenoisingAutoencoder
 from ..io import ModelFileError, read_config
 from ..models import create_model
-from ..train import TrainConfig, Trainer
-from .features_stacked import FineTuneNet, layer_noises, pretrain_stack
+from ..train import Trainer
+from .features_contract import (  # noqa: F401  (re-exported: they lived here before the split)
+    _SKLEARN_HINT,
+    SCALINGS,
+    _batched,
+    _Estimator,
+    _output_dtype,
+    _private_rng,
+    _safe_equal,
+    _sklearn,
+)
+from .features_stacked import NoiseSpec, layer_noises, pretrain_stack
 
-__all__ = ["DAEFeatureExtractor", "DAEClassifier"]
-
-SCALINGS = ("minmax", "standard", "none")
-_SKLEARN_HINT = "pip install 'daekit[sklearn]'"
-
-
-def _sklearn(who_needs: str = "DAEFeatureExtractor and DAEClassifier need"):
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        raise ImportError(f"{who_needs} scikit-learn: {_SKLEARN_HINT}.") from None
-
-
-# --------------------------------------------------------------------------- the contract
-
-
-class _Estimator:
-    """scikit-learn's estimator contract without importing scikit-learn.
-
-    Constructor arguments are stored unchanged and read back by ``get_params``;
-    ``set_params`` validates names only (values are checked in ``fit``, as scikit-learn
-    asks).
-    """
-
-    _estimator_type: str | None = None
-
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        return sorted(p for p in inspect.signature(cls.__init__).parameters if p != "self")
-
-    def get_params(self, deep: bool = True) -> dict:
-        """The constructor arguments (``deep`` is accepted; there are no sub-estimators)."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params) -> _Estimator:
-        """Set constructor arguments by name; returns self."""
-        valid = self._get_param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(
-                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. Valid parameters are: {valid!r}."
-                )
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
-        changed = []
-        for name, value in self.get_params().items():
-            default = defaults.get(name)
-            same = value is default or (type(value) is type(default) and _safe_equal(value, default))
-            if not same:
-                changed.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "n_features_in_")
-
-    def _base_tags(self):
-        _sklearn()
-        from sklearn.utils import InputTags, Tags, TargetTags
-
-        return Tags(
-            estimator_type=self._estimator_type,
-            target_tags=TargetTags(required=False),
-            input_tags=InputTags(two_d_array=True, allow_nan=False, sparse=False),
-        )
-
-    # -- shared pieces of fit / transform ---------------------------------------------
-
-    def _validate(self, X, *, reset: bool):
-        """Check X the scikit-learn way: 2-D, numeric, finite, non-empty, right width."""
-        _sklearn()
-        from sklearn.utils.validation import check_is_fitted, validate_data
-
-        if not reset:
-            check_is_fitted(self)
-        try:
-            return validate_data(
-                self, X, reset=reset, dtype=(np.float64, np.float32), ensure_all_finite=True, ensure_min_samples=1
-            )
-        except ValueError as e:
-            text = str(e)
-            if "NaN" in text or "infinity" in text:
-                raise ValueError(
-                    f"X contains NaN or infinity; {type(self).__name__} needs finite numbers "
-                    f"(impute or drop those values first). ({text})"
-                ) from None
-            raise
-
-    def _check_params(self) -> None:
-        sizes = self.hidden_sizes
-        if isinstance(sizes, (int, np.integer)):
-            sizes = (sizes,)
-        if (
-            not isinstance(sizes, (list, tuple))
-            or not sizes
-            or not all(isinstance(h, (int, np.integer)) and h > 0 for h in sizes)
-        ):
-            raise ValueError(f"hidden_sizes={self.hidden_sizes!r} must be a non-empty sequence of positive integers.")
-        if self.scaling not in SCALINGS:
-            raise ValueError(f"scaling={self.scaling!r} is not valid: use one of {', '.join(SCALINGS)}.")
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer.")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr={self.lr!r} must be a positive number.")
-        layer_noises(self.noise, len(sizes))  # raises on a bad spec or count
-
-    def _loss_name(self) -> str:
-        if self.loss == "auto":
-            return "bce" if self.scaling == "minmax" else "mse"
-        if self.loss not in ("bce", "mse", "l1"):
-            raise ValueError(f"loss={self.loss!r} is not valid: use 'auto', 'bce', 'mse' or 'l1'.")
-        return self.loss
-
-    def _hidden(self) -> tuple[int, ...]:
-        sizes = self.hidden_sizes
-        return (int(sizes),) if isinstance(sizes, (int, np.integer)) else tuple(int(h) for h in sizes)
-
-    def _fit_scaling(self, X: np.ndarray) -> None:
-        # Global min/max (not per feature): a pixel that is always dark in training must not
-        # blow up at test time, and [0, 1] data is what BCE and masking noise assume.
-        if self.scaling == "minmax":
-            lo, hi = float(X.min()), float(X.max())
-            self.scale_offset_ = np.full(X.shape[1], lo)
-            self.scale_ = np.full(X.shape[1], hi - lo if hi > lo else 1.0)
-        elif self.scaling == "standard":
-            std = X.std(axis=0)
-            self.scale_offset_, self.scale_ = X.mean(axis=0), np.where(std > 0, std, 1.0)
-        else:
-            self.scale_offset_, self.scale_ = np.zeros(X.shape[1]), np.ones(X.shape[1])
-
-    def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
-        scaled = (np.asarray(X, dtype=np.float64) - self.scale_offset_) / self.scale_
-        return torch.tensor(scaled, dtype=torch.float32)
-
-    def _train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(
-            epochs=int(self.epochs),
-            max_steps=self.max_steps,
-            batch_size=int(self.batch_size),
-            lr=float(self.lr),
-            weight_decay=float(self.weight_decay),
-            seed=seed,
-            device=self.device,
-            quiet=not self.verbose,
-            tensorboard=False,
-            out_dir=None,
-        )
-
-    def _seed(self) -> int:
-        _sklearn()
-        from sklearn.utils import check_random_state
-
-        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
-
-
-def _safe_equal(a, b) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:
-        return False
-
-
-@contextlib.contextmanager
-def _private_rng(num_threads: int | None):
-    """Train without disturbing the caller: the Trainer seeds the global torch, numpy and
-    random generators, so their states (and torch's thread count) are put back after."""
-    np_state, py_state = np.random.get_state(), random.getstate()
-    threads = torch.get_num_threads()
-    if num_threads:
-        torch.set_num_threads(int(num_threads))
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        np.random.set_state(np_state)
-        random.setstate(py_state)
-        torch.set_num_threads(threads)
-
-
-def _batched(fn, x: torch.Tensor, size: int = 2048) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([fn(chunk) for chunk in x.split(size)]) if len(x) else fn(x)
-
-
-def _output_dtype(X: np.ndarray):
-    return X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-
+__all__ = ["DAEFeatureExtractor", "DAEClassifier"]  # noqa: F822  (DAEClassifier: lazy, see __getattr__)
 
 # --------------------------------------------------------------------------- transformer
 
@@ -291,7 +109,7 @@ class DAEFeatureExtractor(_Estimator):
         hidden_sizes: Sequence[int] = (1000,),
         activation: str = "sigmoid",
         tied: bool = True,
-        noise="masking:0.25",
+        noise: NoiseSpec = "masking:0.25",
         model: str = "mlp",
         image_shape: Sequence[int] | None = None,
         layerwise: bool = True,
@@ -306,7 +124,7 @@ class DAEFeatureExtractor(_Estimator):
         device: str = "cpu",
         num_threads: int | None = None,
         verbose: bool = False,
-    ):
+    ) -> None:
         self.hidden_sizes = hidden_sizes
         self.activation = activation
         self.tied = tied
@@ -326,7 +144,7 @@ class DAEFeatureExtractor(_Estimator):
         self.num_threads = num_threads
         self.verbose = verbose
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = self._base_tags()
         from sklearn.utils import TransformerTags
 
@@ -353,7 +171,7 @@ class DAEFeatureExtractor(_Estimator):
             )
         return chw
 
-    def fit(self, X, y=None) -> DAEFeatureExtractor:
+    def fit(self, X: ArrayLike, y: Any = None) -> DAEFeatureExtractor:
         """Learn the features from X alone (``y`` is ignored: the learning is unsupervised).
 
         Args:
@@ -432,7 +250,7 @@ class DAEFeatureExtractor(_Estimator):
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.dae_.model.encode(self._model_input(x)).flatten(1)
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """The learned features of X (clean input, no noise).
 
         Args:
@@ -446,11 +264,11 @@ class DAEFeatureExtractor(_Estimator):
             z = _batched(self._encode, self._to_tensor(X))
         return z.numpy().astype(_output_dtype(X))
 
-    def fit_transform(self, X, y=None) -> np.ndarray:
+    def fit_transform(self, X: ArrayLike, y: Any = None) -> np.ndarray:
         """``fit(X).transform(X)``."""
         return self.fit(X, y).transform(X)
 
-    def inverse_transform(self, X) -> np.ndarray:
+    def inverse_transform(self, X: ArrayLike) -> np.ndarray:
         """Decode features back to the input space (the autoencoder's reconstruction).
 
         Args:
@@ -475,10 +293,10 @@ class DAEFeatureExtractor(_Estimator):
         if self.model == "conv2d":  # the decoder works at the padded size: crop back
             _, h, w = self._image_chw(self.n_features_in_)
             x_hat = x_hat[..., :h, :w]
-        x_hat = x_hat.reshape(len(Z), -1).double().numpy()
-        return (x_hat * self.scale_ + self.scale_offset_).astype(_output_dtype(Z))
+        recon = x_hat.reshape(len(Z), -1).double().numpy()
+        return (recon * self.scale_ + self.scale_offset_).astype(_output_dtype(Z))
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+    def get_feature_names_out(self, input_features: Sequence[str] | np.ndarray | None = None) -> np.ndarray:
         """Names of the features: ``daefeatureextractor0``, ``daefeatureextractor1``, ...
 
         Args:
@@ -574,7 +392,8 @@ class DAEFeatureExtractor(_Estimator):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self)
-        model = self.dae_.model
+        # A ConvAutoencoder2d or a DenseAutoencoder: their first layers have different names.
+        model: Any = self.dae_.model
         if self.model == "conv2d":
             weight = model.stem[0].weight.detach()
             return weight[:, 0].numpy() if weight.shape[1] == 1 else weight.numpy()
@@ -583,201 +402,11 @@ class DAEFeatureExtractor(_Estimator):
         return weight.reshape(-1, h, w) if c == 1 else weight.reshape(-1, c, h, w)
 
 
-# --------------------------------------------------------------------------- classifier
+def __getattr__(name: str) -> Any:
+    # DAEClassifier lives in features_classifier, which builds on DAEFeatureExtractor;
+    # it is re-exported lazily (PEP 562) so the two modules do not import each other.
+    if name == "DAEClassifier":
+        from .features_classifier import DAEClassifier
 
-
-class DAEClassifier(_Estimator):
-    """A stacked denoising autoencoder fine-tuned as a classifier (Vincent et al. 2010).
-
-    ``fit(X, y)`` pretrains the encoder greedily without labels (each layer a DAE on the
-    clean codes of the layer below), puts a softmax layer on the top code and fine-tunes
-    the whole network with cross-entropy. ``pretrain=False`` skips the pretraining: the
-    same network and fine-tuning from random initialisation.
-
-    Args:
-        hidden_sizes: layer widths, bottom to top.
-        activation, tied, noise, scaling, loss: as in ``DAEFeatureExtractor``.
-        pretrain: greedy layer-wise pretraining before fine-tuning.
-        pretrain_epochs: pretraining passes per layer.
-        epochs: fine-tuning passes.
-        finetune_lr: learning rate of fine-tuning (None: ``lr``).
-        dropout: dropout on the top code during fine-tuning.
-        batch_size, lr, weight_decay, max_steps, random_state, device, num_threads,
-        verbose: as in ``DAEFeatureExtractor`` (``max_steps`` caps each phase).
-
-    Attributes:
-        classes_: the class labels. net_: the ``FineTuneNet``. n_features_in_.
-
-    Shape:
-        X: ``(N, F)``, y: ``(N,)`` → ``predict``: ``(N,)``; ``predict_proba``: ``(N, n_classes)``.
-
-    Example:
-        >>> clf = DAEClassifier(hidden_sizes=(500, 500)).fit(X_train, y_train)   # doctest: +SKIP
-        >>> clf.score(X_test, y_test)                                             # doctest: +SKIP
-    """
-
-    _estimator_type = "classifier"
-
-    def __init__(
-        self,
-        hidden_sizes: Sequence[int] = (1000, 1000),
-        activation: str = "sigmoid",
-        tied: bool = True,
-        noise="masking:0.25",
-        pretrain: bool = True,
-        loss: str = "auto",
-        scaling: str = "minmax",
-        pretrain_epochs: int = 30,
-        epochs: int = 30,
-        max_steps: int | None = None,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        finetune_lr: float | None = None,
-        weight_decay: float = 0.0,
-        dropout: float = 0.0,
-        random_state: int | None = None,
-        device: str = "cpu",
-        num_threads: int | None = None,
-        verbose: bool = False,
-    ):
-        self.hidden_sizes = hidden_sizes
-        self.activation = activation
-        self.tied = tied
-        self.noise = noise
-        self.pretrain = pretrain
-        self.loss = loss
-        self.scaling = scaling
-        self.pretrain_epochs = pretrain_epochs
-        self.epochs = epochs
-        self.max_steps = max_steps
-        self.batch_size = batch_size
-        self.lr = lr
-        self.finetune_lr = finetune_lr
-        self.weight_decay = weight_decay
-        self.dropout = dropout
-        self.random_state = random_state
-        self.device = device
-        self.num_threads = num_threads
-        self.verbose = verbose
-
-    def __sklearn_tags__(self):
-        tags = self._base_tags()
-        from sklearn.utils import ClassifierTags
-
-        tags.target_tags.required = True
-        tags.classifier_tags = ClassifierTags(multi_class=True, multi_label=False)
-        return tags
-
-    def fit(self, X, y, pretrained: DAEFeatureExtractor | None = None) -> DAEClassifier:
-        """Pretrain (unless ``pretrain=False``), then fine-tune on the labels.
-
-        Args:
-            X: array-like ``(N, F)``.
-            y: class labels ``(N,)`` (any hashable labels).
-            pretrained: a fitted dense ``DAEFeatureExtractor`` (e.g. pretrained on more,
-                unlabelled data) whose network starts the fine-tuning instead of
-                pretraining here; its scaling is used too. A copy is fine-tuned.
-
-        Returns:
-            self.
-        """
-        _sklearn()
-        from sklearn.utils.multiclass import check_classification_targets
-        from sklearn.utils.validation import validate_data
-
-        self._check_params()
-        if not isinstance(self.pretrain_epochs, (int, np.integer)) or self.pretrain_epochs < 1:
-            raise ValueError(f"pretrain_epochs={self.pretrain_epochs!r} must be a positive integer.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout={self.dropout!r} must lie in [0, 1).")
-        try:
-            X, y = validate_data(self, X, y, reset=True, dtype=(np.float64, np.float32), ensure_all_finite=True)
-        except ValueError as e:
-            if "NaN" in str(e) or "infinity" in str(e):
-                raise ValueError(
-                    f"X contains NaN or infinity; {type(self).__name__} needs finite numbers "
-                    f"(impute or drop those values first). ({e})"
-                ) from None
-            raise
-        check_classification_targets(y)
-        self.classes_, y_index = np.unique(y, return_inverse=True)
-        loss = self._loss_name()
-        if pretrained is not None:
-            self._check_pretrained(pretrained, X.shape[1])
-            self.scale_offset_, self.scale_ = pretrained.scale_offset_, pretrained.scale_
-        else:
-            self._fit_scaling(X)
-        x = self._to_tensor(X)
-        targets = torch.as_tensor(y_index.reshape(-1), dtype=torch.long)
-        seed = self._seed()
-        out_act = "sigmoid" if loss == "bce" else "identity"
-        self.history_ = []
-        with _private_rng(self.num_threads):
-            base = self._train_config(seed)
-            if pretrained is not None:
-                net = copy.deepcopy(pretrained.dae_.model)
-            elif self.pretrain:
-                net = pretrain_stack(
-                    x,
-                    self._hidden(),
-                    activation=self.activation,
-                    tied=bool(self.tied),
-                    noise=self.noise,
-                    input_loss=loss,
-                    config=base.replace(epochs=int(self.pretrain_epochs)),
-                    histories=self.history_,
-                )
-            else:
-                torch.manual_seed(seed)
-                net = create_model(
-                    "mlp",
-                    in_features=X.shape[1],
-                    hidden_sizes=self._hidden(),
-                    activation=self.activation,
-                    latent_activation=self.activation,
-                    output_activation=out_act,
-                    tied=bool(self.tied),
-                )
-            # The softmax layer's initial weights come from their own seed, so pretrained
-            # and random-init runs start their heads identically.
-            torch.manual_seed(seed + 10_000)
-            model = FineTuneNet(net, n_classes=len(self.classes_), dropout=float(self.dropout))
-            finetune = base.replace(lr=float(self.finetune_lr or self.lr), seed=seed + 10_000)
-            self.history_.append(Trainer(model, finetune).fit(torch.utils.data.TensorDataset(x, targets)).history)
-        self.net_ = model.cpu().eval()
-        return self
-
-    def _check_pretrained(self, pretrained, n_features: int) -> None:
-        if not isinstance(pretrained, DAEFeatureExtractor) or not hasattr(pretrained, "dae_"):
-            raise ValueError("pretrained must be a fitted DAEFeatureExtractor.")
-        if pretrained.model != "mlp" or pretrained.n_features_in_ != n_features:
-            raise ValueError(
-                f"pretrained must be a dense ('mlp') extractor fitted on {n_features} features, "
-                f"not a {pretrained.model!r} one on {pretrained.n_features_in_}."
-            )
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes_``."""
-        X = self._validate(X, reset=False)
-        with _private_rng(self.num_threads):
-            logits = _batched(self.net_.logits, self._to_tensor(X))
-        return torch.softmax(logits.double(), dim=1).numpy()
-
-    def predict(self, X) -> np.ndarray:
-        """The most probable class of each row."""
-        proba = self.predict_proba(X)  # first: it raises NotFittedError on an unfitted model
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def score(self, X, y, sample_weight=None) -> float:
-        """Mean accuracy on ``(X, y)``."""
-        from sklearn.metrics import accuracy_score
-
-        return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
-
-    def encode(self, X) -> np.ndarray:
-        """The fine-tuned top code of X (features for another model). Not called
-        ``transform`` so that scikit-learn does not take the classifier for a transformer."""
-        X = self._validate(X, reset=False)
-        with _private_rng(self.num_threads):
-            z = _batched(self.net_.autoencoder.encode, self._to_tensor(X))
-        return z.numpy().astype(_output_dtype(X))
+        return DAEClassifier
+    raise AttributeError(f"module 'daekit.apps.features' has no attribute '{name}'")

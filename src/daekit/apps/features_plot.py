@@ -6,6 +6,7 @@ module loads without them. PNGs are written atomically.
 
 Example:
     >>> import numpy as np
+from numpy.typing import ArrayLike
     >>> from daekit.apps.features_plot import filter_grid
     >>> filter_grid(np.random.default_rng(0).random((6, 4, 4))).shape
     (11, 16)
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .features import _sklearn
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["filter_grid", "plot_filters", "plot_codes"]
 
 
-def _figure_tools():
+def _figure_tools() -> tuple[Any, Any]:
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -94,7 +96,7 @@ def plot_filters(
 
 def plot_codes(
     codes: np.ndarray,
-    labels,
+    labels: ArrayLike,
     path: str | os.PathLike,
     method: str = "pca",
     title: str | None = None,
@@ -156,7 +158,7 @@ def plot_codes(
     return _save_figure(fig, canvas, path)
 
 
-def _save_figure(fig, canvas, path: str | os.PathLike) -> Path:
+def _save_figure(fig: Any, canvas: Any, path: str | os.PathLike) -> Path:
     import io
 
     from ..io import atomic_write_bytes

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -35,8 +36,11 @@ from ..train import TrainConfig, Trainer
 
 __all__ = ["pretrain_stack", "stack_layers", "layer_noises", "FineTuneNet"]
 
+# One noise for every layer, or one per layer: a process or a CLI spec such as "masking:0.25".
+NoiseSpec = str | noise_lib.Noise | Sequence[str | noise_lib.Noise]
 
-def layer_noises(noise, n_layers: int) -> list:
+
+def layer_noises(noise: NoiseSpec, n_layers: int) -> list[noise_lib.Noise]:
     """One noise per layer: a single noise (or spec) is used for every layer; a list or
     tuple must have one entry per layer."""
     if isinstance(noise, (list, tuple)):
@@ -62,10 +66,10 @@ def pretrain_stack(
     *,
     activation: str = "sigmoid",
     tied: bool = True,
-    noise="masking:0.25",
+    noise: NoiseSpec = "masking:0.25",
     input_loss: str = "bce",
     config: TrainConfig | None = None,
-    histories: list | None = None,
+    histories: list[Any] | None = None,
 ) -> DenseAutoencoder:
     """Greedy layer-wise pretraining of a stack of denoising autoencoders.
 

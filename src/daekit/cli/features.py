@@ -15,11 +15,15 @@ from __future__ import annotations
 import argparse
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from ..apps.features import DAEFeatureExtractor
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser(
         "features",
         help="learn features with a (stacked) DAE; transform; plot filters",
@@ -114,12 +118,12 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_map)
 
 
-def _usage(parser) -> int:
+def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2
 
 
-def _add_input(p) -> None:
+def _add_input(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="X", help="rows to use: .npy, .npz or .csv (image stacks are flattened)")
     p.add_argument("--key", default=None, help="which array of an .npz to read (default: X, or its only array)")
 
@@ -164,13 +168,13 @@ def read_labels(path: str, key: str | None, n_rows: int) -> np.ndarray:
     return y
 
 
-def _load_extractor(folder: str):
+def _load_extractor(folder: str) -> DAEFeatureExtractor:
     from ..apps.features import DAEFeatureExtractor
 
     return DAEFeatureExtractor.load(folder)
 
 
-def _check_width(X: np.ndarray, extractor, source: str) -> None:
+def _check_width(X: np.ndarray, extractor: DAEFeatureExtractor, source: str) -> None:
     if X.shape[1] != extractor.n_features_in_:
         raise ValueError(
             f"{source}: rows have {X.shape[1]} value{'s' if X.shape[1] != 1 else ''} but the model "
@@ -178,7 +182,7 @@ def _check_width(X: np.ndarray, extractor, source: str) -> None:
         )
 
 
-def _positive(value, name: str) -> None:
+def _positive(value: int | None, name: str) -> None:
     if value is not None and value < 1:
         raise ValueError(f"{name} must be at least 1, not {value}.")
 
@@ -186,7 +190,7 @@ def _positive(value, name: str) -> None:
 # -- commands --------------------------------------------------------------------------------
 
 
-def cmd_fit(args) -> int:
+def cmd_fit(args: argparse.Namespace) -> int:
     from ..apps.features import DAEFeatureExtractor
     from ..apps.features_plot import plot_codes
 
@@ -237,7 +241,7 @@ def cmd_fit(args) -> int:
     return 0
 
 
-def cmd_transform(args) -> int:
+def cmd_transform(args: argparse.Namespace) -> int:
     from ..io import atomic_write_bytes
 
     if not args.output.lower().endswith(".npy"):
@@ -253,7 +257,7 @@ def cmd_transform(args) -> int:
     return 0
 
 
-def cmd_filters(args) -> int:
+def cmd_filters(args: argparse.Namespace) -> int:
     from ..apps.features_plot import plot_filters
 
     _positive(args.count, "--count")
@@ -263,7 +267,7 @@ def cmd_filters(args) -> int:
     return 0
 
 
-def cmd_map(args) -> int:
+def cmd_map(args: argparse.Namespace) -> int:
     from ..apps.features_plot import plot_codes
 
     _positive(args.max_points, "--max-points")
