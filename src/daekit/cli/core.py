@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "info",
         help="describe a model folder",
@@ -88,7 +89,7 @@ def register(sub) -> None:
 # -- info ------------------------------------------------------------------------------
 
 
-def cmd_info(args) -> int:
+def cmd_info(args: argparse.Namespace) -> int:
     from ..io import WEIGHTS_NAME, read_config, read_model_folder
 
     config = read_config(args.model)
@@ -116,7 +117,7 @@ def cmd_info(args) -> int:
     return 0
 
 
-def _describe_noise(cfg) -> str:
+def _describe_noise(cfg: dict[str, Any] | None) -> str:
     from .. import noise
 
     return repr(noise.from_config(cfg)) if cfg else "none"
@@ -125,7 +126,7 @@ def _describe_noise(cfg) -> str:
 # -- train / denoise on arrays ---------------------------------------------------------
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     from .. import DenoisingAutoencoder, create_model
     from .. import noise as noise_lib
     from ..data import fit_standardizer, load_array, standardize
@@ -172,7 +173,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_denoise(args) -> int:
+def cmd_denoise(args: argparse.Namespace) -> int:
     from .. import DenoisingAutoencoder
     from ..data import load_array, save_array, standardize, unstandardize
     from ..data.arrays import check_array
@@ -198,7 +199,7 @@ def cmd_denoise(args) -> int:
 # -- export ----------------------------------------------------------------------------
 
 
-def cmd_export(args) -> int:
+def cmd_export(args: argparse.Namespace) -> int:
     from ..export import export_model_folder
 
     info = export_model_folder(args.model, args.onnx, check=not args.no_check)
@@ -212,7 +213,7 @@ def cmd_export(args) -> int:
 # -- demo ------------------------------------------------------------------------------
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import digits_demo
 
     digits_demo(args.out, steps=args.steps, quiet=args.quiet)

@@ -108,7 +108,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         Image.MAX_IMAGE_PIXELS = old_limit
 
 
-def _to_array(im: PILImage, path: Path) -> np.ndarray:
+def _to_array(im: PILImage, path: Path | str) -> np.ndarray:
+    # path only names the source in messages: a file, or e.g. "the uploaded image".
     mode = im.mode
     if mode == "1":
         im = im.convert("L")

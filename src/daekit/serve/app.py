@@ -14,6 +14,7 @@ when none of that kind is loaded, 404 for an unknown name), take a job slot (503
 import logging
 import time
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -358,7 +359,7 @@ def _match_columns(X, columns, det):
     return X
 
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/json": {"example": {"detail": "one sentence"}}}}
     for code, text in [
         (400, "broken, truncated or lying upload"),

@@ -97,8 +97,8 @@ def decode_image(data: bytes, limits: Limits) -> np.ndarray:
             raise ClientError(400, f"the image is {w}×{h} pixels; at least 2×2 is needed.")
         try:
             im.load()
-            im = ImageOps.exif_transpose(im)
-            return _to_array(im, "the uploaded image")
+            upright = ImageOps.exif_transpose(im)
+            return _to_array(upright, "the uploaded image")
         except ValueError as e:
             raise ClientError(415, str(e)) from None
         except Exception as e:  # truncated or corrupt pixel data
@@ -266,7 +266,7 @@ def parse_table(data: bytes, kind: str, limits: Limits) -> tuple[np.ndarray, lis
     return X, [str(c) for c in columns], index
 
 
-def _json_rows(text: str):
+def _json_rows(text: str) -> tuple[list[list[float]], list[str] | None]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
@@ -307,7 +307,7 @@ def _is_number(cell: str) -> bool:
         return False
 
 
-def _csv_rows(text: str, limits: Limits):
+def _csv_rows(text: str, limits: Limits) -> tuple[list[list[float]], list[str] | None, list[str] | None]:
     first = text.lstrip().split("\n", 1)[0]
     delimiter = "," if "," in first else ";" if ";" in first else "\t" if "\t" in first else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)

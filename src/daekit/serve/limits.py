@@ -13,10 +13,19 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import Any
 
 __all__ = ["Limits", "BodyLimit", "JobGate", "Busy", "ClientError"]
+
+# The ASGI callables, spelled out (starlette.types holds the same, but starlette is optional).
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ class Limits:
     max_concurrent: int = 2
     retry_after_s: int = 1
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name, value in asdict(self).items():
             if not value > 0:
                 raise ValueError(f"the serve limit {name}={value!r} must be positive.")
@@ -57,7 +66,7 @@ class Limits:
 class ClientError(Exception):
     """A request the server refuses: an HTTP status and one sentence saying why."""
 
-    def __init__(self, status: int, message: str, headers: dict | None = None):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.headers = status, message, dict(headers or {})
 
@@ -65,7 +74,7 @@ class ClientError(Exception):
 class Busy(ClientError):
     """All job slots are taken."""
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Limits) -> None:
         super().__init__(
             503,
             f"the server is busy: {limits.max_concurrent} job(s) are already running; "
@@ -77,13 +86,13 @@ class Busy(ClientError):
 class JobGate:
     """A non-blocking counting semaphore: ``with gate.slot(): ...`` or :class:`Busy`."""
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self._lock = threading.Lock()
         self.running = 0
 
     @contextmanager
-    def slot(self):
+    def slot(self) -> Iterator[None]:
         with self._lock:
             if self.running >= self.limits.max_concurrent:
                 raise Busy(self.limits)
@@ -102,10 +111,15 @@ class BodyLimit:
     application never parses (or spools to disk) more than the limit.
     """
 
-    def __init__(self, app, max_bytes: int):
+    # create_app sets these to the wrapped FastAPI app and its state, so that tests and the
+    # CLI reach the registry through either object.
+    state: Any
+    fastapi: Any
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
@@ -116,7 +130,8 @@ class BodyLimit:
                     return await self._refuse(send, int(declared))
             except ValueError:
                 return await _send_json(send, 400, {"detail": "the Content-Length header is not a number."})
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -131,7 +146,7 @@ class BodyLimit:
         body = b"".join(chunks)
         delivered = False
 
-        async def replay():
+        async def replay() -> Message:
             nonlocal delivered
             if delivered:
                 return await receive()  # only a disconnect can follow
@@ -140,13 +155,13 @@ class BodyLimit:
 
         return await self.app(scope, replay, send)
 
-    async def _refuse(self, send, declared):
+    async def _refuse(self, send: Send, declared: int | None) -> None:
         mb = self.max_bytes / 1e6
         said = f" ({declared / 1e6:.1f} MB)" if declared is not None else ""
         await _send_json(send, 413, {"detail": f"the upload{said} is over the limit of {mb:g} MB."})
 
 
-async def _send_json(send, status: int, payload: dict, headers: dict | None = None) -> None:
+async def _send_json(send: Send, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
     body = json.dumps(payload).encode()
     raw = [
         (b"content-type", b"application/json"),

@@ -10,40 +10,47 @@ ever picks among them, it never passes a path.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..io import ModelFileError, bundled_models, read_config
+
+if TYPE_CHECKING:
+    from ..apps.anomaly import DAEDetector
+    from ..apps.image import ImageDenoiser
+    from ..apps.speech import SpeechEnhancer
 
 __all__ = ["ModelRegistry", "LoadedModel", "LOADERS", "KINDS", "parse_model_specs", "shipped_models"]
 
 
-def _load_image(path):
+def _load_image(path: str | os.PathLike) -> ImageDenoiser:
     from ..apps.image import ImageDenoiser
 
     return ImageDenoiser.from_pretrained(path)
 
 
-def _load_speech(path):
+def _load_speech(path: str | os.PathLike) -> SpeechEnhancer:
     from ..apps.speech import SpeechEnhancer
 
     return SpeechEnhancer.from_pretrained(path)
 
 
-def _load_detector(path):
+def _load_detector(path: str | os.PathLike) -> DAEDetector:
     from ..apps.anomaly import DAEDetector
 
     return DAEDetector.load(path)
 
 
-def _image_facts(m) -> dict:
+def _image_facts(m: ImageDenoiser) -> dict[str, Any]:
     return {"channels": m.channels, "tile": m.tile}
 
 
-def _speech_facts(m) -> dict:
+def _speech_facts(m: SpeechEnhancer) -> dict[str, Any]:
     return {"sample_rate": m.sample_rate, "latency_ms": round(m.latency_ms, 2)}
 
 
-def _detector_facts(m) -> dict:
+def _detector_facts(m: DAEDetector) -> dict[str, Any]:
     return {
         "n_features": int(m.n_features_in_),
         "window": m.window,
@@ -54,13 +61,13 @@ def _detector_facts(m) -> dict:
 
 # One small call per model at start, so the first client does not pay for lazy imports
 # (scipy's resampler) and first-call allocations: about 3 s for a speech model.
-def _warm_image(m):
+def _warm_image(m: ImageDenoiser) -> None:
     import numpy as np
 
     m(np.zeros((32, 32, 3) if m.channels == 3 else (32, 32), np.uint8), sigma=10.0)
 
 
-def _warm_speech(m):
+def _warm_speech(m: SpeechEnhancer) -> None:
     import numpy as np
 
     # Noise, not silence: the enhancer returns a recording it measures as clean (silence
@@ -70,7 +77,8 @@ def _warm_speech(m):
 
 
 #: config class -> (kind, loader, facts shown by /v1/models, warm-up call)
-LOADERS = {
+# Loosely typed on purpose: each row's loader, facts and warm-up take that row's class only.
+LOADERS: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], dict[str, Any]], Callable[[Any], None] | None]] = {
     "ImageDenoiser": ("image", _load_image, _image_facts, _warm_image),
     "SpeechEnhancer": ("audio", _load_speech, _speech_facts, _warm_speech),
     "DAEDetector": ("anomaly", _load_detector, _detector_facts, None),
@@ -89,9 +97,9 @@ class LoadedModel:
     kind: str
     cls: str
     model: object = field(repr=False)
-    facts: dict = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "class": self.cls, **self.facts}
 
 
