@@ -33,7 +33,9 @@ import contextlib
 import math
 import os
 import random
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,12 +44,18 @@ from ..dae import DenoisingAutoencoder
 from ..io import ModelFileError, read_model_folder, write_model_folder
 from ..models import create_model
 from ..train import TrainConfig, Trainer
-from .anomaly_windows import fold_to_steps, make_windows, trailing_mean, window_starts
+from .anomaly_prep import MODELS as _MODELS  # noqa: F401  # re-exported: this module's name before the split
+from .anomaly_prep import SCALERS as _SCALERS  # noqa: F401  # re-exported, as above
+from .anomaly_prep import SLOW_AUTOCORR as _SLOW_AUTOCORR  # noqa: F401  # re-exported, as above
+from .anomaly_prep import as_array, check_params, detrend_channels, fit_scaler, member_inputs, scaler_names
+from .anomaly_prep import is_real as _is_real  # noqa: F401  # re-exported, as above
+from .anomaly_prep import not_fitted as _not_fitted
+from .anomaly_prep import slow_channels as _slow_channels
+from .anomaly_score import fit_latent, fit_threshold, latent_score, member_errors, threads
+from .anomaly_score import one_thread as _one_thread  # noqa: F401  # re-exported, as above
+from .anomaly_windows import fold_to_steps, window_starts
 
 __all__ = ["DAEDetector"]
-
-_SCALERS = ("minmax", "robust", "standard", "none")
-_MODELS = ("mlp", "conv1d")
 
 
 class DAEDetector:
@@ -105,6 +113,8 @@ class DAEDetector:
         constant_features_: indices of columns that were constant in ``fit``.
         slow_channels_: indices of the channels ``detrend`` replaces (empty without it).
         members_: the fitted ``DenoisingAutoencoder`` instances.
+        feature_names_: the column names the data had (the CLI records its file's
+            header; saved with the detector); empty when fitted on an unnamed array.
 
     Shape:
         tables: X ``(N, F)`` → scores ``(N,)``; series: X ``(T, C)`` or ``(T,)`` →
@@ -118,29 +128,47 @@ class DAEDetector:
         1.0
     """
 
+    # Fitted attributes: set by fit (or load), absent before, as scikit-learn expects.
+    n_features_in_: int
+    feature_names_: list[str]
+    constant_features_: list[int]
+    slow_channels_: list[int]
+    member_scalers_: list[str]
+    scale_min_: np.ndarray
+    scale_span_: np.ndarray
+    members_: list[DenoisingAutoencoder]
+    member_scale_: list[float]
+    latent_mean_: list[np.ndarray]
+    latent_precision_: list[np.ndarray]
+    latent_scale_: list[float]
+    decision_scores_: np.ndarray
+    threshold_: float
+    labels_: np.ndarray
+    score_range_: tuple[float, ...]
+
     def __init__(
         self,
-        contamination=0.1,
-        threshold="contamination",
-        threshold_k=3.0,
-        window=None,
-        stride=1,
-        model="mlp",
-        hidden_sizes=None,
-        noise="gaussian",
-        noise_level=0.1,
-        scaler="auto",
-        n_estimators=4,
-        latent_weight=4.0,
-        epochs=None,
-        batch_size=256,
-        lr="auto",
-        score_draws=0,
-        device="cpu",
-        random_state=None,
-        verbose=False,
-        detrend=None,
-    ):
+        contamination: float = 0.1,
+        threshold: str | float = "contamination",
+        threshold_k: float = 3.0,
+        window: int | None = None,
+        stride: int = 1,
+        model: str = "mlp",
+        hidden_sizes: Sequence[int] | None = None,
+        noise: str = "gaussian",
+        noise_level: float = 0.1,
+        scaler: str | Sequence[str] = "auto",
+        n_estimators: int = 4,
+        latent_weight: float = 4.0,
+        epochs: float | None = None,
+        batch_size: int = 256,
+        lr: float | str = "auto",
+        score_draws: int = 0,
+        device: str = "cpu",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
+        detrend: int | None = None,
+    ) -> None:
         self.contamination = contamination
         self.threshold = threshold
         self.threshold_k = threshold_k
@@ -164,11 +192,11 @@ class DAEDetector:
 
     # -- scikit-learn plumbing (no sklearn import: daekit must load without it) ----------
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor arguments, as scikit-learn's ``clone`` expects."""
         return {name: getattr(self, name) for name in _PARAM_NAMES}
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> DAEDetector:
         """Set constructor arguments; unknown names raise ``ValueError``."""
         for name, value in params.items():
             if name not in _PARAM_NAMES:
@@ -176,11 +204,11 @@ class DAEDetector:
             setattr(self, name, value)
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != _DEFAULTS[k]]
         return f"DAEDetector({', '.join(changed)})"
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         from sklearn.utils import InputTags, Tags, TargetTags
 
         return Tags(
@@ -190,12 +218,12 @@ class DAEDetector:
             requires_fit=True,
         )
 
-    def _more_tags(self):  # scikit-learn < 1.6
+    def _more_tags(self) -> dict[str, bool]:  # scikit-learn < 1.6
         return {"allow_nan": False}
 
     # -- fitting -------------------------------------------------------------------------
 
-    def fit(self, X, y=None):
+    def fit(self, X: Any, y: Any = None) -> DAEDetector:
         """Fit the scaler, the ensemble and the threshold on (mostly normal) data.
 
         Args:
@@ -205,8 +233,10 @@ class DAEDetector:
         Returns:
             self.
         """
-        self._check_params()
+        check_params(self.get_params())
         X = self._validate(X, fitting=True)
+        # Names belong to the data of this fit: a refit must not keep those of an earlier one.
+        self.feature_names_ = []
         # Constant columns carry no information; they stay in (scaled to 0), so any other
         # value in them at scoring time shows up as error. Listed for the caller to report.
         self.constant_features_ = np.flatnonzero(np.ptp(X, axis=0) == 0).tolist()
@@ -214,7 +244,7 @@ class DAEDetector:
         X = self._detrend(X)
         scalers = self._scaler_names()
         self.member_scalers_ = [scalers[k % len(scalers)] for k in range(self.n_estimators)]
-        fitted = [self._fit_scaler(X, name) for name in self.member_scalers_]
+        fitted = [fit_scaler(X, name) for name in self.member_scalers_]
         self.scale_min_ = np.stack([lo for lo, _ in fitted])
         self.scale_span_ = np.stack([span for _, span in fitted])
         seed = self._seed()
@@ -249,97 +279,37 @@ class DAEDetector:
         self.member_scale_ = [float(np.median(r.mean(axis=tuple(range(1, r.ndim))))) or 1.0 for r in raw]
         scores = self._element_errors(raw, len(X), self.stride).mean(axis=1)
         if self.latent_weight and self.window is None:
-            self._fit_latent(inputs)
+            self.latent_mean_, self.latent_precision_, self.latent_scale_ = fit_latent(
+                self.members_, inputs, self._device()
+            )
             scores = scores + self.latent_weight * self._latent_score(inputs)
         self.decision_scores_ = scores
-        self.threshold_ = self._fit_threshold(self.decision_scores_)
+        self.threshold_ = fit_threshold(self.decision_scores_, self.threshold, self.contamination, self.threshold_k)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         self.score_range_ = (float(np.min(self.decision_scores_)), float(np.max(self.decision_scores_)))
         return self
 
-    def _lr(self):
+    def _lr(self) -> float:
         if self.lr == "auto":
             return 1e-2 if self.window is None else 1e-3
         return float(self.lr)
 
-    def _scaler_names(self):
-        if self.scaler == "auto":
-            # Tables: members alternate between [0, 1] scaling (global, axis-aligned
-            # anomalies stand out) and standardisation (local ones do); measured on ADBench.
-            return ("minmax", "standard") if self.window is None else ("standard",)
-        return (self.scaler,) if isinstance(self.scaler, str) else tuple(self.scaler)
+    def _scaler_names(self) -> tuple[str, ...]:
+        return scaler_names(self.scaler, self.window)
 
-    def _seed(self):
+    def _seed(self) -> int:
         if self.random_state is None:
             return 0
         if isinstance(self.random_state, (int, np.integer)):
             return int(self.random_state)
         return int(self.random_state.randint(2**31 - 1))  # a numpy RandomState
 
-    def _check_params(self):
-        if not (isinstance(self.contamination, (int, float)) and 0 < self.contamination <= 0.5):
-            raise ValueError(f"contamination={self.contamination!r} must lie in (0, 0.5].")
-        if not (self.lr == "auto" or (_is_real(self.lr) and self.lr > 0)):
-            raise ValueError(f"lr={self.lr!r} must be a positive number or 'auto'.")
-        if not (self.threshold in ("contamination", "mad") or _is_real(self.threshold)):
-            raise ValueError(f"threshold={self.threshold!r} must be 'contamination', 'mad' or a number.")
-        scalers = self._scaler_names()
-        if not scalers or any(name not in _SCALERS for name in scalers):
-            raise ValueError(f"scaler={self.scaler!r} must be one of {', '.join(_SCALERS)} (or a tuple of them).")
-        if self.model not in _MODELS:
-            raise ValueError(f"model={self.model!r} must be one of {', '.join(_MODELS)}.")
-        if self.model == "conv1d" and self.window is None:
-            raise ValueError("model='conv1d' needs a window length (it works on series).")
-        if self.window is not None and (not isinstance(self.window, (int, np.integer)) or self.window < 2):
-            raise ValueError(f"window={self.window!r} must be an integer >= 2 (or None for tables).")
-        if not isinstance(self.stride, (int, np.integer)) or self.stride < 1:
-            raise ValueError(f"stride={self.stride!r} must be a positive integer.")
-        if not isinstance(self.n_estimators, (int, np.integer)) or self.n_estimators < 1:
-            raise ValueError(f"n_estimators={self.n_estimators!r} must be a positive integer.")
-        if self.detrend is not None:
-            if isinstance(self.detrend, bool) or not isinstance(self.detrend, (int, np.integer)) or self.detrend < 2:
-                raise ValueError(f"detrend={self.detrend!r} must be None or an integer >= 2 (steps).")
-            if self.window is None:
-                raise ValueError("detrend needs a window length (it works on series).")
-
-    def _validate(self, X, fitting):
+    def _validate(self, X: Any, fitting: bool) -> np.ndarray:
         """A float64 array of the right shape, or one clear sentence saying what is wrong."""
-        if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-            raise TypeError("X is a sparse matrix; sparse input is not supported, pass a dense array (X.toarray()).")
-        try:
-            arr = np.asarray(X)
-        except Exception as e:  # ragged lists and the like
-            raise ValueError(f"X could not be read as a numeric array ({e}).") from None
-        if arr.dtype == object or arr.dtype.kind in "USV":
-            try:
-                arr = arr.astype(np.float64)
-            except TypeError as e:
-                raise TypeError(f"X holds values that are not numbers ({e}).") from None
-            except ValueError:
-                raise ValueError("X holds non-numeric values (strings); every column must be numeric.") from None
-        if arr.dtype.kind == "c":
-            raise ValueError("X holds complex numbers: Complex data not supported, only real values are.")
-        if arr.dtype.kind not in "biuf":
-            raise ValueError(f"X has dtype {arr.dtype}; only numeric values are accepted.")
         series = self.window is not None
-        if series and arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2:
-            what = "(T, C) or (T,) series" if series else "2-D (rows, features) table"
-            raise ValueError(
-                f"X has shape {arr.shape}; a {what} is expected"
-                + ("; Reshape your data with X.reshape(1, -1) for a single sample." if arr.ndim == 1 else ".")
-            )
-        arr = arr.astype(np.float64, copy=False)
-        if arr.shape[1] == 0:
-            raise ValueError(f"X has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
-        if not np.all(np.isfinite(arr)):
-            bad = np.argwhere(~np.isfinite(arr))[0]
-            raise ValueError(
-                f"X contains NaN or infinity (first at row {bad[0]}, column {bad[1]}); fill or drop those values first."
-            )
+        arr = as_array(X, series)
         if fitting:
-            need = self.window if series else 2
+            need = self.window if self.window is not None else 2
             if arr.shape[0] < need:
                 unit = "time steps" if series else "rows (n_samples = 1)" if arr.shape[0] == 1 else "rows"
                 raise ValueError(f"X has {arr.shape[0]} {unit}; at least {need} are needed to fit.")
@@ -352,50 +322,28 @@ class DAEDetector:
                     f"X has {arr.shape[1]} features, but DAEDetector is expecting "
                     f"{self.n_features_in_} features as input."
                 )
-            if series and arr.shape[0] < self.window:
+            if self.window is not None and arr.shape[0] < self.window:
                 raise ValueError(f"X has {arr.shape[0]} time steps, fewer than one window of {self.window}.")
             if arr.shape[0] == 0:
                 raise ValueError("X has 0 rows; at least one is required.")
         return arr
 
-    def _detrend(self, X):
+    def _detrend(self, X: np.ndarray) -> np.ndarray:
         """Slow channels minus their trailing mean over ``detrend`` steps (fewer at the start)."""
         slow = getattr(self, "slow_channels_", [])
         if not self.detrend or not slow:
             return X
-        out = X.copy()
-        out[:, slow] = X[:, slow] - trailing_mean(X[:, slow], int(self.detrend))
-        return out
+        return detrend_channels(X, slow, int(self.detrend))
 
-    def _fit_scaler(self, X, name):
-        if name == "minmax":
-            lo, span = X.min(axis=0), X.max(axis=0) - X.min(axis=0)
-        elif name == "robust":
-            q1, med, q3 = np.percentile(X, [25, 50, 75], axis=0)
-            lo, span = med, q3 - q1
-        elif name == "standard":
-            lo, span = X.mean(axis=0), X.std(axis=0)
-        else:
-            lo, span = np.zeros(X.shape[1]), np.ones(X.shape[1])
-        # A constant column carries no information: keep it at 0 instead of dividing by 0
-        # (at scoring time any change in it still shows as an error).
-        span = np.where(span > 1e-12 * np.maximum(1.0, np.abs(lo)), span, 1.0)
-        return lo, span
-
-    def _member_inputs(self, X, k, stride):
+    def _member_inputs(self, X: np.ndarray, k: int, stride: int) -> np.ndarray:
         """Model inputs of member k: its scaling, then rows for tables, or flattened
         (mlp) / channel-first (conv1d) windows for series."""
-        Xs = (X - self.scale_min_[k]) / self.scale_span_[k]
-        if self.window is None:
-            return Xs.astype(np.float32)
-        windows, _ = make_windows(Xs, self.window, stride)
-        windows = windows.astype(np.float32)
-        return windows if self.model == "conv1d" else windows.reshape(len(windows), -1)
+        return member_inputs(X, self.scale_min_[k], self.scale_span_[k], self.window, stride, self.model == "conv1d")
 
-    def _default_hidden(self, width):
+    def _default_hidden(self, width: int) -> tuple[int, int]:
         return (int(np.clip(2 * width, 16, 256)), int(np.clip(width // 2, 4, 64)))
 
-    def _build_member(self, sample_shape):
+    def _build_member(self, sample_shape: tuple[int, ...]) -> DenoisingAutoencoder:
         if self.model == "conv1d":
             c = sample_shape[0]
             net = create_model("conv1d", in_channels=c, channels=(32, 64), blocks_per_level=1, kernel_size=5)
@@ -405,12 +353,12 @@ class DAEDetector:
             net = create_model("mlp", in_features=width, hidden_sizes=hidden)
         return DenoisingAutoencoder(net, noise=self._noise_spec())
 
-    def _noise_spec(self):
+    def _noise_spec(self) -> str:
         if self.noise in ("gaussian", "masking"):
             return f"{self.noise}:{float(self.noise_level)}"
         return self.noise
 
-    def _train_steps(self, n):
+    def _train_steps(self, n: int) -> int:
         if self.epochs is not None:
             return max(1, int(math.ceil(self.epochs * n / min(self.batch_size, n))))
         # Enough passes for small sets, a bounded budget for big ones: 20 epochs, 100..400 steps.
@@ -418,93 +366,47 @@ class DAEDetector:
 
     # -- scoring -------------------------------------------------------------------------
 
-    @torch.no_grad()
-    def _member_errors(self, dae, samples):
+    def _member_errors(self, dae: DenoisingAutoencoder, samples: np.ndarray) -> np.ndarray:
         """Squared error of each input element, shaped like ``samples`` (float64)."""
-        with self._threads():
-            return self._member_errors_now(dae, samples)
+        return member_errors(dae, samples, self._device(), self.score_draws)
 
-    def _member_errors_now(self, dae, samples):
-        x = torch.as_tensor(samples, dtype=torch.float64)
-        out = np.empty(samples.shape, dtype=np.float64)
-        gen = torch.Generator()
-        for i in range(0, len(x), 4096):
-            xb = x[i : i + 4096].to(self._device())
-            if self.score_draws:
-                # Fixed draws: the same input always gets the same score.
-                gen.manual_seed(12345)
-                err = (
-                    sum((dae.denoise(dae.corrupt(xb, gen)) - xb) ** 2 for _ in range(self.score_draws))
-                    / self.score_draws
-                )
-            else:
-                err = (dae.denoise(xb) - xb) ** 2
-            out[i : i + 4096] = err.double().cpu().numpy()
-        return out
+    def _threads(self) -> contextlib.AbstractContextManager[None]:
+        return threads(self._device())
 
-    def _threads(self):
-        """One intra-op thread on the CPU for the duration of a call: these networks are
-        too small to gain from more, and on a busy 2-core machine two threads made a fit
-        six times slower (3.8 s vs 22.8 s, tests/test_anomaly.py's series case)."""
-        if self._device().type != "cpu" or torch.get_num_threads() == 1:
-            return contextlib.nullcontext()
-        return _one_thread()
-
-    def _device(self):
+    def _device(self) -> torch.device:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
 
-    def _element_errors(self, raw, n_rows, stride):
+    def _member_mean(self, raw: list[np.ndarray]) -> np.ndarray:
+        """Mean over members of their errors, each in units of its median training error."""
+        total = np.zeros_like(raw[0])
+        for r, s in zip(raw, self.member_scale_):
+            total = total + r / s
+        return total / len(raw)
+
+    def _element_errors(self, raw: list[np.ndarray], n_rows: int, stride: int) -> np.ndarray:
         """Ensemble mean of normalised element errors, per row/step and feature/channel."""
-        mean = sum(r / s for r, s in zip(raw, self.member_scale_)) / len(raw)
+        mean = self._member_mean(raw)
         if self.window is None:
             return mean  # (N, F)
         mean = mean.reshape(len(mean), self.n_features_in_, self.window)  # flattened mlp windows are (C, L) too
         return fold_to_steps(mean, window_starts(n_rows, self.window, stride), n_rows)  # (T, C)
 
-    def _errors_for(self, X, with_latent=False):
+    def _errors_for(self, X: Any) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Ensemble element errors of X (see ``_element_errors``) and the members' inputs."""
         X = self._detrend(self._validate(X, fitting=False))
         inputs = [self._member_inputs(X, k, 1) for k in range(len(self.members_))]
         raw = [self._member_errors(dae, x) for dae, x in zip(self.members_, inputs)]
-        errors = self._element_errors(raw, len(X), 1)
-        if not with_latent:
-            return errors
-        latent = self._latent_score(inputs) if self.latent_weight and self.window is None else 0.0
-        return errors, latent
+        return self._element_errors(raw, len(X), 1), inputs
 
-    # Points far out along directions the data does vary in are rebuilt well by an
-    # autoencoder (it extrapolates), so their reconstruction error is small; their code is
-    # what is unusual. The latent term is the Mahalanobis distance of each member's code
-    # from its training codes, in units of its median, as in PCA's split of a Gaussian
-    # log-likelihood into a residual part and a principal-subspace part.
+    def _latent_score(self, inputs: list[np.ndarray]) -> np.ndarray:
+        """The latent term (see :mod:`daekit.apps.anomaly_score`), averaged over members."""
+        return latent_score(
+            self.members_, inputs, self._device(), self.latent_mean_, self.latent_precision_, self.latent_scale_
+        )
 
-    @torch.no_grad()
-    def _codes(self, dae, x):
-        with self._threads():
-            return dae.encode(torch.as_tensor(x, dtype=torch.float64).to(self._device())).cpu().numpy()
-
-    def _fit_latent(self, inputs):
-        self.latent_mean_, self.latent_precision_, self.latent_scale_ = [], [], []
-        for dae, x in zip(self.members_, inputs):
-            z = self._codes(dae, x)
-            mu = z.mean(axis=0)
-            cov = np.atleast_2d(np.cov(z, rowvar=False))
-            cov = cov + (1e-3 * np.trace(cov) / len(cov) + 1e-9) * np.eye(len(cov))  # shrink: codes may be collinear
-            prec = np.linalg.inv(cov)
-            d = np.einsum("ij,jk,ik->i", z - mu, prec, z - mu)
-            self.latent_mean_.append(mu)
-            self.latent_precision_.append(prec)
-            self.latent_scale_.append(float(np.median(d)) or 1.0)
-
-    def _latent_score(self, inputs):
-        total = 0.0
-        for k, (dae, x) in enumerate(zip(self.members_, inputs)):
-            c = self._codes(dae, x) - self.latent_mean_[k]
-            total = total + np.einsum("ij,jk,ik->i", c, self.latent_precision_[k], c) / self.latent_scale_[k]
-        return total / len(self.members_)
-
-    def decision_function(self, X):
+    def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly score of each row (or time step): higher is more abnormal.
 
         Returns:
@@ -513,22 +415,23 @@ class DAEDetector:
             data), plus for tables ``latent_weight`` × the code's Mahalanobis distance in
             units of its training median.
         """
-        errors, latent = self._errors_for(X, with_latent=True)
+        errors, inputs = self._errors_for(X)
+        latent = self._latent_score(inputs) if self.latent_weight and self.window is None else 0.0
         return errors.mean(axis=1) + self.latent_weight * latent
 
-    def score_samples(self, X):
+    def score_samples(self, X: Any) -> np.ndarray:
         """scikit-learn's convention (higher = more normal): ``-decision_function(X)``."""
         return -self.decision_function(X)
 
-    def predict(self, X):
+    def predict(self, X: Any) -> np.ndarray:
         """1 for rows (or steps) whose score exceeds ``threshold_``, else 0."""
         return (self.decision_function(X) > self.threshold_).astype(int)
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on X and return its 0/1 flags (``labels_``)."""
         return self.fit(X).labels_
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Any) -> np.ndarray:
         """``(N, 2)`` probabilities of [normal, abnormal]: the score scaled linearly to [0, 1]
         between the smallest and largest training score (PyOD's ``linear`` method)."""
         s = self.decision_function(X)
@@ -536,7 +439,7 @@ class DAEDetector:
         p = np.clip((s - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
         return np.stack([1.0 - p, p], axis=1)
 
-    def explain(self, X):
+    def explain(self, X: Any) -> np.ndarray:
         """Share of each feature (or channel) in each row's (or step's) score.
 
         Returns:
@@ -544,11 +447,11 @@ class DAEDetector:
             the reconstruction error that comes from each feature. (The latent term of
             table scores has no per-feature split; it is left out of the shares.)
         """
-        err = self._errors_for(X)
+        err, _ = self._errors_for(X)
         total = err.sum(axis=1, keepdims=True)
         return np.divide(err, total, out=np.full_like(err, 1.0 / err.shape[1]), where=total > 0)
 
-    def score_new(self, X_new, history, reduce="last"):
+    def score_new(self, X_new: Any, history: Any, reduce: str = "last") -> np.ndarray:
         """Score points as they arrive (series only), using only the past.
 
         Each new step is scored by the window that ends at it, built from the last
@@ -585,17 +488,8 @@ class DAEDetector:
         joined = joined[len(past) - (self.window - 1) :]
         # stride 1 over history + new: exactly one window ends at each new step
         raw = [self._member_errors(dae, self._member_inputs(joined, k, 1)) for k, dae in enumerate(self.members_)]
-        mean = sum(r / s for r, s in zip(raw, self.member_scale_)) / len(raw)
-        mean = mean.reshape(len(mean), self.n_features_in_, self.window)
+        mean = self._member_mean(raw).reshape(len(raw[0]), self.n_features_in_, self.window)
         return mean[:, :, -1].mean(axis=1) if reduce == "last" else mean.mean(axis=(1, 2))
-
-    def _fit_threshold(self, scores):
-        if self.threshold == "contamination":
-            return float(np.quantile(scores, 1.0 - self.contamination))
-        if self.threshold == "mad":
-            med = np.median(scores)
-            return float(med + self.threshold_k * 1.4826 * np.median(np.abs(scores - med)))
-        return float(self.threshold)
 
     # -- model folders -------------------------------------------------------------------
 
@@ -624,7 +518,7 @@ class DAEDetector:
                 "threshold": self.threshold_,
                 "latent_scale": list(getattr(self, "latent_scale_", [])),
                 "score_range": list(self.score_range_),
-                "feature_names": list(getattr(self, "feature_names_", []) or []),
+                "feature_names": list(self.feature_names_),
                 "slow_channels": [int(c) for c in getattr(self, "slow_channels_", [])],
             },
         }
@@ -669,31 +563,8 @@ class DAEDetector:
         return det
 
 
-# SKAB, first 300 rows: above it the thermocouple in 32 of 34 files, the temperature in 19,
-# one of the 6 other sensors in 2 (theirs are usually far lower).
-_SLOW_AUTOCORR = 0.8
-
-
-def _slow_channels(X):
-    """Channels whose lag-1 autocorrelation exceeds ``_SLOW_AUTOCORR`` (constant ones never)."""
-    x = X - X.mean(axis=0)
-    power = (x * x).sum(axis=0)
-    lag1 = (x[1:] * x[:-1]).sum(axis=0)
-    return np.flatnonzero((power > 0) & (lag1 > _SLOW_AUTOCORR * np.maximum(power, 1e-300))).tolist()
-
-
 @contextlib.contextmanager
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@contextlib.contextmanager
-def _own_random_state(seed):
+def _own_random_state(seed: int) -> Iterator[None]:
     """Seed torch for one member and give back the global torch, numpy and random states
     afterwards (the Trainer seeds all three)."""
     np_state, py_state = np.random.get_state(), random.getstate()
@@ -704,21 +575,6 @@ def _own_random_state(seed):
         finally:
             np.random.set_state(np_state)
             random.setstate(py_state)
-
-
-def _is_real(v):
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(float(v))
-
-
-def _not_fitted():
-    try:
-        from sklearn.exceptions import NotFittedError
-    except ImportError:  # sklearn is optional; its NotFittedError is a ValueError + AttributeError too
-
-        class NotFittedError(ValueError, AttributeError):
-            pass
-
-    return NotFittedError("This DAEDetector is not fitted yet; call fit(X) first.")
 
 
 _DEFAULTS = {

@@ -26,6 +26,8 @@ sized from short training parts 66.2 (KNN-CAD 59.1, Numenta HTM 68.4).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .anomaly_windows import trailing_mean
@@ -33,7 +35,7 @@ from .anomaly_windows import trailing_mean
 __all__ = ["StreamDetector", "anomaly_likelihood", "range_novelty", "quiet_alarms"]
 
 
-def anomaly_likelihood(errors, start=0, history=3000, min_spread=0.5):
+def anomaly_likelihood(errors: Any, start: int = 0, history: int = 3000, min_spread: float = 0.5) -> np.ndarray:
     """Gaussian tail probability of each step's log-error against its trailing history.
 
     Row t compares ``log(errors[t])`` with the mean and standard deviation of the
@@ -61,12 +63,12 @@ def anomaly_likelihood(errors, start=0, history=3000, min_spread=0.5):
     mean = trailing_mean(log_e, history)
     spread = np.maximum(np.sqrt(np.maximum(trailing_mean(log_e**2, history) - mean**2, 1e-12)), min_spread)
     z = (log_e - mean) / spread
-    out = 0.5 * (1.0 + np.vectorize(erf)(z / sqrt(2.0))) if len(z) else z
+    out = np.asarray(0.5 * (1.0 + np.vectorize(erf)(z / sqrt(2.0)))) if len(z) else z
     out[:start] = 0.0
     return out
 
 
-def range_novelty(series, start=0, tolerance=0.05):
+def range_novelty(series: Any, start: int = 0, tolerance: float = 0.05) -> np.ndarray:
     """1 where a value lies outside the range seen before it, widened by ``tolerance`` ×
     that range on each side; else 0. Rows before ``start`` get 0.
 
@@ -90,12 +92,12 @@ def range_novelty(series, start=0, tolerance=0.05):
     hi = np.concatenate([x[:1], hi[:-1]])
     width = hi - lo
     novel = (width > 0) & ((x > hi + tolerance * width) | (x < lo - tolerance * width))
-    out = novel.any(axis=1).astype(np.float64)
+    out = np.asarray(novel.any(axis=1), dtype=np.float64)
     out[:start] = 0.0
     return out
 
 
-def quiet_alarms(scores, threshold, quiet):
+def quiet_alarms(scores: Any, threshold: float, quiet: int) -> np.ndarray:
     """0/1 alarms: ``score >= threshold``, then no alarm for the next ``quiet`` steps.
 
     Example:
@@ -147,17 +149,17 @@ class StreamDetector:
 
     def __init__(
         self,
-        window="auto",
-        train_rows="auto",
-        n_estimators=2,
-        noise_level=0.1,
-        history=3000,
-        min_spread=0.5,
-        tolerance=0.05,
-        threshold=0.97,
-        quiet=None,
-        random_state=None,
-    ):
+        window: int | str = "auto",
+        train_rows: int | str = "auto",
+        n_estimators: int = 2,
+        noise_level: float = 0.1,
+        history: int = 3000,
+        min_spread: float = 0.5,
+        tolerance: float | None = 0.05,
+        threshold: float = 0.97,
+        quiet: int | None = None,
+        random_state: int | None = None,
+    ) -> None:
         self.window = window
         self.train_rows = train_rows
         self.n_estimators = n_estimators
@@ -169,7 +171,7 @@ class StreamDetector:
         self.quiet = quiet
         self.random_state = random_state
 
-    def _sizes(self, n):
+    def _sizes(self, n: int) -> tuple[int, int]:
         """(training rows, window length) for a series of n steps."""
         for name in ("window", "train_rows"):
             value = getattr(self, name)
@@ -187,7 +189,7 @@ class StreamDetector:
             )
         return rows, window
 
-    def fit_score(self, series):
+    def fit_score(self, series: Any) -> np.ndarray:
         """Fit on the first ``train_rows`` steps and score every step online.
 
         Args:
@@ -221,7 +223,7 @@ class StreamDetector:
         self.scores_ = np.maximum(self.likelihood_, self.novelty_)
         return self.scores_
 
-    def alarms(self, scores=None, threshold=None):
+    def alarms(self, scores: Any = None, threshold: float | None = None) -> np.ndarray:
         """0/1 alarms from ``scores`` (default: the last ``fit_score``'s), with the quiet period."""
         scores = self.scores_ if scores is None else scores
         threshold = self.threshold if threshold is None else threshold

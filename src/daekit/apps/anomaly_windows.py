@@ -7,6 +7,8 @@ last window always ends at the last step so that every step is covered.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["window_starts", "make_windows", "fold_to_steps", "trailing_mean"]
@@ -62,7 +64,7 @@ def fold_to_steps(errors: np.ndarray, starts: np.ndarray, n_steps: int) -> np.nd
     return out[:, 0] if squeeze else out
 
 
-def trailing_mean(x, k: int) -> np.ndarray:
+def trailing_mean(x: Any, k: int) -> np.ndarray:
     """Mean of the last ``k`` rows at each step (fewer at the start): causal, so a
     stream gets the same values as a whole file.
 

@@ -7,11 +7,15 @@ import csv
 import io
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from ..data.table import Table
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser(
         "anomaly",
         help="anomaly detection on tables and time series",
@@ -20,7 +24,12 @@ def register(sub) -> None:
         "--window), 0/1 flags, and a plot.",
     )
     cmds = group.add_subparsers(dest="anomaly_command", metavar="COMMAND")
-    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+
+    def show_help(args: argparse.Namespace) -> int:
+        group.print_help()
+        return 2
+
+    group.set_defaults(func=show_help)
 
     p = cmds.add_parser(
         "fit",
@@ -120,13 +129,13 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_stream)
 
 
-def _read(path, columns, timestamp, min_rows):
+def _read(path: str, columns: list[str] | str | None, timestamp: str, min_rows: int) -> Table:
     from ..data.table import read_table
 
     return read_table(path, columns=columns, timestamp=None if timestamp == "none" else timestamp, min_rows=min_rows)
 
 
-def _threshold_arg(text):
+def _threshold_arg(text: str) -> str | float:
     if text in ("contamination", "mad"):
         return text
     try:
@@ -135,7 +144,7 @@ def _threshold_arg(text):
         raise ValueError(f"--threshold {text!r} is not valid: use 'contamination', 'mad' or a number.") from None
 
 
-def cmd_fit(args) -> int:
+def cmd_fit(args: argparse.Namespace) -> int:
     from ..apps.anomaly import DAEDetector
 
     min_rows = args.window if args.window else 2
@@ -181,7 +190,7 @@ def cmd_fit(args) -> int:
     return 0
 
 
-def cmd_score(args) -> int:
+def cmd_score(args: argparse.Namespace) -> int:
     from ..apps.anomaly import DAEDetector
     from ..io import atomic_write_bytes
 
@@ -219,7 +228,7 @@ def cmd_score(args) -> int:
     return 0
 
 
-def cmd_stream(args) -> int:
+def cmd_stream(args: argparse.Namespace) -> int:
     from ..apps.anomaly_stream import StreamDetector
     from ..io import atomic_write_bytes
 
