@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
 
 from .. import __version__
 from ..io import ModelFileError
@@ -27,6 +28,16 @@ USER_ERRORS = (
     ModelFileError,
     ImportError,
 )
+
+
+def group_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """The handler for a command group run without a command: print its help, exit 2."""
+
+    def show_help(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    return show_help
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import group_help
+
 if TYPE_CHECKING:
     from ..data.table import Table
 
@@ -25,11 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     cmds = group.add_subparsers(dest="anomaly_command", metavar="COMMAND")
 
-    def show_help(args: argparse.Namespace) -> int:
-        group.print_help()
-        return 2
-
-    group.set_defaults(func=show_help)
+    group.set_defaults(func=group_help(group))
 
     p = cmds.add_parser(
         "fit",

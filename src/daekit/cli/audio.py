@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import group_help
+
 if TYPE_CHECKING:
     from ..apps.speech import SpeechEnhancer
 
@@ -108,11 +110,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--quiet", action="store_true", help="only the summary line")
     p.set_defaults(func=cmd_stream)
 
-    def show_help(args: argparse.Namespace) -> int:
-        audio.print_help()
-        return 2
-
-    audio.set_defaults(func=show_help)
+    audio.set_defaults(func=group_help(audio))
 
 
 def _model_arguments(p: argparse.ArgumentParser, default: str = "speech8k") -> None:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import group_help
+
 if TYPE_CHECKING:
     from ..apps.features import DAEFeatureExtractor
 
@@ -31,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(scikit-learn's DAEFeatureExtractor behind a command line).",
     )
     cmds = group.add_subparsers(dest="features_command", metavar="SUBCOMMAND")
-    group.set_defaults(func=lambda args: _usage(group))
+    group.set_defaults(func=group_help(group))
 
     p = cmds.add_parser(
         "fit",
@@ -116,11 +118,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--max-points", type=int, default=5000, help="draw at most this many rows (the first ones)")
     p.add_argument("-o", "--output", required=True, metavar="PNG", help="picture to write")
     p.set_defaults(func=cmd_map)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _add_input(p: argparse.ArgumentParser) -> None:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import group_help
+
 if TYPE_CHECKING:
     import numpy as np
     from tqdm import tqdm
@@ -120,11 +122,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--sigma", type=float, default=25.0, help="noise std on the 0-255 scale")
     p.set_defaults(func=cmd_demo)
 
-    def show_help(args: argparse.Namespace) -> int:
-        image.print_help()
-        return 2
-
-    image.set_defaults(func=show_help)
+    image.set_defaults(func=group_help(image))
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from . import group_help
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser(
@@ -21,11 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     cmds = group.add_subparsers(dest="noise_command", metavar="ACTION")
 
-    def show_help(args: argparse.Namespace) -> int:
-        group.print_help()
-        return 2
-
-    group.set_defaults(func=show_help)
+    group.set_defaults(func=group_help(group))
 
     p = cmds.add_parser(
         "estimate",
