@@ -9,8 +9,13 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "daekit"
 CORE = {
+    "checks",
+    "io_checks",
     "noise",
     "noise_levels",
+    "noise_base",
+    "noise_mix",
+    "noise_range",
     "models",
     "losses",
     "dae",
@@ -22,7 +27,7 @@ CORE = {
     "noise_estimate",
     "noise_estimate_signals",
 }
-LEAVES = {"noise", "noise_levels", "models", "losses"}
+LEAVES = {"noise", "noise_levels", "noise_base", "noise_mix", "noise_range", "models", "losses", "checks"}
 OPTIONAL = {
     "PIL",
     "soundfile",

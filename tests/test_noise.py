@@ -166,3 +166,120 @@ def test_generator_on_other_device_than_data_is_fine():
 def test_runs_on_cuda(proc):
     x = torch.rand(4, 1, 8, 8, device="cuda")
     assert proc(x, generator=torch.Generator(device="cuda").manual_seed(0)).device.type == "cuda"
+
+
+# -- salt and pepper on the data's range; processes that change nothing warn once ---------
+
+
+def test_salt_pepper_on_constant_unit_data_uses_0_and_1():
+    # Once, salt and pepper were each sample's own min and max: on a constant sample, the
+    # sample's value itself, so p=0.2 changed nothing.
+    x = torch.full((16, 5000), 0.5)
+    out = noise.SaltPepper(p=0.2)(x, generator=torch.Generator().manual_seed(0))
+    changed = out != x
+    assert changed.float().mean().item() == pytest.approx(0.2, abs=0.01)
+    assert set(out[changed].unique().tolist()) == {0.0, 1.0}
+
+
+def test_salt_pepper_on_narrow_unit_data_uses_0_and_1():
+    x = 0.4 + 0.1 * torch.rand(8, 2000)
+    out = noise.salt_pepper(x, 0.3, generator=torch.Generator().manual_seed(0))
+    assert set(out[out != x].unique().tolist()) == {0.0, 1.0}
+
+
+def test_fit_to_data_takes_the_per_feature_range_of_standardised_data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(500, 3, generator=g) * torch.tensor([1.0, 2.0, 3.0])
+    fitted = noise.fit_to_data(noise.Compose([noise.Gaussian(0.1), noise.SaltPepper(0.5)]), x)
+    sp = fitted.transforms[1]
+    assert sp.low == pytest.approx(tuple(x.amin(0).tolist())) and sp.high == pytest.approx(tuple(x.amax(0).tolist()))
+    out = sp(torch.zeros(64, 3), generator=g)
+    for j in range(3):
+        assert set(out[:, j].unique().tolist()) <= {0.0, sp.low[j], sp.high[j]}
+    import json
+
+    assert noise.from_config(json.loads(json.dumps(fitted.to_config()))) == fitted
+
+
+def test_fit_to_data_keeps_given_values_and_uses_0_and_1_on_unit_data():
+    assert noise.fit_to_data(noise.SaltPepper(0.1), torch.rand(50, 4)) == noise.SaltPepper(0.1, low=0.0, high=1.0)
+    given = noise.fit_to_data(noise.SaltPepper(0.1, low=-5.0), torch.randn(50, 2) + 10)
+    assert given.low == -5.0 and isinstance(given.high, tuple) and len(given.high) == 2
+    assert noise.fit_to_data(noise.Gaussian(0.1), torch.randn(5, 2)) == noise.Gaussian(0.1)
+
+
+def test_old_salt_pepper_config_still_loads():
+    old = {"type": "SaltPepper", "p": [0.0, 0.2], "low": None, "high": None}
+    assert noise.from_config(old) == noise.SaltPepper(p=(0.0, 0.2))
+
+
+@pytest.mark.parametrize("bad", ["0", float("nan"), [], [1.0, float("inf")], True])
+def test_invalid_salt_pepper_value_is_a_clear_error(bad):
+    with pytest.raises(ValueError, match="low="):
+        noise.SaltPepper(0.1, low=bad)
+
+
+def test_per_feature_salt_pepper_refuses_a_batch_of_another_width():
+    with pytest.raises(ValueError, match="one per feature"):
+        noise.SaltPepper(0.1, low=[0.0, 1.0], high=[2.0, 3.0])(torch.zeros(4, 5))
+    with pytest.raises(ValueError, match="one of each per feature"):
+        noise.SaltPepper(0.1, low=[0.0, 1.0], high=[2.0])
+
+
+@pytest.mark.parametrize(
+    "proc,x",
+    [
+        (noise.SaltPepper(p=0.5, low=2.0, high=2.0), torch.full((4, 100), 2.0)),
+        (noise.SaltPepper(p=0.5), torch.full((4, 100), 7.0)),  # constant, off [0, 1]: its own range is no range
+        (noise.Masking(p=0.5), torch.zeros(4, 100)),
+        (noise.Speckle(std=0.3), torch.zeros(4, 100)),
+        (noise.Poisson(peak=10.0), torch.zeros(4, 100)),
+        (noise.Gaussian(std=1e-4), torch.full((4, 100), 100.0, dtype=torch.bfloat16)),
+    ],
+    ids=repr,
+)
+def test_a_process_that_changes_nothing_warns_once(proc, x):
+    with pytest.warns(UserWarning, match="changed nothing") as record:
+        for _ in range(5):
+            proc(x)
+    assert len([w for w in record if "changed nothing" in str(w.message)]) == 1
+    # ...once per process object: a fresh one warns again
+    with pytest.warns(UserWarning, match="changed nothing"):
+        noise.from_config(proc.to_config())(x)
+
+
+@pytest.mark.parametrize(
+    "proc,x",
+    [
+        (noise.SaltPepper(p=0.2), torch.full((4, 100), 0.5)),
+        (noise.SaltPepper(p=0.0), torch.rand(4, 100)),  # level 0 asks for no noise
+        (noise.Gaussian(std=0.0), torch.rand(4, 100)),
+        (noise.Poisson(peak=math.inf), torch.zeros(4, 100)),
+        (noise.Masking(p=1e-9), torch.zeros(1, 4)),  # nothing was drawn: luck, not a useless setting
+        (noise.Masking(p=0.5), torch.rand(4, 100)),
+    ],
+    ids=repr,
+)
+def test_a_process_that_corrupts_or_is_asked_not_to_does_not_warn(proc, x):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proc(x, generator=torch.Generator().manual_seed(0))
+
+
+def test_daekit_train_fits_salt_and_pepper_to_the_standardised_features(tmp_path):
+    import json
+
+    import numpy as np
+
+    from daekit.cli import main
+
+    x = np.random.default_rng(0).normal(size=(40, 3)) * [1.0, 5.0, 0.1] + [0.0, 50.0, -3.0]
+    np.save(tmp_path / "x.npy", x.astype(np.float32))
+    argv = ["train", str(tmp_path / "x.npy"), "--out", str(tmp_path / "m"), "--noise", "saltpepper:0.1"]
+    assert main(argv + ["--hidden", "4", "--steps", "2", "--val-split", "0", "--quiet"]) == 0
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())["noise"]
+    z = (x - x.mean(0)) / x.std(0)
+    assert cfg["low"] == pytest.approx(z.min(0).tolist(), abs=1e-4)
+    assert cfg["high"] == pytest.approx(z.max(0).tolist(), abs=1e-4)

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 
+# The base class and the SNR mixing live in leaves of their own; their names stay here.
+from .noise_base import _REGISTRY, Noise, _active, register_noise
 from .noise_levels import (
     Level,
-    _draw_choice,
     _draw_device,
     _float,
     _mixture_weights,
@@ -37,6 +38,10 @@ from .noise_levels import (
     check_level,
     per_sample,
 )
+from .noise_levels import _draw_choice as _draw_choice
+from .noise_mix import SYNTHETIC_NOISES as SYNTHETIC_NOISES
+from .noise_mix import MixAtSNR, mix_at_snr, synthetic_noise
+from .noise_range import Extreme, check_extreme, extremes, feature_range
 
 __all__ = [
     "Noise",
@@ -61,6 +66,7 @@ __all__ = [
     "from_config",
     "from_spec",
     "register_noise",
+    "fit_to_data",
 ]
 
 
@@ -105,35 +111,48 @@ def masking(x: torch.Tensor, p: Level, value: float = 0.0, generator: torch.Gene
     This is the corruption of Vincent et al. (2010): the network must fill in what is
     missing from what remains. Unlike ``nn.Dropout`` nothing is rescaled.
     """
+    return _masking_hits(x, p, value, generator)[0]
+
+
+def _masking_hits(
+    x: torch.Tensor, p: Level, value: float, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     p = check_level("p", p, 0.0, 1.0)
     prob = per_sample(p, x, generator)
     hit = _rand(x.shape, x, generator) < prob
-    return torch.where(hit, torch.as_tensor(value, dtype=x.dtype, device=x.device), x)
+    return torch.where(hit, torch.as_tensor(value, dtype=x.dtype, device=x.device), x), hit
 
 
 def salt_pepper(
     x: torch.Tensor,
     p: Level,
-    low: float | None = None,
-    high: float | None = None,
+    low: float | Sequence[float] | None = None,
+    high: float | Sequence[float] | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Salt-and-pepper noise: a fraction ``p`` of the entries set to ``low`` or ``high``.
 
-    Each hit entry becomes ``low`` or ``high`` with equal chance. By default these are
-    each sample's own minimum and maximum, so the noise fits the data's range whether it
-    lies on [0, 1], [0, 255] or is standardised.
+    Each hit entry becomes ``low`` (pepper) or ``high`` (salt) with equal chance. Each is
+    a number, one number per feature (a sequence as long as a sample), or None: then 0
+    and 1 when the batch lies on [0, 1] (as scikit-image's ``random_noise``), otherwise
+    each sample's own minimum and maximum (e.g. 0 and 255 for 8-bit images). For
+    standardised tables give the training data's per-feature range: ``fit_to_data``
+    does, and ``daekit train`` calls it.
     """
+    return _salt_pepper_hits(x, p, check_extreme("low", low), check_extreme("high", high), generator)[0]
+
+
+def _salt_pepper_hits(
+    x: torch.Tensor, p: Level, low: Extreme, high: Extreme, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     p = check_level("p", p, 0.0, 1.0)
-    dims = tuple(range(1, x.dim()))
-    lo = x.amin(dim=dims, keepdim=True) if low is None else torch.as_tensor(low, dtype=x.dtype, device=x.device)
-    hi = x.amax(dim=dims, keepdim=True) if high is None else torch.as_tensor(high, dtype=x.dtype, device=x.device)
+    lo, hi = extremes(x, low, high)
     prob = per_sample(p, x, generator)
     u = _rand(x.shape, x, generator)
     hit = u < prob
     # A second, independent coin for the colour: u / prob is uniform on [0, 1) where hit.
     salt = u < prob / 2
-    return torch.where(hit, torch.where(salt, hi.expand_as(x), lo.expand_as(x)), x)
+    return torch.where(hit, torch.where(salt, hi.expand_as(x), lo.expand_as(x)), x), hit
 
 
 def poisson(x: torch.Tensor, peak: Level, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -159,43 +178,6 @@ def poisson(x: torch.Tensor, peak: Level, generator: torch.Generator | None = No
 # Callable classes
 # ---------------------------------------------------------------------------------------
 
-NoiseT = TypeVar("NoiseT", bound="Noise")
-_REGISTRY: dict[str, type[Noise]] = {}
-
-
-def register_noise(cls: type[NoiseT]) -> type[NoiseT]:
-    """Class decorator: make a noise process known to ``from_config`` and ``from_spec``."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
-
-
-class Noise:
-    """Base class: a callable ``noise(x, generator: torch.Generator | None = None) -> x_noisy`` with a saveable config.
-
-    Subclasses store their constructor arguments unchanged as attributes of the same
-    name (the scikit-learn rule), which is all ``to_config`` needs.
-    """
-
-    _params: Sequence[str] = ()
-
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        raise NotImplementedError
-
-    def to_config(self) -> dict[str, Any]:
-        """A JSON-ready description: ``{"type": "Gaussian", "std": 0.1}``."""
-        cfg: dict[str, Any] = {"type": type(self).__name__}
-        for name in self._params:
-            value = getattr(self, name)
-            cfg[name] = list(value) if isinstance(value, tuple) else value
-        return cfg
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._params)
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Noise) and type(self) is type(other) and self.to_config() == other.to_config()
-
 
 @register_noise
 class Identity(Noise):
@@ -210,12 +192,16 @@ class Gaussian(Noise):
     """Additive Gaussian noise; ``std`` a number or a ``(lo, hi)`` range. See ``gaussian``."""
 
     _params = ("std",)
+    _unchanged_hint = "std is below the resolution of the data's type; raise it or use float32 data"
 
     def __init__(self, std: Level = 0.1) -> None:
         self.std = check_level("std", std)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return gaussian(x, self.std, generator)
+        out = gaussian(x, self.std, generator)
+        if _active(self.std):
+            self._warn_if_unchanged(x, out)
+        return out
 
 
 @register_noise
@@ -223,12 +209,16 @@ class Uniform(Noise):
     """Additive uniform noise of total ``width``. See ``uniform``."""
 
     _params = ("width",)
+    _unchanged_hint = "width is below the resolution of the data's type; raise it or use float32 data"
 
     def __init__(self, width: Level = 0.1) -> None:
         self.width = check_level("width", width)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return uniform(x, self.width, generator)
+        out = uniform(x, self.width, generator)
+        if _active(self.width):
+            self._warn_if_unchanged(x, out)
+        return out
 
 
 @register_noise
@@ -236,12 +226,16 @@ class Speckle(Noise):
     """Multiplicative Gaussian noise. See ``speckle``."""
 
     _params = ("std",)
+    _unchanged_hint = "multiplicative noise leaves zeros at zero, and this batch is all zeros"
 
     def __init__(self, std: Level = 0.1) -> None:
         self.std = check_level("std", std)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return speckle(x, self.std, generator)
+        out = speckle(x, self.std, generator)
+        if _active(self.std):
+            self._warn_if_unchanged(x, out)
+        return out
 
 
 @register_noise
@@ -249,28 +243,56 @@ class Masking(Noise):
     """Masking (dropout) noise: zero (or ``value``) a fraction ``p``. See ``masking``."""
 
     _params = ("p", "value")
+    _unchanged_hint = "every entry it masked already held the mask value; choose another value"
 
     def __init__(self, p: Level = 0.25, value: float = 0.0) -> None:
         self.p = check_level("p", p, 0.0, 1.0)
         self.value = float(value)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return masking(x, self.p, self.value, generator)
+        out, hit = _masking_hits(x, self.p, self.value, generator)
+        self._warn_if_unchanged(x, out, hit)
+        return out
 
 
 @register_noise
 class SaltPepper(Noise):
-    """Salt-and-pepper noise; ``low``/``high`` default to each sample's range. See ``salt_pepper``."""
+    """Salt-and-pepper noise: a fraction ``p`` of the entries set to ``low`` or ``high``.
+
+    Args:
+        p: the fraction hit, a number or a ``(lo, hi)`` range on [0, 1].
+        low, high: pepper and salt: a number, one number per feature (a sequence as long
+            as a sample), or None for the data's range: 0 and 1 for a batch on [0, 1],
+            otherwise each sample's own minimum and maximum. ``fit_to_data(noise, x)``
+            sets them to the per-feature range of training data ``x`` that does not lie on
+            [0, 1] (standardised tables); ``daekit train`` does that.
+
+    A process that changes nothing in a batch (constant data equal to ``low`` and
+    ``high``) warns once. See ``salt_pepper``.
+
+    Example:
+        >>> import torch, daekit as dk
+        >>> x_noisy = dk.noise.SaltPepper(p=0.2)(torch.full((4, 10), 0.5))  # 0.5, 0 or 1
+    """
 
     _params = ("p", "low", "high")
+    _unchanged_hint = "every value it set equals the data's; give low and high, or use fit_to_data"
 
-    def __init__(self, p: Level = 0.05, low: float | None = None, high: float | None = None) -> None:
+    def __init__(
+        self, p: Level = 0.05, low: float | Sequence[float] | None = None, high: float | Sequence[float] | None = None
+    ) -> None:
         self.p = check_level("p", p, 0.0, 1.0)
-        self.low = low
-        self.high = high
+        self.low = check_extreme("low", low)
+        self.high = check_extreme("high", high)
+        if isinstance(self.low, tuple) and isinstance(self.high, tuple) and len(self.low) != len(self.high):
+            raise ValueError(
+                f"SaltPepper low has {len(self.low)} values and high {len(self.high)}: give one of each per feature."
+            )
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return salt_pepper(x, self.p, self.low, self.high, generator)
+        out, hit = _salt_pepper_hits(x, self.p, self.low, self.high, generator)
+        self._warn_if_unchanged(x, out, hit)
+        return out
 
 
 @register_noise
@@ -278,6 +300,7 @@ class Poisson(Noise):
     """Poisson shot noise with photon count ``peak`` for a white pixel. See ``poisson``."""
 
     _params = ("peak",)
+    _unchanged_hint = "the batch is all zeros, which holds no photons to count"
 
     def __init__(self, peak: Level = 30.0) -> None:
         self.peak = check_level("peak", peak, 0.0, math.inf, allow_inf=True)
@@ -285,146 +308,10 @@ class Poisson(Noise):
             raise ValueError("peak=0 is not valid: a Poisson peak must be > 0 (inf means no noise).")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return poisson(x, self.peak, generator)
-
-
-SYNTHETIC_NOISES = ("white", "pink", "brown", "hum")
-
-
-def synthetic_noise(
-    kind: str, n: int, length: int, x: torch.Tensor, generator: torch.Generator | None = None, sample_rate: int = 8000
-) -> torch.Tensor:
-    """``n`` unit-power noise tracks of ``length`` samples: white, pink (1/f), brown (1/f²)
-    or mains hum (50 or 60 Hz and harmonics with random amplitudes, over faint white noise).
-
-    Shape: returns ``(n, length)`` float32 on ``x``'s device.
-    """
-    if kind not in SYNTHETIC_NOISES:
-        raise ValueError(f"unknown synthetic noise '{kind}': use one of {', '.join(SYNTHETIC_NOISES)}.")
-    white = _randn((n, length), x, generator)
-    if kind in ("pink", "brown"):
-        spec = torch.fft.rfft(white, dim=-1)
-        f = torch.arange(spec.shape[-1], device=x.device, dtype=torch.float32).clamp_min(1.0)
-        spec = spec / (f.sqrt() if kind == "pink" else f)
-        white = torch.fft.irfft(spec, n=length, dim=-1)
-    elif kind == "hum":
-        t = torch.arange(length, device=x.device, dtype=torch.float32) / sample_rate
-        base = torch.where(_rand((n, 1), x, generator) < 0.5, 50.0, 60.0)
-        track = 0.05 * white
-        for h in range(1, 8):
-            if h * 60 >= sample_rate / 2:
-                break
-            amp = _rand((n, 1), x, generator) / h
-            phase = 2 * math.pi * _rand((n, 1), x, generator)
-            track = track + amp * torch.sin(2 * math.pi * h * base * t + phase)
-        white = track
-    return white / white.square().mean(-1, keepdim=True).clamp_min(1e-12).sqrt()
-
-
-def mix_at_snr(
-    x: torch.Tensor, noise: torch.Tensor, snr_db: Level, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """``x`` plus ``noise`` scaled so that each sample has the given global SNR (dB).
-
-    The SNR is the ratio of the mean power of the whole clean sample (silences included)
-    to the noise's; a silent sample stays silent.
-
-    Shape: ``x`` and ``noise`` alike, ``(N, ...)``.
-    """
-    xf, nf = _float(x), _float(noise)
-    dims = tuple(range(1, x.dim()))
-    p_x = xf.square().mean(dims, keepdim=True)
-    p_n = nf.square().mean(dims, keepdim=True).clamp_min(1e-20)
-    snr = per_sample(snr_db, x, generator)
-    scale = torch.sqrt(p_x / (p_n * 10.0 ** (snr / 10.0)))
-    return (xf + scale * nf).to(x.dtype)
-
-
-@register_noise
-class MixAtSNR(Noise):
-    """Add noise from a bank at a signal-to-noise ratio: the speech-enhancement corruption.
-
-    Each sample draws one bank entry (weights ``p``, default equal) and an SNR from
-    ``snr_db``; recorded entries are cropped at a random offset (and looped when short).
-
-    Args:
-        noise_bank: a sequence whose entries are names of synthetic noises
-            (``"white"``, ``"pink"``, ``"brown"``, ``"hum"``) or 1-D tensors of recorded
-            noise at the data's sample rate. Recorded tensors are not written into
-            ``config.json`` (they are data, not settings): the config keeps a
-            ``"recorded:<samples>"`` placeholder, and a process rebuilt from it only
-            documents what the model was trained on.
-        snr_db: a number or a ``(lo, hi)`` range in dB.
-        p: one non-negative weight per bank entry.
-        sample_rate: of the data; sets the hum frequencies.
-
-    Shape:
-        x: ``(N, T)`` or ``(N, C, T)``; every channel of a sample gets the same noise.
-
-    Example:
-        >>> import torch, daekit as dk
-        >>> mix = dk.noise.MixAtSNR(["white", "pink", torch.randn(16000)], snr_db=(-5, 15))
-        >>> x_noisy = mix(torch.randn(4, 1, 8000), generator=torch.Generator().manual_seed(0))
-    """
-
-    _params = ("noise_bank", "snr_db", "p", "sample_rate")
-
-    def __init__(
-        self,
-        noise_bank: Sequence[str | torch.Tensor] = ("white",),
-        snr_db: Level = (0.0, 20.0),
-        p: Sequence[float] | None = None,
-        sample_rate: int = 8000,
-    ) -> None:
-        self.noise_bank = list(noise_bank)
-        if not self.noise_bank:
-            raise ValueError("MixAtSNR needs at least one noise in noise_bank.")
-        for entry in self.noise_bank:
-            if isinstance(entry, torch.Tensor):
-                if entry.dim() != 1 or entry.numel() == 0 or not torch.isfinite(entry).all():
-                    raise ValueError("a recorded noise in noise_bank must be a non-empty, finite 1-D tensor.")
-            elif not (entry in SYNTHETIC_NOISES or (isinstance(entry, str) and entry.startswith("recorded:"))):
-                raise ValueError(
-                    f"noise_bank entry {entry!r} is not valid: use a 1-D tensor or one of "
-                    f"{', '.join(SYNTHETIC_NOISES)}."
-                )
-        self.snr_db = check_level("snr_db", snr_db, -math.inf, math.inf)
-        self.p, self._weights = _mixture_weights(p, len(self.noise_bank), "MixAtSNR", "noise")
-        self.sample_rate = int(sample_rate)
-
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        length, n = x.shape[-1], x.shape[0]
-        choice = _draw_choice(self._weights, x, generator)
-        noise = torch.zeros(n, length, device=x.device)
-        for i, entry in enumerate(self.noise_bank):
-            idx = (choice == i).nonzero().flatten()
-            if idx.numel() == 0:
-                continue
-            if isinstance(entry, str) and entry.startswith("recorded:"):
-                raise ValueError(
-                    "this MixAtSNR was rebuilt from a config and no longer holds its recorded "
-                    "noise: pass the recordings again in noise_bank."
-                )
-            if isinstance(entry, str):
-                noise[idx] = synthetic_noise(entry, idx.numel(), length, x, generator, self.sample_rate)
-            else:
-                noise[idx] = self._crops(entry.to(x.device, torch.float32), idx.numel(), length, x, generator)
-        shape = (n,) + (1,) * (x.dim() - 2) + (length,)
-        return mix_at_snr(x, noise.view(shape).expand_as(x), self.snr_db, generator)
-
-    @staticmethod
-    def _crops(
-        track: torch.Tensor, n: int, length: int, x: torch.Tensor, generator: torch.Generator | None
-    ) -> torch.Tensor:
-        reps = -(-(length + track.numel()) // track.numel())
-        looped = track.repeat(reps) if reps > 1 else track
-        starts = (_rand((n,), x, generator) * (looped.numel() - length + 1)).long().clamp_max(looped.numel() - length)
-        return looped[starts[:, None] + torch.arange(length, device=x.device)]
-
-    def to_config(self) -> dict[str, Any]:
-        cfg = super().to_config()
-        cfg["noise_bank"] = [f"recorded:{e.numel()}" if isinstance(e, torch.Tensor) else e for e in self.noise_bank]
-        return cfg
+        out = poisson(x, self.peak, generator)
+        if not math.isinf(self.peak[0] if isinstance(self.peak, tuple) else self.peak):
+            self._warn_if_unchanged(x, out)
+        return out
 
 
 @register_noise
@@ -475,6 +362,36 @@ class OneOf(Noise):
         return f"OneOf({self.transforms!r}, p={self.p!r})"
 
 
+def fit_to_data(process: Noise, x: torch.Tensor) -> Noise:
+    """The process with its data-dependent defaults taken from clean training data ``x``.
+
+    A ``SaltPepper`` whose ``low`` or ``high`` is None gets 0 and 1 when ``x`` lies on
+    [0, 1], else each feature's minimum and maximum over the rows of ``x``: on
+    standardised data a sample's own range is narrow and a constant one is no range at
+    all. Written explicitly, the values travel in ``config.json``. Every other process,
+    and a ``SaltPepper`` with both values given, is returned as it is; ``Compose`` and
+    ``OneOf`` are fitted part by part.
+
+    Example:
+        >>> import torch, daekit as dk
+        >>> x = torch.randn(100, 3)
+        >>> dk.noise.fit_to_data(dk.noise.from_spec("saltpepper:0.1"), x).low  # doctest: +SKIP
+        (-2.1, -2.6, -2.3)
+    """
+    if isinstance(process, Compose):
+        return Compose([fit_to_data(t, x) for t in process.transforms])
+    if isinstance(process, OneOf):
+        return OneOf([fit_to_data(t, x) for t in process.transforms], p=process.p)
+    if isinstance(process, SaltPepper) and (process.low is None or process.high is None):
+        low, high = feature_range(x)
+        return SaltPepper(
+            process.p,
+            low=low if process.low is None else process.low,
+            high=high if process.high is None else process.high,
+        )
+    return process
+
+
 # ---------------------------------------------------------------------------------------
 # Building from saved configs and from short CLI specs
 # ---------------------------------------------------------------------------------------
@@ -515,9 +432,11 @@ def from_spec(spec: str) -> Noise:
     ``"saltpepper:0.05"``, ``"poisson:30"``, ``"none"``; join with ``+`` to compose:
     ``"gaussian:0.1+masking:0.1"``.
     """
-    parts = [p.strip() for p in spec.split("+") if p.strip()]
-    if not parts:
+    parts = [p.strip() for p in spec.split("+")]
+    if not any(parts):
         raise ValueError("an empty noise spec: try 'gaussian:0.1' or 'masking:0.25'.")
+    if not all(parts):  # 'gaussian:0.1+' or 'a++b': a noise was left out, not asked for
+        raise ValueError(f"noise spec {spec!r} has an empty part: join noises as 'gaussian:0.1+masking:0.1'.")
     procs = [_one_spec(p) for p in parts]
     return procs[0] if len(procs) == 1 else Compose(procs)
 
