@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -298,6 +299,8 @@ def _noise_energy_quantile(p: int) -> float:
 
 def guess_kind(path: str | os.PathLike) -> str:
     """The kind of data a file holds, from its extension."""
+    if Path(path).is_dir():  # a folder's name has no extension to go by, and that is not the problem
+        raise ValueError(f"{path}: is a folder; give the image, audio or table files in it.")
     ext = Path(path).suffix.lower()
     if ext in IMAGE_EXTENSIONS:
         return "image"
@@ -337,31 +340,38 @@ def read_table(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
     For ``.npz`` the array is ``key``, else the first of ``X``, ``x``, ``x_train``,
     ``data``, else the only array in the file.
     """
+    from .data.arrays import load_numpy
+    from .data.files import check_input_file, dtype_words, undecodable_sentence
+
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist.")
+    check_input_file(path, "a table (.csv, .tsv, .npy or .npz)")
     ext = path.suffix.lower()
+    if ext in (".npy", ".npz"):  # daekit's reader: one sentence for every damaged or foreign file
+        arr = load_numpy(path, key, default_keys=("X", "x", "x_train", "data"))
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: holds {dtype_words(arr.dtype)}, not real numbers; a numeric table is expected.")
+        return arr
+    delimiter = "\t" if ext == ".tsv" else ","
     try:
-        if ext == ".npy":
-            return np.load(path, allow_pickle=False)
-        if ext == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                names = list(z.files)
-                pick = key or next(
-                    (k for k in ("X", "x", "x_train", "data") if k in names), names[0] if len(names) == 1 else None
-                )
-                if pick not in names:
-                    raise ValueError(f"{path} holds arrays {names}; say which with key=... (--key).")
-                return z[pick]
-        delimiter = "\t" if ext == ".tsv" else ","
         with open(path, encoding="utf-8") as fh:
             first = fh.readline()
-        header = any(c.isalpha() and c not in "eE" for c in first.replace("nan", "").replace("NaN", ""))
-        return np.genfromtxt(path, delimiter=delimiter, skip_header=1 if header else 0, dtype=np.float64)
-    except ValueError as exc:
-        if str(exc).startswith(str(path)):
-            raise
-        raise ValueError(f"{path} is not a readable numeric table ({exc}).") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(undecodable_sentence(path, exc, "a table of numbers")) from None
+    header = any(c.isalpha() and c not in "eE" for c in first.replace("nan", "").replace("NaN", ""))
+    try:
+        # Cells that are not numbers become NaN here on purpose: estimate_table reports their share.
+        arr = np.genfromtxt(path, delimiter=delimiter, skip_header=1 if header else 0, dtype=np.float64, ndmin=2)
+    except UnicodeDecodeError as exc:
+        raise ValueError(undecodable_sentence(path, exc, "a table of numbers")) from None
+    except ValueError as exc:  # numpy lists every ragged line over several lines of its own
+        ragged = re.search(r"Line #(\d+) \(got (\d+) columns instead of (\d+)\)", str(exc))
+        if ragged is None:
+            raise ValueError(f"{path}: is not a readable table of numbers.") from None
+        line, got, want = ragged.groups()
+        raise ValueError(f"{path}: line {line} has {got} fields but the first row has {want}.") from None
+    if arr.size == 0:
+        raise ValueError(f"{path}: has no data rows.")
+    return arr
 
 
 def estimate_file(path: str | os.PathLike, kind: str | None = None, **options: Any) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .arrays import load_numpy
+from .files import check_input_file, dtype_words, file_kind, undecodable_sentence
 
 __all__ = ["Table", "read_table", "select_columns", "TABLE_SUFFIXES"]
 
@@ -82,13 +84,12 @@ def read_table(
         ValueError: one sentence saying which file, what is wrong, and what is accepted.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(2, "no such file", str(path))
+    check_input_file(path, f"a table ({', '.join(TABLE_SUFFIXES)})")
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise ValueError(
-            f"{path}: unsupported file type '{suffix or path.name}' (accepted: {', '.join(TABLE_SUFFIXES)})."
-        )
+        kind = file_kind(path)
+        what = f"holds {kind}, not a table" if kind else f"unsupported file type '{suffix or path.name}'"
+        raise ValueError(f"{path}: {what} (accepted: {', '.join(TABLE_SUFFIXES)}).")
     if suffix in (".npy", ".npz"):
         table = _read_numpy(path, npz_key)
     else:
@@ -120,8 +121,17 @@ def _resolve(columns: list[str] | str, names: list[str], positions: list[int], s
         elif name.isdigit() and int(name) < len(names):
             out.append(positions[int(name)])
         else:
-            raise ValueError(f"{source}: no column '{name}' (columns: {', '.join(names)}).")
+            known = ", ".join(names)
+            raise ValueError(f"{source}: no column '{name}' (columns: {known}){_placeholder_note(name, names)}.")
     return out
+
+
+def _placeholder_note(name: str, names: list[str]) -> str:
+    # A model fitted on a file without a header knows its columns as col0, col1...; a file
+    # with a header names them otherwise, and the bare "no column 'col0'" reads as a typo.
+    if re.fullmatch(r"col\d+", name) and not any(re.fullmatch(r"col\d+", n) for n in names):
+        return "; col0, col1... are the names daekit gives the columns of a file without a header line"
+    return ""
 
 
 # -- text files ---------------------------------------------------------------------------
@@ -130,8 +140,8 @@ def _resolve(columns: list[str] | str, names: list[str], positions: list[int], s
 def _read_text(path: Path, timestamp: str | None, columns: list[str] | str | None) -> Table:
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a UTF-8 text file; a CSV of numbers is expected.") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(undecodable_sentence(path, e, "a CSV of numbers")) from None
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise ValueError(f"{path}: the file is empty; a CSV with at least one row of numbers is expected.")
@@ -244,10 +254,15 @@ def _strictly_increasing(cells: list[str]) -> bool:
 # -- numpy files --------------------------------------------------------------------------
 
 
+# read_table's callers have no --key flag of their own (daekit anomaly), so the way out is
+# the array's name or the file itself.
+_CHOOSE_NPZ_KEY = "say which array to read with npz_key= in Python, or save the data as X"
+
+
 def _read_numpy(path: Path, key: str | None) -> Table:
-    arr = load_numpy(path, key)
+    arr = load_numpy(path, key, choose=_CHOOSE_NPZ_KEY)
     if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: holds {arr.dtype} values; a numeric array is expected.")
+        raise ValueError(f"{path}: holds {dtype_words(arr.dtype)}, not real numbers; a numeric array is expected.")
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
