@@ -22,7 +22,13 @@ def _rng():
         (".png", (20, 30, 3), np.uint8),
         (".png", (20, 30, 4), np.uint8),
         (".png", (20, 30), np.uint16),
+        (".png", (20, 30, 2), np.uint16),
+        (".png", (20, 30, 3), np.uint16),
+        (".png", (20, 30, 4), np.uint16),
         (".tif", (20, 30), np.uint16),
+        (".tif", (20, 30, 2), np.uint16),
+        (".tif", (20, 30, 3), np.uint16),
+        (".tif", (20, 30, 4), np.uint16),
         (".tif", (20, 30, 3), np.uint8),
         (".bmp", (20, 30, 3), np.uint8),
         (".bmp", (20, 30), np.uint8),
@@ -89,11 +95,12 @@ def test_missing_file():
         im.read_image("/no/such/file.png")
 
 
-def test_write_refuses_alpha_in_jpeg_and_16bit_colour(tmp_path):
+def test_write_refuses_alpha_in_jpeg_and_16bit_in_8bit_formats(tmp_path):
     with pytest.raises(ValueError, match="alpha"):
         im.write_image(tmp_path / "a.jpg", np.zeros((4, 4, 4), np.uint8))
-    with pytest.raises(ValueError, match="16-bit"):
-        im.write_image(tmp_path / "a.png", np.zeros((4, 4, 3), np.uint16))
+    for name in ("a.jpg", "a.bmp"):
+        with pytest.raises(ValueError, match="16-bit"):
+            im.write_image(tmp_path / name, np.zeros((4, 4, 3), np.uint16))
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 

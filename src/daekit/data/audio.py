@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+import struct
 from collections.abc import Iterator, Sequence
 from math import gcd
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 import numpy as np
+
+from .files import check_input_file, file_kind
 
 if TYPE_CHECKING:
     import torch
@@ -34,6 +36,10 @@ __all__ = [
     "load_audio",
     "save_audio",
     "audio_info",
+    "check_audio_header",
+    "AudioInfo",
+    "AudioTooLongError",
+    "MAX_CHANNELS",
     "iter_audio_blocks",
     "AudioWriter",
     "resample",
@@ -66,61 +72,185 @@ def _check_suffix(path: Path) -> None:
         )
 
 
-def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
-    """``(sample_rate, channels, frames)`` of an audio file, without reading its samples."""
-    sf, path = _soundfile(), Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(2, "no such file", str(path))
-    _check_suffix(path)
+#: The most channels a recording may have: more is a damaged header, not a microphone array.
+MAX_CHANNELS = 64
+
+if TYPE_CHECKING:
+    #: A file path, or an open binary file (the server's uploads, held in memory).
+    AudioSource = str | os.PathLike | BinaryIO
+
+
+class AudioTooLongError(ValueError):
+    """A recording lasts longer than the limit its reader was given (``max_seconds``)."""
+
+
+class AudioInfo(NamedTuple):
+    """What a recording's header says, checked against the rules every reader applies."""
+
+    sample_rate: int
+    channels: int
+    frames: int
+
+
+def check_audio_header(sample_rate: int, channels: int, frames: int, name: str) -> None:
+    """The rules every audio reader applies to a header (CLI, Python API, server alike).
+
+    A sample rate outside :data:`daekit.checks.SAMPLE_RATE` (a 1 Hz WAV), no channels or
+    more than :data:`MAX_CHANNELS`, or no samples at all mean a damaged or forged file:
+    processed anyway, it would come out as silence or not at all.
+
+    Raises:
+        ValueError: one sentence starting with ``name``.
+    """
+    from ..checks import SAMPLE_RATE
+
+    _check_channels(channels, name)
+    if not SAMPLE_RATE.low <= sample_rate <= SAMPLE_RATE.high:  # type: ignore[operator]  # both bounds are set
+        raise ValueError(f"{name} claims {sample_rate:,} Hz in its header; accepted: {SAMPLE_RATE.describe()}.")
+    if frames <= 0:
+        raise ValueError(f"{name} holds no samples.")
+
+
+def _check_channels(channels: int, name: str) -> None:
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise ValueError(f"{name} has {channels} channels in its header; accepted: 1 to {MAX_CHANNELS}.")
+
+
+def _label(source: AudioSource, name: str | None) -> str:
+    if name is not None:
+        return name
+    return str(source) if isinstance(source, (str, os.PathLike)) else "the recording"
+
+
+def _rewind(source: AudioSource) -> str | AudioSource:
+    """What soundfile should open: a path as a string, a file object from its start."""
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    source.seek(0)
+    return source
+
+
+def _check_wav_chunks(f: BinaryIO, name: str) -> None:
+    """Walk a RIFF/WAVE file's chunks and refuse one whose sizes claim more than it holds.
+
+    libsndfile quietly clamps a data chunk that runs past the end of the file, so a
+    truncated file, or one whose header lies, would be processed as if whole. Sizes 0 and
+    0xFFFFFFFF mean "unknown" (written while streaming) and are read as far as the bytes go.
+    Other formats are left to libsndfile, which checks their frames as they are read.
+    """
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    f.seek(0)
+    head = f.read(12)
+    if head[:4] not in (b"RIFF", b"RIFX"):
+        return
+    if head[8:12] != b"WAVE":
+        raise ValueError(f"{name} is a RIFF file but not a WAVE file; accepted: {', '.join(AUDIO_SUFFIXES)}.")
+    endian = "<" if head[:4] == b"RIFF" else ">"
+    pos, rate, block = 12, 0, 0
+    while pos + 8 <= size:
+        f.seek(pos)
+        cid, length = struct.unpack(endian + "4sI", f.read(8))
+        if cid == b"fmt " and length >= 16:
+            fmt = f.read(16)
+            if len(fmt) == 16:
+                _, channels, rate, _, block = struct.unpack(endian + "HHIIH", fmt[:14])
+                _check_channels(channels, name)  # before libsndfile, whose refusal repeats the path
+        if cid == b"data":
+            held = size - pos - 8
+            if length not in (0, 0xFFFFFFFF) and length > held:
+                claim = f" ({length / (rate * block):.1f} s)" if rate and block else ""
+                raise ValueError(
+                    f"{name} is truncated or its header lies: the WAV header claims {length:,} bytes of "
+                    f"samples{claim} but only {held:,} follow."
+                )
+            return
+        pos += 8 + length + (length & 1)
+    raise ValueError(f"{name} has no WAV 'data' chunk: it is truncated or not a WAV file.")
+
+
+def audio_info(source: AudioSource, name: str | None = None) -> AudioInfo:
+    """``(sample_rate, channels, frames)`` of a recording, without reading its samples,
+    checked by :func:`check_audio_header` (and, for WAV, its chunk sizes against the file).
+
+    Args:
+        source: a ``.wav``, ``.flac`` or ``.ogg`` path, or an open binary file.
+        name: how messages name the source (default: the path, or "the recording").
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: one sentence naming the source.
+    """
+    sf, label = _soundfile(), _label(source, name)
+    kind = None
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        check_input_file(path, f"a recording ({', '.join(AUDIO_SUFFIXES)})")
+        _check_suffix(path)
+        kind = file_kind(path)
+        with open(path, "rb") as f:
+            _check_wav_chunks(f, label)
+    else:
+        _check_wav_chunks(source, label)
     try:
-        info = sf.info(str(path))
+        info = sf.info(_rewind(source))
     except Exception as e:  # soundfile raises its own LibsndfileError / RuntimeError
+        # Say what the file is when its first bytes tell (a PNG named .wav), else libsndfile's words.
+        what = f"holds {kind}, not a recording" if kind and "recording" not in kind else f"({_short(e)})"
         raise ValueError(
-            f"{path}: not a readable audio file ({_short(e)}); accepted: {', '.join(AUDIO_SUFFIXES)}."
+            f"{label} is not a readable audio file {what}; accepted: {', '.join(AUDIO_SUFFIXES)}."
         ) from None
-    return int(info.samplerate), int(info.channels), int(info.frames)
-
-
-def _default_mode(path: str) -> None:
-    # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-    from ..io import default_file_mode
-
-    os.chmod(path, default_file_mode())
+    found = AudioInfo(int(info.samplerate), int(info.channels), int(info.frames))
+    check_audio_header(*found, label)
+    return found
 
 
 def _short(e: BaseException) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return text.rstrip(".")
+    # libsndfile says "Error opening 'PATH': reason"; the sentence names the file already.
+    return text.split("': ", 1)[-1].rstrip(".")
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
-    """Read an audio file as float32 in [-1, 1], optionally mixed to mono and resampled.
+def load_audio(
+    source: AudioSource,
+    sample_rate: int | None = None,
+    mono: bool = True,
+    *,
+    name: str | None = None,
+    max_seconds: float | None = None,
+) -> tuple[np.ndarray, int]:
+    """Read a recording as float32 in [-1, 1], optionally mixed to mono and resampled.
+
+    Every rule of :func:`audio_info` applies, and the samples are counted as they are
+    read: a file holding fewer than its header claims is refused as truncated.
 
     Args:
-        path: a ``.wav``, ``.flac`` or ``.ogg`` file.
+        source: a ``.wav``, ``.flac`` or ``.ogg`` path, or an open binary file.
         sample_rate: resample to this rate (None keeps the file's).
         mono: average the channels into one.
+        name: how messages name the source (default: the path, or "the recording").
+        max_seconds: refuse a longer recording (``AudioTooLongError``), from its header
+            before decoding and again while reading, so memory stays bounded.
 
     Returns:
         ``(wave, rate)``; wave is ``(samples,)`` when mono, else ``(channels, samples)``.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: an unsupported, corrupt or empty file,
-        or one holding NaN/inf samples, in one sentence naming the file.
+        FileNotFoundError: no such file. ValueError: an unsupported, corrupt, truncated or
+        empty file, a header outside the rules, or NaN/inf samples, in one sentence
+        naming the file.
     """
-    sf = _soundfile()
-    rate, _, frames = audio_info(path)
-    if frames == 0:
-        raise ValueError(f"{path}: the audio file holds no samples.")
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as e:
-        raise ValueError(f"{path}: the audio data cannot be decoded ({_short(e)}).") from None
-    if data.size == 0:
-        raise ValueError(f"{path}: the audio file holds no samples.")
-    if not np.isfinite(data).all():
-        raise ValueError(f"{path}: the audio holds NaN or infinite samples.")
-    wave = data.T  # (channels, samples)
+    info = audio_info(source, name)
+    label = _label(source, name)
+    max_frames = None
+    if max_seconds is not None:
+        max_frames = int(max_seconds * info.sample_rate)
+        if info.frames > max_frames:
+            raise AudioTooLongError(
+                f"{label} lasts {info.frames / info.sample_rate:.1f} s, over the limit of {max_seconds:g} s."
+            )
+    blocks = _read_blocks(source, info, label, 10 * info.sample_rate, max_frames, max_seconds)
+    wave = np.concatenate(list(blocks), axis=1)  # (channels, samples)
+    rate = info.sample_rate
     if mono:
         wave = to_mono(wave)
     if sample_rate is not None and sample_rate != rate:
@@ -159,49 +289,62 @@ def save_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int, subt
     The format follows the suffix (.wav/.flac/.ogg); WAV and FLAC are 16-bit PCM unless
     ``subtype`` says otherwise (e.g. ``"FLOAT"``). Samples are clipped to [-1, 1].
     """
+    from ..io import AtomicOutput, check_finite_output
+
     sf, path = _soundfile(), Path(path)
     _check_suffix(path)
     wave = np.asarray(wave, dtype=np.float32)
-    if wave.ndim not in (1, 2) or not np.isfinite(wave).all():
-        raise ValueError(f"cannot write {path}: expected a finite (samples,) or (channels, samples) wave.")
+    if wave.ndim not in (1, 2):
+        raise ValueError(f"cannot write {path}: expected a (samples,) or (channels, samples) wave.")
+    check_finite_output(wave, path)
     data = np.clip(wave if wave.ndim == 1 else wave.T, -1.0, 1.0)
     fmt = _FORMATS[path.suffix.lower()]
     subtype = subtype or ("VORBIS" if fmt == "OGG" else "PCM_16")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        sf.write(tmp, data, int(sample_rate), format=fmt, subtype=subtype)
-        _default_mode(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with AtomicOutput(path) as out:
+        sf.write(str(out.tmp), data, int(sample_rate), format=fmt, subtype=subtype)
     return path
 
 
-def iter_audio_blocks(path: str | os.PathLike, block_frames: int) -> Iterator[np.ndarray]:
-    """Read a file of any length block by block: ``(channels, <= block_frames)`` float32.
+def iter_audio_blocks(source: AudioSource, block_frames: int, *, name: str | None = None) -> Iterator[np.ndarray]:
+    """Read a recording of any length block by block: ``(channels, <= block_frames)`` float32.
 
-    Memory stays bounded by one block, so multi-hour recordings stream from disk.
+    Memory stays bounded by one block, so multi-hour recordings stream from disk. The
+    rules of :func:`audio_info` are checked before the first block; a file that ends
+    before the samples its header claims raises ``ValueError`` after the last one (a
+    writer fed from here then discards its half-written output).
     """
+    label = _label(source, name)
+    yield from _read_blocks(source, audio_info(source, name), label, block_frames)
+
+
+def _read_blocks(
+    source: AudioSource,
+    info: AudioInfo,
+    label: str,
+    block_frames: int,
+    max_frames: int | None = None,
+    max_seconds: float | None = None,
+) -> Iterator[np.ndarray]:
     sf = _soundfile()
-    _, _, frames = audio_info(path)
-    if frames == 0:
-        raise ValueError(f"{path}: the audio file holds no samples.")
+    read = 0
     try:
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(_rewind(source)) as f:
             while True:
-                block = f.read(block_frames, dtype="float32", always_2d=True)
+                block = f.read(max(1, block_frames), dtype="float32", always_2d=True)
                 if block.shape[0] == 0:
-                    return
+                    break
+                read += block.shape[0]
+                if max_frames is not None and read > max_frames:
+                    raise AudioTooLongError(f"{label} is longer than the limit of {max_seconds:g} s.")
                 if not np.isfinite(block).all():
-                    raise ValueError(f"{path}: the audio holds NaN or infinite samples.")
+                    raise ValueError(f"{label} holds NaN or infinite samples.")
                 yield block.T
     except ValueError:
         raise
-    except Exception as e:
-        raise ValueError(f"{path}: the audio data cannot be decoded ({_short(e)}).") from None
+    except Exception as e:  # libsndfile's errors for damaged frames
+        raise ValueError(f"{label} is corrupt or truncated: its samples cannot be decoded ({_short(e)}).") from None
+    if read < info.frames:
+        raise ValueError(f"{label} is truncated: it holds {read:,} of the {info.frames:,} samples its header claims.")
 
 
 class AudioWriter:
@@ -214,25 +357,33 @@ class AudioWriter:
     """
 
     def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int = 1, subtype: str | None = None):
+        from ..io import AtomicOutput
+
         sf, self.path = _soundfile(), Path(path)
         _check_suffix(self.path)
         fmt = _FORMATS[self.path.suffix.lower()]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self._file = sf.SoundFile(
-            self._tmp,
-            "w",
-            samplerate=int(sample_rate),
-            channels=int(channels),
-            format=fmt,
-            subtype=subtype or ("VORBIS" if fmt == "OGG" else "PCM_16"),
-        )
+        self._out = AtomicOutput(self.path)
+        try:
+            self._file = sf.SoundFile(
+                str(self._out.tmp),
+                "w",
+                samplerate=int(sample_rate),
+                channels=int(channels),
+                format=fmt,
+                subtype=subtype or ("VORBIS" if fmt == "OGG" else "PCM_16"),
+            )
+        except BaseException:
+            self._out.discard()
+            raise
         self.frames = 0
 
     def write(self, wave: np.ndarray) -> None:
-        """Append ``(samples,)`` or ``(channels, samples)``; clipped to [-1, 1]."""
+        """Append ``(samples,)`` or ``(channels, samples)``; clipped to [-1, 1]. A block
+        holding NaN or infinity is refused (``NonFiniteOutputError``)."""
+        from ..io import check_finite_output
+
         wave = np.asarray(wave, dtype=np.float32)
+        check_finite_output(wave, self.path)
         data = wave[:, None] if wave.ndim == 1 else wave.T
         self._file.write(np.clip(data, -1.0, 1.0))
         self.frames += data.shape[0]
@@ -243,10 +394,9 @@ class AudioWriter:
         self._file.close()
         self._file = None
         if keep:
-            _default_mode(self._tmp)
-            os.replace(self._tmp, self.path)
-        elif os.path.exists(self._tmp):
-            os.unlink(self._tmp)
+            self._out.commit()
+        else:
+            self._out.discard()
 
     def __enter__(self) -> AudioWriter:
         return self

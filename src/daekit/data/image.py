@@ -1,7 +1,8 @@
 """Images in, clean arrays and patches out (Pillow is imported only where a file is read).
 
 * :func:`read_image` / :func:`write_image`: PNG, JPEG, TIFF, BMP (anything Pillow opens);
-  gray, gray+alpha, RGB, RGBA, palette; 8- or 16-bit gray; EXIF orientation applied; a
+  gray, gray+alpha, RGB, RGBA, palette; 8- or 16-bit (16-bit colour through
+  :mod:`daekit.data.image16`, as Pillow would cut it to 8 bits); EXIF orientation applied; a
   decompression-bomb guard; atomic writes.
 * :func:`list_images`: the image files of folders and file lists.
 * :func:`load_tiles`: a folder of images as one ``uint8`` tensor of equal square tiles,
@@ -68,7 +69,7 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
     Returns:
         ``uint8`` or ``uint16`` array: ``(H, W)`` gray, ``(H, W, 2)`` gray+alpha,
         ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA. Palette and bilevel images become RGB(A)
-        or gray; CMYK and YCbCr become RGB; 16-bit gray stays ``uint16``.
+        or gray; CMYK and YCbCr become RGB; 16-bit images, gray or colour, stay ``uint16``.
 
     Raises:
         ValueError: one sentence naming the file when it is missing, empty, truncated,
@@ -85,16 +86,14 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         raise FileNotFoundError(f"{path} does not exist or is not a file.")
     if path.stat().st_size == 0:
         raise ValueError(f"{path} is empty (0 bytes); expected a PNG, JPEG, TIFF or BMP image.")
+    deep = _read_deep(path, max_pixels)
+    if deep is not None:
+        return deep
     old_limit = Image.MAX_IMAGE_PIXELS
     try:
         Image.MAX_IMAGE_PIXELS = None  # our own check below, with our own message
         with Image.open(path) as im:
-            w, h = im.size
-            if w * h > max_pixels:
-                raise ValueError(
-                    f"{path} claims {w}×{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
-                    "(a possible decompression bomb); raise max_pixels if you trust the file."
-                )
+            check_pixels(im.size[0], im.size[1], path, max_pixels)
             im.load()
             im = ImageOps.exif_transpose(im)
             return _to_array(im, path)
@@ -106,6 +105,31 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         raise ValueError(f"{path} is corrupt or truncated ({str(e).strip() or type(e).__name__}).") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old_limit
+
+
+def check_pixels(width: int, height: int, name: Path | str, max_pixels: int = MAX_PIXELS) -> None:
+    """Refuse an image whose header claims more than ``max_pixels`` before it is decoded."""
+    if width * height > max_pixels:
+        raise ValueError(
+            f"{name} claims {width}×{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
+            "(a possible decompression bomb); raise max_pixels if you trust the file."
+        )
+
+
+def _read_deep(path: Path, max_pixels: int) -> np.ndarray | None:
+    """A 16-bit colour PNG or TIFF, which Pillow would cut to 8 bits; None for any other file."""
+    from .image16 import decode_deep, deep_format
+
+    with open(path, "rb") as f:
+        magic = f.read(4)
+        if magic not in (b"\x89PNG", b"II*\x00", b"MM\x00*"):
+            return None
+        data = magic + f.read()
+    found = deep_format(data)
+    if found is None:
+        return None
+    check_pixels(found[1], found[2], path, max_pixels)
+    return decode_deep(data, str(path))
 
 
 def _to_array(im: PILImage, path: Path | str) -> np.ndarray:
@@ -142,13 +166,14 @@ def write_image(path: str | os.PathLike, arr: np.ndarray) -> Path:
     """Write a ``uint8``/``uint16`` array (layouts as :func:`read_image` returns) atomically.
 
     The format follows the suffix (``.png``, ``.tif``, ``.jpg``, ``.bmp``). 16-bit is
-    kept for gray PNG and TIFF; JPEG and BMP need 8-bit, and 16-bit colour is written as
-    16-bit only where Pillow can (it cannot for RGB), else refused with a clear sentence.
+    kept in PNG and TIFF for every layout (gray, gray+alpha, RGB, RGBA); JPEG and BMP
+    hold 8 bits only, so 16-bit pixels for them are refused with a clear sentence.
     """
     Image, _ = _pil()
     import io
 
     from ..io import atomic_write_bytes
+    from .image16 import DEEP_FORMATS, encode_deep
 
     path = Path(path)
     fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}.get(
@@ -157,18 +182,18 @@ def write_image(path: str | os.PathLike, arr: np.ndarray) -> Path:
     if fmt is None:
         raise ValueError(f"cannot write {path}: unknown suffix; use .png, .tif, .jpg or .bmp.")
     arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)):
+        raise ValueError(f"cannot write {path}: expected (H, W) or (H, W, 1-4) pixels, got shape {arr.shape}.")
+    if arr.dtype == np.uint16 and fmt not in DEEP_FORMATS:
+        raise ValueError(f"cannot write 16-bit {path}: use .png or .tif for 16-bit images.")
+    if arr.dtype == np.uint16 and arr.ndim == 3:  # Pillow has no 16-bit colour mode
+        atomic_write_bytes(path, encode_deep(arr, fmt))
+        return path
     if arr.dtype == np.uint16:
-        if arr.ndim != 2:
-            raise ValueError(
-                f"cannot write {path}: Pillow writes 16-bit only for gray images; "
-                "convert to 8-bit or write one channel at a time."
-            )
-        if fmt not in ("PNG", "TIFF"):
-            raise ValueError(f"cannot write 16-bit {path}: use .png or .tif for 16-bit images.")
         im = Image.fromarray(np.ascontiguousarray(arr))  # mode I;16
     elif arr.dtype == np.uint8:
-        if arr.ndim == 3 and arr.shape[2] == 1:
-            arr = arr[..., 0]
         im = Image.fromarray(arr)
         if fmt == "JPEG" and im.mode in ("LA", "RGBA"):
             raise ValueError(f"cannot write {path}: JPEG has no alpha channel; use .png or .tif.")
@@ -176,8 +201,7 @@ def write_image(path: str | os.PathLike, arr: np.ndarray) -> Path:
         raise ValueError(f"cannot write {path}: pixels must be uint8 or uint16, got {arr.dtype}.")
     buf = io.BytesIO()
     im.save(buf, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())  # creates the folders; refuses a bad path in one sentence
     return path
 
 
@@ -193,7 +217,11 @@ def to_float(arr: np.ndarray) -> np.ndarray:
 
 
 def from_float(x: np.ndarray, dtype: DTypeLike = np.uint8) -> np.ndarray:
-    """``float`` on [0, 1] → ``uint8``/``uint16``, clipped and rounded."""
+    """``float`` on [0, 1] → ``uint8``/``uint16``, clipped and rounded; NaN or infinity
+    (a damaged model's output) is refused rather than written as black or white pixels."""
+    from ..io import check_finite_output
+
+    check_finite_output(x)
     top = 255.0 if np.dtype(dtype) == np.uint8 else 65535.0
     return np.clip(np.rint(np.asarray(x, dtype=np.float64) * top), 0, top).astype(dtype)
 
@@ -291,7 +319,12 @@ def load_tiles(
         ``uint8`` tensor of shape ``(N, channels, tile, tile)``.
     """
     tiles: list[np.ndarray] = []
-    for path in list_images(inputs, recursive):
+    given = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    paths = list_images(given, recursive)
+    named = ", ".join(str(i) for i in given)
+    if not paths:  # an empty folder is not a tile-size problem
+        raise ValueError(f"{named}: no image files (PNG, JPEG, TIFF, BMP) to train on.")
+    for path in paths:
         arr = read_image(path)
         x = _as_channels(_shrink(arr, max_side) if max_side else arr, channels)
         h, w = x.shape[1:]
@@ -301,7 +334,7 @@ def load_tiles(
             cuts = [cuts[i] for i in np.linspace(0, len(cuts) - 1, max_tiles_per_image).astype(int)]
         tiles += [x[:, y : y + tile, x0 : x0 + tile] for y, x0 in cuts]
     if not tiles:
-        raise ValueError(f"no image in {inputs} is at least {tile}×{tile} pixels; lower the tile size.")
+        raise ValueError(f"no image in {named} is at least {tile}×{tile} pixels; lower the tile size (--tile).")
     return torch.from_numpy(from_float(np.stack(tiles)))
 
 

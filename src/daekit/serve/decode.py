@@ -1,5 +1,8 @@
 """Uploads in memory to arrays and back: images, audio, tables. Nothing touches the disk.
 
+Images and recordings go through the readers the CLI and the Python API use
+(:mod:`daekit.data.image`, :mod:`daekit.data.audio`), so all three accept and refuse alike.
+
 Every reader checks the header's claims (pixels, duration, sample rate, channels) against
 :class:`~daekit.serve.limits.Limits` before it decodes, and raises
 :class:`~daekit.serve.limits.ClientError` with a status and one sentence: 413 for too
@@ -12,7 +15,6 @@ import csv
 import io
 import json
 import math
-import struct
 
 import numpy as np
 
@@ -46,8 +48,11 @@ TABLE_TYPES = ("text/csv", "text/plain", "application/json", "application/vnd.ms
 GENERIC_TYPES = ("", "application/octet-stream")
 
 _IMAGE_FORMATS = {"PNG", "JPEG", "BMP", "TIFF", "WEBP"}
-_SAMPLE_RATES = (4_000, 192_000)
+#: Tighter than the shared reader's rules, so that one job's memory stays bounded: a
+#: 20 MB FLAC of near-silence can claim minutes of many channels at a high rate.
 _MAX_CHANNELS = 8
+_MAX_SAMPLE_RATE = 192_000
+_RECORDING = "the recording"
 
 
 def check_declared_type(declared: str | None, accepted: tuple[str, ...], what: str) -> None:
@@ -70,6 +75,9 @@ def decode_image(data: bytes, limits: Limits) -> np.ndarray:
 
     if not data:
         raise ClientError(400, "the upload is empty; send a PNG, JPEG, BMP, TIFF or WebP image.")
+    deep = _decode_deep(data, limits)
+    if deep is not None:
+        return deep
     try:
         im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
@@ -86,15 +94,7 @@ def decode_image(data: bytes, limits: Limits) -> np.ndarray:
             raise ClientError(
                 415, f"{im.format or 'this'} images are not accepted; accepted: PNG, JPEG, BMP, TIFF, WebP."
             )
-        w, h = im.size
-        if w * h > limits.max_pixels:
-            raise ClientError(
-                413,
-                f"the image claims {w}×{h} = {w * h:,} pixels, over the limit of "
-                f"{limits.max_pixels:,} (a possible decompression bomb).",
-            )
-        if w < 2 or h < 2:
-            raise ClientError(400, f"the image is {w}×{h} pixels; at least 2×2 is needed.")
+        _check_image_size(im.size[0], im.size[1], limits)
         try:
             im.load()
             upright = ImageOps.exif_transpose(im)
@@ -107,16 +107,43 @@ def decode_image(data: bytes, limits: Limits) -> np.ndarray:
             ) from None
 
 
+def _check_image_size(w: int, h: int, limits: Limits) -> None:
+    if w * h > limits.max_pixels:
+        raise ClientError(
+            413,
+            f"the image claims {w}×{h} = {w * h:,} pixels, over the limit of "
+            f"{limits.max_pixels:,} (a possible decompression bomb).",
+        )
+    if w < 2 or h < 2:
+        raise ClientError(400, f"the image is {w}×{h} pixels; at least 2×2 is needed.")
+
+
+def _decode_deep(data: bytes, limits: Limits) -> np.ndarray | None:
+    """A 16-bit colour PNG or TIFF through the reader ``read_image`` uses (Pillow would cut
+    it to 8 bits); None for every other upload."""
+    from ..data.image16 import decode_deep, deep_format
+
+    found = deep_format(data)
+    if found is None:
+        return None
+    _check_image_size(found[1], found[2], limits)
+    try:
+        return decode_deep(data, "the uploaded image")
+    except ValueError as e:
+        raise ClientError(400, str(e)) from None
+
+
 def encode_png(arr: np.ndarray) -> bytes:
-    """An image array → PNG bytes (16-bit kept for gray; 16-bit colour becomes 8-bit)."""
+    """An image array → PNG bytes at the array's bit depth (8 or 16, gray or colour)."""
     from PIL import Image
+
+    from ..data.image16 import encode_deep
 
     arr = np.asarray(arr)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
-    if arr.dtype == np.uint16 and arr.ndim == 3:
-        arr = (arr.astype(np.uint32) * 255 + 32767) // 65535
-        arr = arr.astype(np.uint8)
+    if arr.dtype == np.uint16 and arr.ndim == 3:  # Pillow has no 16-bit colour mode
+        return encode_deep(arr, "PNG", level=1)
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
@@ -125,87 +152,36 @@ def encode_png(arr: np.ndarray) -> bytes:
 # ------------------------------------------------------------------------------- audio
 
 
-def _check_wav_header(data: bytes, limits: Limits) -> None:
-    """Walk a RIFF/WAVE file's chunks and refuse one whose sizes claim more than it holds.
-
-    libsndfile quietly clamps a data chunk that runs past the end of the file; a server
-    should instead say the file is truncated or forged. Sizes 0 and 0xFFFFFFFF mean
-    "unknown" (written while streaming) and are read as far as the bytes go.
-    """
-    if len(data) < 12 or data[8:12] != b"WAVE":
-        raise ClientError(400, "the RIFF upload is not a WAVE file.")
-    pos, rate, block = 12, None, None
-    while pos + 8 <= len(data):
-        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
-        body = pos + 8
-        if cid == b"fmt " and size >= 16 and body + 16 <= len(data):
-            _, _, rate, _, block = struct.unpack("<HHIIH", data[body : body + 14])
-        if cid == b"data":
-            if size in (0, 0xFFFFFFFF):
-                return
-            held = len(data) - body
-            if size > held:
-                claim = f" ({size / (rate * block):.1f} s)" if rate and block else ""
-                raise ClientError(
-                    400,
-                    f"the WAV header claims {size:,} bytes of samples{claim} but the upload "
-                    f"holds only {held:,}: the file is truncated or its header lies.",
-                )
-            return
-        pos = body + size + (size & 1)
-    raise ClientError(400, "the WAV file has no 'data' chunk (truncated or not a WAV).")
-
-
 def decode_audio(data: bytes, limits: Limits) -> tuple[np.ndarray, int]:
-    """Audio bytes (WAV, FLAC, OGG) → ``(channels, samples)`` float32 and the sample rate."""
-    import soundfile as sf
+    """Audio bytes (WAV, FLAC, OGG) → ``(channels, samples)`` float32 and the sample rate.
+
+    The reader the CLI and the Python API use (:func:`daekit.data.audio.load_audio`: sample
+    rate, channels, WAV chunk sizes, truncation, emptiness, NaN), with the server's limits
+    on top: at most ``_MAX_CHANNELS`` channels, ``_MAX_SAMPLE_RATE`` and ``limits.max_audio_seconds``, checked
+    from the header before decoding and again while reading.
+    """
+    from ..data.audio import AudioTooLongError, audio_info, load_audio
 
     if not data:
         raise ClientError(400, "the upload is empty; send a WAV, FLAC or OGG recording.")
-    if data[:4] == b"RIFF":
-        _check_wav_header(data, limits)
-    elif data[:4] not in (b"fLaC", b"OggS"):
+    if data[:4] not in (b"RIFF", b"RIFX", b"fLaC", b"OggS"):
         raise ClientError(415, "the upload is not a recording this server reads; accepted: WAV, FLAC, OGG.")
+    upload = io.BytesIO(data)
     try:
-        f = sf.SoundFile(io.BytesIO(data))
-    except Exception as e:
-        raise ClientError(
-            400, f"the recording could not be opened ({_first_line(e)}); accepted: WAV, FLAC, OGG."
-        ) from None
-    with f:
-        sr, ch = int(f.samplerate), int(f.channels)
-        if not _SAMPLE_RATES[0] <= sr <= _SAMPLE_RATES[1]:
+        info = audio_info(upload, name=_RECORDING)
+        if info.channels > _MAX_CHANNELS:
             raise ClientError(
-                400, f"the recording's header says {sr} Hz; accepted: {_SAMPLE_RATES[0]:,} to {_SAMPLE_RATES[1]:,} Hz."
+                400, f"the recording has {info.channels} channels; this server takes 1 to {_MAX_CHANNELS}."
             )
-        if not 1 <= ch <= _MAX_CHANNELS:
-            raise ClientError(400, f"the recording has {ch} channels; accepted: 1 to {_MAX_CHANNELS}.")
-        max_frames = int(limits.max_audio_seconds * sr)
-        if f.frames > max_frames:
+        if info.sample_rate > _MAX_SAMPLE_RATE:
             raise ClientError(
-                413, f"the recording claims {f.frames / sr:.1f} s, over the limit of {limits.max_audio_seconds:g} s."
+                400, f"the recording is at {info.sample_rate:,} Hz; this server takes at most {_MAX_SAMPLE_RATE:,} Hz."
             )
-        # Read in blocks and count, whatever the header said: memory stays bounded.
-        blocks, n = [], 0
-        try:
-            while True:
-                block = f.read(min(sr * 10, max_frames + 1 - n), dtype="float32", always_2d=True)
-                if not len(block):
-                    break
-                blocks.append(block)
-                n += len(block)
-                if n > max_frames:
-                    raise ClientError(413, f"the recording is longer than the limit of {limits.max_audio_seconds:g} s.")
-        except ClientError:
-            raise
-        except Exception as e:
-            raise ClientError(400, f"the recording is corrupt or truncated ({_first_line(e)}).") from None
-    if n == 0:
-        raise ClientError(400, "the recording holds no samples.")
-    wave = np.concatenate(blocks).T
-    if not np.isfinite(wave).all():
-        raise ClientError(400, "the recording holds NaN or infinite samples.")
-    return np.ascontiguousarray(wave), sr
+        return load_audio(upload, mono=False, name=_RECORDING, max_seconds=limits.max_audio_seconds)
+    except AudioTooLongError as e:
+        raise ClientError(413, str(e)) from None
+    except ValueError as e:
+        raise ClientError(400, str(e)) from None
 
 
 def encode_wav(wave: np.ndarray, sample_rate: int) -> bytes:
@@ -215,11 +191,6 @@ def encode_wav(wave: np.ndarray, sample_rate: int) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, np.clip(np.asarray(wave, np.float32).T, -1.0, 1.0), int(sample_rate), format="WAV", subtype="PCM_16")
     return buf.getvalue()
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[-1].split(": ", 1)[-1] if text else type(e).__name__
 
 
 # ------------------------------------------------------------------------------ tables
