@@ -14,7 +14,7 @@ def saved(tmp_path):
         noise=dk.noise.Compose([dk.noise.Gaussian((0, 0.2)), dk.noise.Masking(0.1)]),
         loss="l1",
         sparsity=0.1,
-        preprocessing={"standardize": {"mean": [0] * 8}},
+        preprocessing={"standardize": {"mean": [0] * 8, "std": [1] * 8}},
     )
     path = dae.save_pretrained(tmp_path / "model")
     return dae, path

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from . import losses
+from . import checks, losses
 from . import noise as noise_lib
+from .checks import SAMPLE_RATE
 from .io import ModelFileError, read_model_folder, write_model_folder
-from .models import Autoencoder, create_model, list_models
+from .io_checks import (
+    BUILD_ERRORS,
+    check_weights_fit,
+    config_numbers,
+    config_section,
+    expect_class,
+    load_checked,
+    model_from_spec,
+)
+from .models import Autoencoder
 
 __all__ = ["DenoisingAutoencoder"]
 
@@ -60,8 +70,9 @@ class DenoisingAutoencoder(nn.Module):
         super().__init__()
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-        if sparsity < 0 or contractive < 0:
-            raise ValueError("sparsity and contractive weights must be >= 0.")
+        checks.NON_NEGATIVE.check("sparsity", sparsity)
+        checks.NON_NEGATIVE.check("contractive", contractive)
+        checks.OPEN_UNIT.check("sparsity_target", sparsity_target)
         if sparsity_kind not in ("l1", "kl"):
             raise ValueError(f"sparsity_kind={sparsity_kind!r} is not valid: use 'l1' or 'kl'.")
         self.model = model
@@ -156,34 +167,41 @@ class DenoisingAutoencoder(nn.Module):
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> DenoisingAutoencoder:
         """Load a folder written by ``save_pretrained``; raises ``ModelFileError`` with one
-        clear sentence when it is missing, corrupt or does not fit its config."""
+        clear sentence when it is missing, corrupt, holds another class (the sentence says
+        which command loads it) or does not fit its config."""
         config, tensors = read_model_folder(path)
-        dae = cls.from_config(config, source=str(path))
-        try:
-            dae.model.load_state_dict(tensors, strict=True)
-        except RuntimeError as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else "shapes differ"
-            raise ModelFileError(
-                f"the weights in {path} do not fit the model its config.json describes ({first.rstrip(':')})."
-            ) from None
-        return dae.to(map_location).eval()
+        expect_class(path, config, ("DenoisingAutoencoder",))
+        return cls.from_weights(config, tensors, source=str(path)).to(map_location).eval()
+
+    @classmethod
+    def from_weights(
+        cls, config: dict, tensors: Mapping[str, torch.Tensor], source: str = "config"
+    ) -> DenoisingAutoencoder:
+        """The DAE ``config`` describes, holding ``tensors`` (as ``read_model_folder`` gives them).
+
+        The DAE is first built on the meta device, which allocates nothing, to check that
+        the names and shapes of the weights fit its model: a config edited to a huge model
+        costs nothing before it is refused.
+        """
+        with torch.device("meta"):
+            needed = cls.from_config(config, source).model.state_dict()
+        check_weights_fit(source, tensors, needed)
+        dae = cls.from_config(config, source)
+        load_checked(source, dae.model, tensors)
+        return dae
 
     @classmethod
     def from_config(cls, config: dict, source: str = "config") -> DenoisingAutoencoder:
-        """Build an untrained DAE from a config dict (as written by ``save_pretrained``)."""
+        """Build an untrained DAE from a config dict (as written by ``save_pretrained``).
+
+        Raises:
+            ModelFileError: the config names no known model, or a value daekit refuses
+                (``source`` names where the config came from).
+        """
+        model = model_from_spec(source, config.get("model"))
+        reg = config_section(source, config, "regularisers")
         try:
-            model_cfg = config["model"]
-            name, kwargs = model_cfg["name"], model_cfg.get("kwargs", {})
-        except (KeyError, TypeError):
-            raise ModelFileError(f"{source} does not say which model it holds (no 'model.name').") from None
-        if name not in list_models():
-            raise ModelFileError(
-                f"{source} holds a model '{name}' that this daekit does not know (known: {', '.join(list_models())})."
-            )
-        reg = config.get("regularisers", {})
-        try:
-            model = create_model(name, **kwargs)
-            return cls(
+            dae = cls(
                 model,
                 noise=noise_lib.from_config(config.get("noise")),
                 loss=config.get("loss", "mse"),
@@ -191,7 +209,25 @@ class DenoisingAutoencoder(nn.Module):
                 sparsity_kind=reg.get("sparsity_kind", "l1"),
                 sparsity_target=reg.get("sparsity_target", 0.05),
                 contractive=reg.get("contractive", 0.0),
-                preprocessing=config.get("preprocessing"),
+                preprocessing=config_section(source, config, "preprocessing"),
             )
-        except (TypeError, ValueError) as e:
-            raise ModelFileError(f"{source} describes a model daekit cannot build: {e}") from None
+        except BUILD_ERRORS as e:
+            raise ModelFileError(f"{source} describes a DAE daekit cannot build: {e}") from None
+        _check_preprocessing(source, dae.preprocessing, getattr(model, "in_features", None))
+        return dae
+
+
+def _check_preprocessing(source: str, prep: dict, in_features: int | None) -> None:
+    """Refuse preprocessing the data could not pass through: a standardising scale of 0
+    (it is divided by), statistics for another width, a sample rate that is no rate."""
+    stats = prep.get("standardize")
+    if stats is not None:
+        if not isinstance(stats, dict):
+            raise ModelFileError(f"{source}: 'preprocessing.standardize' in config.json must be an object.")
+        config_numbers(source, "preprocessing.standardize.mean", stats.get("mean"), length=in_features)
+        config_numbers(source, "preprocessing.standardize.std", stats.get("std"), positive=True, length=in_features)
+    if "sample_rate" in prep:
+        try:
+            SAMPLE_RATE.check(f"'preprocessing.sample_rate' in {source}/config.json", prep["sample_rate"])
+        except ValueError as e:
+            raise ModelFileError(str(e)) from None

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .io import ModelFileError, read_config
+from .io import AtomicOutput, ModelFileError, read_config
 from .models import Autoencoder
 from .models.speech import SpectralMaskNet
 
@@ -275,7 +275,9 @@ def export_model_folder(
         ``{"class", "inputs", "outputs", "max_abs_diff" (None without check)}``.
 
     Raises:
-        ValueError: the check found a difference above ``atol``.
+        ValueError: the check found a difference above ``atol`` (an earlier file at
+            ``onnx_path`` is then left as it was); ``OutputError`` when ``onnx_path`` is a
+            folder or lies under a file.
 
     Example:
         >>> export_model_folder("src/daekit/pretrained/speech8k", "speech8k.onnx")  # doctest: +SKIP
@@ -288,32 +290,26 @@ def export_model_folder(
     cls = read_config(path).get("class", "DenoisingAutoencoder")
     graph, inputs, feeds, outputs, dynamic, meta = _plan(path)
     graph = graph.eval()
-    onnx_path = Path(onnx_path)
-    onnx_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = onnx_path.with_name(f".{onnx_path.name}.tmp")
-    try:
+    with AtomicOutput(onnx_path) as out:  # refuses a bad path before the export, which takes a while
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings: the onnxruntime check is the proof
             torch.onnx.export(
                 graph,
                 feeds[0],
-                str(tmp),
+                str(out.tmp),
                 input_names=inputs,
                 output_names=outputs,
                 dynamic_axes=dynamic,
                 opset_version=17,
                 dynamo=False,
             )
-        proto = onnx.load(str(tmp))
+        proto = onnx.load(str(out.tmp))
         for key, value in {"daekit_class": cls, **meta}.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
-        onnx.save(proto, str(tmp))
-        os.replace(tmp, onnx_path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    worst = _check(graph, onnx_path, inputs, feeds, atol) if check else None
+        onnx.save(proto, str(out.tmp))
+        # Checked before the rename: a file that fails the check never replaces a good one.
+        worst = _check(graph, out.tmp, inputs, feeds, atol) if check else None
     return {"class": cls, "inputs": inputs, "outputs": outputs, "max_abs_diff": worst}
 
 

@@ -135,7 +135,6 @@ class Selection:
         fig.tight_layout()
         if path is not None:
             path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=110)
             atomic_write_bytes(path, buf.getvalue())

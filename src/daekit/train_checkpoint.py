@@ -9,7 +9,6 @@ trainer; :mod:`daekit.train` re-exports them.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from .io import AtomicOutput
 
 CHECKPOINT_NAME = "checkpoint.pt"
 _CHECKPOINT_FORMAT = "daekit.train/2"  # /2: per-rank loss accumulators
@@ -73,16 +74,10 @@ def _fixed_rng(seed: int) -> Iterator[None]:
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    # Write next to the target, then rename: a kill mid-write leaves the old file intact.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # Write next to the target, then rename: a kill mid-write leaves the old file intact,
+    # and the next save removes the temporary file the killed one left.
+    with AtomicOutput(path) as out, open(out.tmp, "wb") as fh:
+        torch.save(obj, fh)
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:

@@ -37,7 +37,8 @@ import torch
 from numpy.typing import ArrayLike
 
 from ..dae import DenoisingAutoencoder
-from ..io import ModelFileError, read_config
+from ..io import ModelFileError, read_model_folder
+from ..io_checks import config_numbers, expect_class
 from ..models import create_model
 from ..train import Trainer
 from .features_contract import (  # noqa: F401  (re-exported: they lived here before the split)
@@ -349,9 +350,8 @@ class DAEFeatureExtractor(_Estimator):
         """Read a folder written by ``save``; ``ModelFileError`` says what is wrong with it."""
         from .. import noise as noise_lib
 
-        config = read_config(path)
-        if config.get("class") != cls.__name__ or "fitted" not in config:
-            raise ModelFileError(f"{path} holds a {config.get('class', 'unknown')} model, not a {cls.__name__}.")
+        config, tensors = read_model_folder(path)
+        expect_class(path, config, (cls.__name__,))
         try:
             params = dict(config["params"])
             noise_cfg = params["noise"]
@@ -368,16 +368,14 @@ class DAEFeatureExtractor(_Estimator):
             est.n_features_in_ = int(fitted["n_features_in"])
             est.code_shape_ = tuple(int(s) for s in fitted["code_shape"])
             est.n_features_out_ = int(np.prod(est.code_shape_))
-            est.scale_offset_ = np.asarray(fitted["scale_offset"], dtype=np.float64)
-            est.scale_ = np.asarray(fitted["scale"], dtype=np.float64)
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"{path}/config.json does not describe a fitted {cls.__name__} ({e}).") from None
-        if len(est.scale_) != est.n_features_in_:
-            raise ModelFileError(
-                f"{path}/config.json is inconsistent: {len(est.scale_)} scale values for {est.n_features_in_} features."
-            )
-        est.dae_ = DenoisingAutoencoder.from_pretrained(path)
+        n = est.n_features_in_
+        est.scale_offset_ = config_numbers(path, "fitted.scale_offset", fitted.get("scale_offset"), length=n)
+        est.scale_ = config_numbers(path, "fitted.scale", fitted.get("scale"), positive=True, length=n)
+        est.dae_ = DenoisingAutoencoder.from_weights(config, tensors, source=str(path)).eval()
         est.history_ = []
+        _check_code_shape(path, est)
         return est
 
     # -- pictures ---------------------------------------------------------------------
@@ -400,6 +398,23 @@ class DAEFeatureExtractor(_Estimator):
         weight = model.encoder_layers[0].weight.detach().numpy()
         c, h, w = self._image_chw(self.n_features_in_)
         return weight.reshape(-1, h, w) if c == 1 else weight.reshape(-1, c, h, w)
+
+
+def _check_code_shape(path: str | os.PathLike, est: DAEFeatureExtractor) -> None:
+    """One zero row through the loaded encoder: its model must take the fitted width and
+    give the fitted code shape, or every transform would fail (or give other features)."""
+    try:
+        with torch.no_grad():
+            code = est.dae_.model.encode(est._model_input(torch.zeros(1, est.n_features_in_)))
+    except (RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        n = est.n_features_in_
+        raise ModelFileError(
+            f"the model in {path} does not take the {n} features config.json says ({first})."
+        ) from None
+    said, got = tuple(est.code_shape_), tuple(code.shape[1:])
+    if got != said:
+        raise ModelFileError(f"{path}/config.json says codes of shape {said}, but its model gives {got}.")
 
 
 def __getattr__(name: str) -> Any:

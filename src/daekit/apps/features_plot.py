@@ -161,11 +161,11 @@ def plot_codes(
 def _save_figure(fig: Any, canvas: Any, path: str | os.PathLike) -> Path:
     import io
 
-    from ..io import atomic_write_bytes
+    from ..io import atomic_write_bytes, check_output_file
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    path = Path(path)
+    path = check_output_file(path)  # a file where a folder should be is named, not "no such folder"
     if path.parent and not path.parent.exists():
         raise FileNotFoundError(2, "No such file or directory", str(path.parent))
     atomic_write_bytes(path, buf.getvalue())
