@@ -181,5 +181,5 @@ def test_detrend_ignores_slow_drift_but_not_sustained_faults(tmp_path):
     np.testing.assert_allclose(loaded.score_new(test[600:], history=test[:600]), s_robust[200:])
     with pytest.raises(ValueError, match="detrend needs a window"):
         DAEDetector(detrend=100).fit(series)
-    with pytest.raises(ValueError, match="integer >= 2"):
+    with pytest.raises(ValueError, match="detrend must be a whole number of 2 or more"):
         DAEDetector(window=20, detrend=1.5).fit(series)

@@ -169,10 +169,10 @@ def test_stream_scores_alarms_and_plot(tmp_path):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--train-rows", "many"], "--train-rows 'many' is not valid"),
-        (["--window", "wide"], "--window 'wide' is not valid"),
+        (["--train-rows", "many"], "argument --train-rows: must be 'auto' or a whole number"),
+        (["--window", "wide"], "argument --window: must be 'auto' or a whole number of 2 or more, not 'wide'"),
         (["--train-rows", "10"], "less than one window"),
-        (["--window", "1"], "too short"),
+        (["--window", "1"], "argument --window: must be 'auto' or a whole number of 2 or more, not '1'"),
     ],
 )
 def test_stream_bad_options(tmp_path, capsys, extra, message):

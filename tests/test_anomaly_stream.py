@@ -83,5 +83,14 @@ def test_stream_detector_sizes_windows_from_the_training_rows():
 
 @pytest.mark.parametrize("bad", [{"window": 1}, {"window": "long"}, {"train_rows": 0.5}, {"window": True}])
 def test_stream_detector_rejects_bad_sizes(bad):
-    with pytest.raises(ValueError, match="must be 'auto' or an integer"):
+    with pytest.raises(ValueError, match="must be 'auto' or a whole number of 2 or more"):
+        StreamDetector(**bad).fit_score(np.arange(500.0))
+
+
+@pytest.mark.parametrize(
+    "bad", [{"threshold": 2.0}, {"threshold": float("nan")}, {"quiet": -1}, {"n_estimators": 0}, {"history": 0}]
+)
+def test_stream_detector_refuses_out_of_range_settings(bad):
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=f"^{name} must be"):
         StreamDetector(**bad).fit_score(np.arange(500.0))

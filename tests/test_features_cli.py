@@ -91,8 +91,14 @@ def test_transform_filters_map(files, capsys):
         (["transform", "{r}/nowhere", "{r}/flat.npy", "-o", "{r}/z.npy"], "is not a model folder"),
         (["transform", "{m}", "{r}/flat.npy", "-o", "{r}/z.csv"], "written as .npy"),
         (["transform", "{m}", "{r}/missing.npy", "-o", "{r}/z.npy"], "missing.npy: no such file"),
-        (["fit", "{r}/flat.npy", "--out", "{r}/m2", "--hidden", "a,b"], "--hidden 'a,b' must be comma-separated"),
-        (["fit", "{r}/flat.npy", "--out", "{r}/m2", "--epochs", "0"], "--epochs must be at least 1"),
+        (
+            ["fit", "{r}/flat.npy", "--out", "{r}/m2", "--hidden", "a,b"],
+            "argument --hidden: each value must be a whole number of 1 or more, not 'a'",
+        ),
+        (
+            ["fit", "{r}/flat.npy", "--out", "{r}/m2", "--epochs", "0"],
+            "argument --epochs: must be a whole number of 1 or more, not '0'",
+        ),
         (["fit", "{r}/flat.npy", "--out", "{r}/m2", "--labels", "{r}/narrow.npy"], "labels must be one value per row"),
         (
             ["map", "{m}", "{r}/flat.npy", "--labels", "{r}/digits.npz", "--labels-key", "y_train", "-o", "{r}/x.png"],

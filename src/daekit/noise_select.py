@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import checks
 from . import noise as noise_lib
 from .dae import DenoisingAutoencoder
 from .models import Autoencoder, create_model
@@ -374,8 +375,10 @@ def select(
         raise ValueError(f"task={task!r} is not valid: use one of {', '.join(TASKS)}.")
     if search not in ("grid", "random"):
         raise ValueError(f"search={search!r} is not valid: use 'grid' or 'random'.")
-    if steps < 1 or batch_size < 1:
-        raise ValueError("steps and batch_size must be at least 1.")
+    checks.POSITIVE_INT.check("steps", steps)
+    checks.POSITIVE_INT.check("batch_size", batch_size)
+    checks.POSITIVE.check("lr", lr)
+    checks.POSITIVE_INT.check("n_trials", n_trials, optional=True)
     budget_s = parse_budget(budget)
     train = _array(train, "train")
     y = _labels(y, len(train), "y")

@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from . import checks
+
 __all__ = ["TrainConfig", "add_train_arguments", "config_from_args", "SCHEDULES", "PRECISIONS"]
 
 SCHEDULES = ("constant", "cosine", "onecycle")
@@ -101,17 +103,9 @@ class TrainConfig:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}.")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}.")
-        for name in ("batch_size", "epochs", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}.")
-        for name in ("max_steps", "val_every", "patience"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1 (or unset), not {value}.")
-        if self.ckpt_every is not None and self.ckpt_every < 0:
-            raise ValueError(f"ckpt_every must be 0 (never) or more, not {self.ckpt_every}.")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, not {self.lr}.")
+        for name, allowed in _RANGES.items():
+            allowed.check(name, getattr(self, name), optional=name in _OPTIONAL)
+        checks.check_device("device", self.device)
 
     def replace(self, **overrides: Any) -> TrainConfig:
         """Return a copy with some fields changed (unknown names raise ``ValueError``)."""
@@ -193,28 +187,67 @@ def _check_type(name: str, value: Any, annotation: Any) -> None:
         raise ValueError(f"Training option {name!r} must be {annotation}, not {value!r}.")
 
 
+#: The allowed values of every numeric field (the CLI flags below use the same objects).
+_RANGES = {
+    "max_steps": checks.POSITIVE_INT,
+    "epochs": checks.POSITIVE_INT,
+    "batch_size": checks.POSITIVE_INT,
+    "lr": checks.POSITIVE,
+    "weight_decay": checks.NON_NEGATIVE,
+    "warmup_steps": checks.COUNT,
+    "min_lr": checks.NON_NEGATIVE,
+    "grad_clip": checks.POSITIVE,
+    "val_every": checks.POSITIVE_INT,
+    "patience": checks.POSITIVE_INT,
+    "min_delta": checks.NON_NEGATIVE,
+    "ckpt_every": checks.COUNT,
+    "seed": checks.SEED,
+    "num_workers": checks.COUNT,
+    "log_every": checks.POSITIVE_INT,
+}
+#: Fields where None means "off" or "automatic".
+_OPTIONAL = {"max_steps", "grad_clip", "val_every", "patience", "ckpt_every"}
+
+
 # --------------------------------------------------------------------------- CLI helpers
 
-# (flag, field, argparse keywords). Defaults are None so that unset flags never clobber a
+
+# (flag, field, argparse keywords); the type comes from _RANGES. Defaults are None so that unset flags never clobber a
 # value that came from --config.
 _FLAGS: list[tuple[str, str, dict[str, Any]]] = [
-    ("--steps", "max_steps", dict(type=int, help="optimiser steps (wins over --epochs)")),
-    ("--epochs", "epochs", dict(type=int, help="passes over the training data")),
-    ("--batch-size", "batch_size", dict(type=int, help="global batch size")),
-    ("--lr", "lr", dict(type=float, help="peak learning rate (AdamW)")),
-    ("--weight-decay", "weight_decay", dict(type=float, help="AdamW weight decay")),
+    (
+        "--steps",
+        "max_steps",
+        dict(help="optimiser steps (wins over --epochs)"),
+    ),
+    ("--epochs", "epochs", dict(help="passes over the training data")),
+    ("--batch-size", "batch_size", dict(help="global batch size")),
+    ("--lr", "lr", dict(help="peak learning rate (AdamW)")),
+    ("--weight-decay", "weight_decay", dict(help="AdamW weight decay")),
     ("--schedule", "schedule", dict(choices=SCHEDULES, help="learning-rate schedule")),
-    ("--warmup-steps", "warmup_steps", dict(type=int, help="linear warm-up steps")),
-    ("--grad-clip", "grad_clip", dict(type=float, help="clip the gradient norm")),
-    ("--val-every", "val_every", dict(type=int, help="validate every N steps")),
-    ("--patience", "patience", dict(type=int, help="early stopping: validations without gain")),
-    ("--ckpt-every", "ckpt_every", dict(type=int, help="checkpoint every N steps (0: never)")),
-    ("--seed", "seed", dict(type=int, help="random seed")),
+    ("--warmup-steps", "warmup_steps", dict(help="linear warm-up steps")),
+    ("--grad-clip", "grad_clip", dict(help="clip the gradient norm")),
+    ("--val-every", "val_every", dict(help="validate every N steps")),
+    (
+        "--patience",
+        "patience",
+        dict(help="early stopping: validations without gain"),
+    ),
+    (
+        "--ckpt-every",
+        "ckpt_every",
+        dict(help="checkpoint every N steps (0: never)"),
+    ),
+    ("--seed", "seed", dict(help="random seed")),
     ("--device", "device", dict(help="auto, cpu, cuda or cuda:N")),
     ("--precision", "precision", dict(choices=PRECISIONS, help="fp32, bf16 or fp16")),
     ("--compile", "compile", dict(action="store_const", const=True, help="use torch.compile")),
-    ("--workers", "num_workers", dict(type=int, help="data-loader worker processes")),
-    ("--log-every", "log_every", dict(type=int, help="metrics row every N steps")),
+    ("--workers", "num_workers", dict(help="data-loader worker processes")),
+    (
+        "--log-every",
+        "log_every",
+        dict(help="metrics row every N steps"),
+    ),
     ("--no-resume", "resume", dict(action="store_const", const=False, help="start afresh even if a checkpoint exists")),
     ("--quiet", "quiet", dict(action="store_const", const=True, help="no progress bar")),
 ]
@@ -247,8 +280,15 @@ def add_train_arguments(parser: Any, *, skip: tuple[str, ...] = ()) -> Any:
         )
     for flag, name, kwargs in _FLAGS:
         if flag not in skip:
-            group.add_argument(flag, dest=name, default=None, **kwargs)
+            typed = {"type": _flag_type(name)} if name in _RANGES or name == "device" else {}
+            group.add_argument(flag, dest=name, default=None, **typed, **kwargs)
     return group
+
+
+def _flag_type(name: str) -> Any:
+    """The argparse type of a field's flag: its range from ``_RANGES``, so the flag and
+    ``TrainConfig`` refuse the same values in the same words."""
+    return checks.argparse_type(_RANGES[name]) if name in _RANGES else checks.device_argument
 
 
 def config_from_args(args: Any, **defaults: Any) -> TrainConfig:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import checks
 from .anomaly_windows import make_windows, trailing_mean
 
 __all__ = [
@@ -80,12 +81,17 @@ def check_params(params: Mapping[str, Any]) -> None:
     contamination, lr, threshold = params["contamination"], params["lr"], params["threshold"]
     window, model, stride = params["window"], params["model"], params["stride"]
     n_estimators, detrend = params["n_estimators"], params["detrend"]
-    if not (isinstance(contamination, (int, float)) and 0 < contamination <= 0.5):
-        raise ValueError(f"contamination={contamination!r} must lie in (0, 0.5].")
-    if not (lr == "auto" or (is_real(lr) and lr > 0)):
-        raise ValueError(f"lr={lr!r} must be a positive number or 'auto'.")
-    if not (threshold in ("contamination", "mad") or is_real(threshold)):
-        raise ValueError(f"threshold={threshold!r} must be 'contamination', 'mad' or a number.")
+    checks.CONTAMINATION.check("contamination", contamination)
+    if lr != "auto":
+        checks.POSITIVE.check("lr", lr)
+    if threshold not in ("contamination", "mad"):
+        if is_real(threshold):
+            checks.FINITE.check("threshold", threshold)
+        else:
+            raise ValueError(f"threshold={threshold!r} must be 'contamination', 'mad' or a finite number.")
+    checks.POSITIVE.check("threshold_k", params["threshold_k"])
+    checks.NON_NEGATIVE.check("noise_level", params["noise_level"])
+    checks.POSITIVE.check("epochs", params["epochs"], optional=True)
     scalers = scaler_names(params["scaler"], window)
     if not scalers or any(name not in SCALERS for name in scalers):
         raise ValueError(f"scaler={params['scaler']!r} must be one of {', '.join(SCALERS)} (or a tuple of them).")
@@ -93,15 +99,11 @@ def check_params(params: Mapping[str, Any]) -> None:
         raise ValueError(f"model={model!r} must be one of {', '.join(MODELS)}.")
     if model == "conv1d" and window is None:
         raise ValueError("model='conv1d' needs a window length (it works on series).")
-    if window is not None and (not isinstance(window, (int, np.integer)) or window < 2):
-        raise ValueError(f"window={window!r} must be an integer >= 2 (or None for tables).")
-    if not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ValueError(f"stride={stride!r} must be a positive integer.")
-    if not isinstance(n_estimators, (int, np.integer)) or n_estimators < 1:
-        raise ValueError(f"n_estimators={n_estimators!r} must be a positive integer.")
+    checks.WINDOW.check("window", window, optional=True)
+    checks.POSITIVE_INT.check("stride", stride)
+    checks.POSITIVE_INT.check("n_estimators", n_estimators)
     if detrend is not None:
-        if isinstance(detrend, bool) or not isinstance(detrend, (int, np.integer)) or detrend < 2:
-            raise ValueError(f"detrend={detrend!r} must be None or an integer >= 2 (steps).")
+        checks.WINDOW.check("detrend", detrend)
         if window is None:
             raise ValueError("detrend needs a window length (it works on series).")
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import checks
 from .anomaly_windows import trailing_mean
 
 __all__ = ["StreamDetector", "anomaly_likelihood", "range_novelty", "quiet_alarms"]
@@ -173,12 +174,16 @@ class StreamDetector:
 
     def _sizes(self, n: int) -> tuple[int, int]:
         """(training rows, window length) for a series of n steps."""
+        # Checked here, at fit time, as scikit-learn does: the constructor only stores.
         for name in ("window", "train_rows"):
-            value = getattr(self, name)
-            if not (
-                value == "auto" or (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 2)
-            ):
-                raise ValueError(f"{name}={value!r} must be 'auto' or an integer >= 2.")
+            checks.WINDOW.check(name, getattr(self, name), words=("auto",))
+        checks.POSITIVE_INT.check("n_estimators", self.n_estimators)
+        checks.NON_NEGATIVE.check("noise_level", self.noise_level)
+        checks.POSITIVE_INT.check("history", self.history)
+        checks.NON_NEGATIVE.check("min_spread", self.min_spread)
+        checks.NON_NEGATIVE.check("tolerance", self.tolerance, optional=True)
+        checks.OPEN_UNIT.check("threshold", self.threshold)
+        checks.COUNT.check("quiet", self.quiet, optional=True)
         rows = min(int(np.floor(0.15 * n)), 750) if self.train_rows == "auto" else int(self.train_rows)
         window = int(np.clip(rows // 4, 8, 128)) if self.window == "auto" else int(self.window)
         if rows < window or rows >= n:

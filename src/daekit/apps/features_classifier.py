@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from .. import checks
 from ..models import create_model
 from ..models.mlp import DenseAutoencoder
 from ..train import Trainer
@@ -127,10 +128,8 @@ class DAEClassifier(_Estimator):
         from sklearn.utils.validation import validate_data
 
         self._check_params()
-        if not isinstance(self.pretrain_epochs, (int, np.integer)) or self.pretrain_epochs < 1:
-            raise ValueError(f"pretrain_epochs={self.pretrain_epochs!r} must be a positive integer.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout={self.dropout!r} must lie in [0, 1).")
+        checks.POSITIVE_INT.check("pretrain_epochs", self.pretrain_epochs)
+        checks.FRACTION.check("dropout", self.dropout)
         try:
             data, labels = validate_data(self, X, y, reset=True, dtype=(np.float64, np.float32), ensure_all_finite=True)
         except ValueError as e:

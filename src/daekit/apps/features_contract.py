@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from .. import checks
 from ..train import TrainConfig
 from .features_stacked import NoiseSpec, layer_noises
 
@@ -131,20 +132,18 @@ class _Estimator:
         sizes = self.hidden_sizes
         if isinstance(sizes, (int, np.integer)):
             sizes = (sizes,)
-        if (
-            not isinstance(sizes, (list, tuple))
-            or not sizes
-            or not all(isinstance(h, (int, np.integer)) and h > 0 for h in sizes)
-        ):
+        if not isinstance(sizes, (list, tuple)) or not sizes:
             raise ValueError(f"hidden_sizes={self.hidden_sizes!r} must be a non-empty sequence of positive integers.")
+        for h in sizes:
+            checks.POSITIVE_INT.check(f"hidden_sizes={self.hidden_sizes!r}: each width", h)
         if self.scaling not in SCALINGS:
             raise ValueError(f"scaling={self.scaling!r} is not valid: use one of {', '.join(SCALINGS)}.")
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer.")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr={self.lr!r} must be a positive number.")
+        checks.POSITIVE_INT.check("epochs", self.epochs)
+        checks.POSITIVE_INT.check("batch_size", self.batch_size)
+        checks.POSITIVE_INT.check("max_steps", self.max_steps, optional=True)
+        checks.POSITIVE.check("lr", self.lr)
+        checks.NON_NEGATIVE.check("weight_decay", self.weight_decay)
+        checks.check_device("device", self.device)
         layer_noises(self.noise, len(sizes))  # raises on a bad spec or count
 
     def _loss_name(self) -> str:

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .. import checks
 from ..data import image as imdata
 from ..io import PRETRAINED_DIR, ModelFileError, bundled_models, read_model_folder, write_model_folder
-from ..models import Autoencoder, create_model, list_models
+from ..io_checks import config_numbers, config_section, expect_class, model_with_weights
+from ..models import Autoencoder, create_model
 from .image_objective import PatchObjective, validation_pairs
 
 if TYPE_CHECKING:
@@ -105,6 +107,13 @@ def train_image_denoiser(
     """
     from ..train import TrainConfig, Trainer
 
+    checks.POSITIVE_INT.check("channels", channels)
+    checks.PATCH.check("patch_size", patch_size)
+    checks.PATCH.check("tile", tile)
+    if tile < patch_size:
+        raise ValueError(f"tile={tile} must be at least patch_size={patch_size}: patches are cut from tiles.")
+    checks.SIGMA_255.check("std_max", std_max)
+    checks.PROBABILITY.check("known_sigma", known_sigma)
     if init is not None:
         start = ImageDenoiser.from_pretrained(init)  # a folder, or a bundled name
         if start.channels != channels:
@@ -207,10 +216,12 @@ class ImageDenoiser:
         training: dict | None = None,
         ensemble: int = 1,
     ):
-        if tile < 16 or overlap < 0 or 2 * overlap >= tile:
-            raise ValueError(f"tile={tile} must be at least 16 and overlap={overlap} under half of it.")
-        if not isinstance(ensemble, int) or not 1 <= ensemble <= 8:
-            raise ValueError(f"ensemble={ensemble!r} must be a whole number from 1 to 8.")
+        checks.TILE.check("tile", tile)
+        checks.COUNT.check("overlap", overlap)
+        if 2 * overlap >= tile:
+            raise ValueError(f"overlap={overlap} must be under half of tile={tile}.")
+        checks.Range(int, 1, 8).check("ensemble", ensemble)
+        checks.SIGMA_255.check("std_max", std_max)
         self.model, self.tile, self.overlap, self.device = model.eval(), tile, overlap, device
         self.std_max, self.training, self.ensemble = std_max, dict(training or {}), ensemble
 
@@ -241,19 +252,19 @@ class ImageDenoiser:
         if not Path(path).exists() and str(path) in cls.bundled():
             return cls.pretrained(str(path), **kwargs)
         config, tensors = read_model_folder(path)
-        if config.get("class") != "ImageDenoiser":
-            raise ModelFileError(f"{path} holds a {config.get('class', 'unknown')} model, not an ImageDenoiser.")
-        spec = config.get("model", {})
-        if spec.get("name") not in list_models():
-            raise ModelFileError(f"{path} needs a model '{spec.get('name')}' that this daekit does not know.")
+        expect_class(path, config, ("ImageDenoiser",))
+        model = model_with_weights(path, config.get("model"), tensors)
+        if not hasattr(model, "in_channels") or getattr(model, "dims", 2) != 2:  # an 'mlp' takes rows, 'conv1d' series
+            raise ModelFileError(f"{path} holds a model '{getattr(model, 'model_name', '?')}', which takes no images.")
+        std_max = config_section(path, config, "noise").get("std_max", 55.0)
+        config_numbers(path, "noise.std_max", std_max, positive=True)
+        opts = {k: config[k] for k in ("tile", "overlap", "ensemble") if k in config}
         try:
-            model = create_model(spec["name"], **spec.get("kwargs", {}))
-            model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
-        except (TypeError, ValueError, RuntimeError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelFileError(f"{path} does not describe a model its weights fit ({first}).") from None
-        opts = {k: config[k] for k in ("tile", "overlap", "ensemble") if k in config} | kwargs
-        return cls(model, std_max=config.get("noise", {}).get("std_max", 55.0), training=config.get("training"), **opts)
+            cls(model, **opts)  # the saved settings, by the constructor's own rules (kwargs may override them)
+        except (TypeError, ValueError) as e:
+            raise ModelFileError(f"{path}/config.json holds settings ImageDenoiser refuses: {e}") from None
+        training = config_section(path, config, "training")
+        return cls(model, std_max=float(std_max), training=training, **(opts | kwargs))
 
     def as_colour(self) -> ImageDenoiser:
         """This gray model as a colour denoiser in the opponent colour space: the network
@@ -417,10 +428,8 @@ class ImageDenoiser:
         Returns:
             The denoised image, same shape and dtype (floats are clipped to [0, 1]).
         """
-        if isinstance(sigma, str):
-            if sigma != "auto":
-                raise ValueError(f"sigma={sigma!r} is not valid: a number on the 0-255 scale, or 'auto'.")
-            sigma = None
+        checks.SIGMA_255.check("sigma", sigma, optional=True, words=("auto",))
+        level = None if isinstance(sigma, str) else sigma
         self.last_sigma_: list[float | None] = []
         arr = np.asarray(image)
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
@@ -454,7 +463,7 @@ class ImageDenoiser:
 
         if colours == 3 and self.channels == 1 and getattr(self.model, "model_name", "") == "image_unet":
             colour = self.as_colour()  # far better than R, G and B apart
-            result = colour(image, sigma=sigma, progress=progress)
+            result = colour(image, sigma=level, progress=progress)
             self.last_sigma_ = colour.last_sigma_
             return result
         if colours == self.channels or self.channels == 3:
@@ -463,13 +472,13 @@ class ImageDenoiser:
             if colours != self.channels:  # gray into a colour model: three equal channels
                 base = get
                 get = lambda *a: np.repeat(base(*a), self.channels, 0)  # noqa: E731
-            s = sigma if sigma is not None else self._blind_sigma(get, h, w)
+            s = level if level is not None else self._blind_sigma(get, h, w)
             self.last_sigma_.append(s)
             self._run_tiles(get, writer(chans, colours != self.channels), h, w, s, progress)
         else:  # a gray model on colour: channel by channel
             for i in range(colours):
                 get = reader(slice(i, i + 1))
-                s = sigma if sigma is not None else self._blind_sigma(get, h, w)
+                s = level if level is not None else self._blind_sigma(get, h, w)
                 self.last_sigma_.append(s)
                 self._run_tiles(get, writer(slice(i, i + 1)), h, w, s, progress)
         return out[..., 0] if arr.ndim == 2 else out
@@ -544,9 +553,9 @@ def demo(out_dir: str | os.PathLike = "runs/image_demo", sigma: float = 25.0, na
         ``{"psnr_noisy", "psnr_denoised", "gain_db", "seconds", "picture"}``.
     """
     from .. import metrics
+    from ..io import make_output_folder
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_output_folder(out_dir)  # "out is a file, not a folder." before the work
     clean = synthetic_image(256)
     rng = np.random.default_rng(0)
     noisy_f = clean.astype(np.float32) / 255 + sigma / 255 * rng.standard_normal(clean.shape).astype(np.float32)

@@ -26,9 +26,11 @@ import torch
 from numpy.typing import ArrayLike
 from torch import nn
 
+from .. import checks
 from .. import noise as noise_lib
 from ..dae import DenoisingAutoencoder
-from ..io import PRETRAINED_DIR, ModelFileError, bundled_models, read_config
+from ..io import PRETRAINED_DIR, ModelFileError, bundled_models, read_model_folder
+from ..io_checks import config_section, expect_class
 from ..models import create_model
 from ..models.speech import MaskBlockState, MaskStreamState, SpectralMaskNet
 from .speech_resample import StreamResampler
@@ -216,19 +218,12 @@ class SpeechEnhancer:
     ):
         if not hasattr(dae, "model") or not hasattr(dae.model, "stream_state"):
             raise ValueError("SpeechEnhancer needs a DenoisingAutoencoder holding a 'speech_mask' model.")
-        if attenuation_limit_db is not None and not attenuation_limit_db > 0:
-            raise ValueError(
-                f"attenuation_limit_db={attenuation_limit_db!r} is not valid: a positive number of dB or None."
-            )
-        if not 0.0 <= wet <= 1.0:
-            raise ValueError(f"wet={wet!r} is not valid: expected a number in [0, 1].")
-        if not block_seconds > 0:
-            raise ValueError(f"block_seconds={block_seconds!r} is not valid: a positive number.")
-        if not context_seconds >= 0:
-            raise ValueError(f"context_seconds={context_seconds!r} is not valid: a number of seconds >= 0.")
+        checks.POSITIVE.check("attenuation_limit_db", attenuation_limit_db, optional=True)
+        checks.PROBABILITY.check("wet", wet)
+        checks.POSITIVE.check("block_seconds", block_seconds)
+        checks.NON_NEGATIVE.check("context_seconds", context_seconds)
+        checks.FINITE.check("clean_snr_db", clean_snr_db, optional=True)
         self.dae = dae.eval()
-        if clean_snr_db is not None and not isinstance(clean_snr_db, (int, float)):
-            raise ValueError(f"clean_snr_db={clean_snr_db!r} is not valid: a number of dB or None.")
         self.attenuation_limit_db, self.wet, self.block_seconds = attenuation_limit_db, wet, block_seconds
         self.clean_snr_db, self.context_seconds = clean_snr_db, context_seconds
         self.last_estimate_: AudioNoise | None = None
@@ -254,15 +249,19 @@ class SpeechEnhancer:
         or a bundled name. Keyword arguments override the saved settings."""
         if not Path(path).exists() and str(path) in cls.bundled():
             return cls.pretrained(str(path), **kwargs)
-        config = read_config(path)
-        if config.get("class") not in ("SpeechEnhancer", "DenoisingAutoencoder"):
-            raise ModelFileError(f"{path} holds a {config.get('class')!r}, not a speech model.")
-        dae = DenoisingAutoencoder.from_pretrained(path)
+        config, tensors = read_model_folder(path)
+        # Folders from before the SpeechEnhancer class say DenoisingAutoencoder: a speech_mask one is speech.
+        older = isinstance(config.get("model"), dict) and config["model"].get("name") == "speech_mask"
+        expect_class(path, config, ("SpeechEnhancer", "DenoisingAutoencoder") if older else ("SpeechEnhancer",))
+        dae = DenoisingAutoencoder.from_weights(config, tensors, source=str(path))
         if getattr(dae.model, "model_name", "") != "speech_mask" or "sample_rate" not in dae.preprocessing:
             raise ModelFileError(f"{path} does not hold a speech model (a 'speech_mask' model with a sample rate).")
-        settings = dict(config.get("speech", {}).get("settings", {}))
-        settings.update(kwargs)
-        return cls(dae, **settings)
+        settings = config_section(path, config_section(path, config, "speech"), "settings")
+        try:
+            cls(dae, **settings)  # the saved settings, by the constructor's own rules (kwargs may override them)
+        except (TypeError, ValueError) as e:
+            raise ModelFileError(f"{path}/config.json holds settings SpeechEnhancer refuses: {e}") from None
+        return cls(dae, **(settings | kwargs))
 
     def save_pretrained(self, path: str | os.PathLike, **extra: Any) -> Path:
         """Write the model folder; ``extra`` entries (e.g. the training recipe) go into the
@@ -392,9 +391,7 @@ class SpeechEnhancer:
 
         from ..data.audio import AudioWriter, audio_info, iter_audio_blocks
 
-        sr, channels, frames = audio_info(in_path)
-        if frames == 0:
-            raise ValueError(f"{in_path}: the audio file holds no samples.")
+        sr, channels, frames = audio_info(in_path)  # the rules every reader applies, before out_path is opened
         stream = SpeechStream(self, sample_rate=sr, channels=channels, offline=True)
         compute, estimate, enhance, first = 0.0, None, True, True
         with AudioWriter(out_path, sr, channels) as writer:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import group_help
+from .. import checks
+from . import group_help, options
 
 if TYPE_CHECKING:
     from ..data.table import Table
@@ -47,36 +48,46 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--timestamp", default="auto", help="timestamp column name, 'auto' to detect, 'none' for none")
     p.add_argument(
         "--window",
-        type=int,
+        type=options.number(checks.WINDOW),
         default=None,
         help="treat rows as a time series and score sliding windows of this many steps "
         "(default: each row is an independent sample)",
     )
-    p.add_argument("--stride", type=int, default=1, help="step between training windows")
+    p.add_argument("--stride", type=options.positive_int, default=1, help="step between training windows")
     p.add_argument(
         "--detrend",
-        type=int,
+        type=options.number(checks.WINDOW),
         default=None,
         metavar="STEPS",
         help="series: replace slowly wandering columns (lag-1 autocorrelation > 0.8) by their "
         "deviation from a trailing mean over STEPS, so slow drift is not flagged (needs --window)",
     )
     p.add_argument("--model", default="mlp", choices=["mlp", "conv1d"], help="network (conv1d needs --window)")
-    p.add_argument("--contamination", type=float, default=0.1, help="expected share of anomalies in DATA")
+    p.add_argument(
+        "--contamination",
+        type=options.number(checks.CONTAMINATION),
+        default=0.1,
+        help="expected share of anomalies in DATA",
+    )
     p.add_argument(
         "--threshold",
+        type=options.number_or_word(checks.FINITE, "contamination", "mad"),
         default="contamination",
         help="'contamination' (quantile of the training scores), 'mad' (median + k·MAD) or a number",
     )
-    p.add_argument("--k", type=float, default=3.0, help="k of the 'mad' threshold")
-    p.add_argument("--members", type=int, default=3, help="ensemble members (seeds)")
-    p.add_argument("--epochs", type=float, default=None, help="passes over the data per member (default: automatic)")
+    p.add_argument("--k", type=options.positive, default=3.0, help="k of the 'mad' threshold")
+    p.add_argument("--members", type=options.positive_int, default=3, help="ensemble members (seeds)")
+    p.add_argument(
+        "--epochs", type=options.positive, default=None, help="passes over the data per member (default: automatic)"
+    )
     p.add_argument(
         "--noise", default="gaussian", help="gaussian, masking, or a noise spec such as gaussian:0.1+masking:0.1"
     )
-    p.add_argument("--noise-level", type=float, default=0.1, help="noise std / probability on the scaled data")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument(
+        "--noise-level", type=options.non_negative, default=0.1, help="noise std / probability on the scaled data"
+    )
+    p.add_argument("--seed", type=options.seed, default=0, help="random seed")
+    p.add_argument("--device", type=options.device, default="cpu", help="cpu, cuda or auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_fit)
 
@@ -92,7 +103,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("-o", "--output", required=True, metavar="CSV", help="scores CSV to write")
     p.add_argument("--plot", default=None, metavar="PNG", help="also draw the series, flagged points and threshold")
     p.add_argument("--explain", action="store_true", help="add each column's share of the score")
-    p.add_argument("--threshold", type=float, default=None, help="override the fitted threshold")
+    p.add_argument("--threshold", type=options.finite, default=None, help="override the fitted threshold")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_score)
 
@@ -115,13 +126,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--timestamp", default="auto", help="timestamp column name, 'auto' to detect, 'none' for none")
     p.add_argument(
-        "--window", default="auto", help="steps per window ('auto': a quarter of the training rows, 8 to 128)"
+        "--window",
+        type=options.number_or_word(checks.WINDOW, "auto"),
+        default="auto",
+        help="steps per window ('auto': a quarter of the training rows, 8 to 128)",
     )
-    p.add_argument("--train-rows", default="auto", help="rows to fit on ('auto': 15%% of the series, at most 750)")
-    p.add_argument("--threshold", type=float, default=0.97, help="alarm level of the [0, 1] score")
-    p.add_argument("--quiet-steps", type=int, default=None, help="steps without alarms after one (default: --window)")
-    p.add_argument("--members", type=int, default=2, help="ensemble members (seeds)")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument(
+        "--train-rows",
+        type=options.number_or_word(checks.WINDOW, "auto"),
+        default="auto",
+        help="rows to fit on ('auto': 15%% of the series, at most 750)",
+    )
+    p.add_argument("--threshold", type=options.open_unit, default=0.97, help="alarm level of the [0, 1] score")
+    p.add_argument(
+        "--quiet-steps", type=options.count, default=None, help="steps without alarms after one (default: --window)"
+    )
+    p.add_argument("--members", type=options.positive_int, default=2, help="ensemble members (seeds)")
+    p.add_argument("--seed", type=options.seed, default=0, help="random seed")
     p.add_argument("--plot", default=None, metavar="PNG", help="also draw the series, alarms and score")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_stream)
@@ -133,25 +154,25 @@ def _read(path: str, columns: list[str] | str | None, timestamp: str, min_rows: 
     return read_table(path, columns=columns, timestamp=None if timestamp == "none" else timestamp, min_rows=min_rows)
 
 
-def _threshold_arg(text: str) -> str | float:
-    if text in ("contamination", "mad"):
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"--threshold {text!r} is not valid: use 'contamination', 'mad' or a number.") from None
+def _check_outputs(args: argparse.Namespace) -> None:
+    # Before the work: a bad -o or --plot is refused at once, and never after the CSV is written.
+    from ..io import check_output_file
+
+    check_output_file(args.output)
+    if args.plot:
+        check_output_file(args.plot)
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from ..apps.anomaly import DAEDetector
+    from ..io import check_output_folder
 
+    check_output_folder(args.out)  # a bad --out is refused before, not after, the fit
     min_rows = args.window if args.window else 2
     table = _read(args.data, args.columns, args.timestamp, min_rows)
-    if args.window is not None and args.window < 2:
-        raise ValueError(f"--window {args.window} is too short: use at least 2 steps.")
     det = DAEDetector(
         contamination=args.contamination,
-        threshold=_threshold_arg(args.threshold),
+        threshold=args.threshold,
         threshold_k=args.k,
         window=args.window,
         stride=args.stride,
@@ -190,8 +211,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from ..apps.anomaly import DAEDetector
-    from ..io import atomic_write_bytes
+    from ..io import atomic_write_bytes, check_finite_output
 
+    _check_outputs(args)
     det = DAEDetector.load(args.model)
     names = list(getattr(det, "feature_names_", []) or [])
     # The fitted columns, by name and in the fitted order; other columns are not read.
@@ -205,6 +227,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     threshold = det.threshold_ if args.threshold is None else args.threshold
     flags = (scores > threshold).astype(int)
     shares = det.explain(table.values) if args.explain else None
+    check_finite_output(scores, args.output)
+    if shares is not None:
+        check_finite_output(shares, args.output)
 
     buf = io.StringIO()
     out = csv.writer(buf)
@@ -228,19 +253,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_stream(args: argparse.Namespace) -> int:
     from ..apps.anomaly_stream import StreamDetector
-    from ..io import atomic_write_bytes
+    from ..io import atomic_write_bytes, check_finite_output
 
-    for name in ("window", "train_rows"):
-        value = getattr(args, name)
-        if value != "auto":
-            option = "--" + name.replace("_", "-")
-            try:
-                value = int(value)
-            except ValueError:
-                raise ValueError(f"{option} {value!r} is not valid: use 'auto' or a whole number.") from None
-            if value < 2:
-                raise ValueError(f"{option} {value} is too short: use at least 2 steps.")
-            setattr(args, name, value)
+    _check_outputs(args)
     table = _read(args.data, args.columns, args.timestamp, 3)
     stream = StreamDetector(
         window=args.window,
@@ -255,6 +270,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise ValueError(f"{args.data}: {e}") from None
     alarms = stream.alarms()
+    check_finite_output([scores, stream.likelihood_], args.output)
 
     buf = io.StringIO()
     out = csv.writer(buf)

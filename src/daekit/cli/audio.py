@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import group_help
+from .. import checks
+from . import group_help, options
 
 if TYPE_CHECKING:
     from ..apps.speech import SpeechEnhancer
@@ -46,7 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--recursive", action="store_true", help="look into sub-folders too")
     p.add_argument(
         "--threads",
-        type=int,
+        type=options.threads,
         default=1,
         help="torch CPU threads (1 is fastest for this small recurrent model on a busy machine)",
     )
@@ -68,7 +69,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--noise", nargs="*", default=[], metavar="DIR", help="folders (or files) of noise recordings")
     p.add_argument(
         "--noise-span",
-        type=float,
+        type=options.probability,
         nargs=2,
         default=(0.0, 1.0),
         metavar=("START", "END"),
@@ -80,13 +81,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="synthetic noises to mix in too (comma-separated; '' for none)",
     )
     p.add_argument("--out", required=True, metavar="RUN", help="run and model folder")
-    p.add_argument("--sample-rate", type=int, default=8000, help="model sample rate (files are resampled)")
-    p.add_argument("--snr", type=float, nargs=2, default=(-5.0, 15.0), metavar=("LOW", "HIGH"), help="SNR range, dB")
-    p.add_argument("--items", type=int, default=2000, help="clean training items")
-    p.add_argument("--seconds", type=float, default=1.5, help="length of a training item")
-    p.add_argument("--hidden", type=int, default=160, help="GRU width")
-    p.add_argument("--layers", type=int, default=2, help="GRU layers")
-    p.add_argument("--n-fft", type=int, default=256, help="STFT window (latency = n_fft / sample rate)")
+    p.add_argument(
+        "--sample-rate",
+        type=options.number(checks.SAMPLE_RATE),
+        default=8000,
+        help="model sample rate (files are resampled)",
+    )
+    p.add_argument(
+        "--snr", type=options.snr_db, nargs=2, default=(-5.0, 15.0), metavar=("LOW", "HIGH"), help="SNR range, dB"
+    )
+    p.add_argument("--items", type=options.positive_int, default=2000, help="clean training items")
+    p.add_argument("--seconds", type=options.positive, default=1.5, help="length of a training item")
+    p.add_argument("--hidden", type=options.positive_int, default=160, help="GRU width")
+    p.add_argument("--layers", type=options.positive_int, default=2, help="GRU layers")
+    p.add_argument(
+        "--n-fft", type=options.number(checks.N_FFT), default=256, help="STFT window (latency = n_fft / sample rate)"
+    )
     p.add_argument(
         "--bidirectional",
         action="store_true",
@@ -104,9 +114,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("input", metavar="IN", help="audio file")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output audio file")
-    p.add_argument("--chunk-ms", type=float, default=20.0, help="chunk length in milliseconds")
+    p.add_argument("--chunk-ms", type=options.positive, default=20.0, help="chunk length in milliseconds")
     _model_arguments(p)
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--threads", type=options.threads, default=1, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="only the summary line")
     p.set_defaults(func=cmd_stream)
 
@@ -122,12 +132,14 @@ def _model_arguments(p: argparse.ArgumentParser, default: str = "speech8k") -> N
     )
     p.add_argument(
         "--attenuation-limit",
-        type=float,
+        type=options.non_negative,
         default=None,
         metavar="DB",
         help="suppress no bin by more than this many dB (e.g. 20; default: no limit)",
     )
-    p.add_argument("--wet", type=float, default=None, help="dry/wet mix: 1 = fully enhanced, 0 = input unchanged")
+    p.add_argument(
+        "--wet", type=options.probability, default=None, help="dry/wet mix: 1 = fully enhanced, 0 = input unchanged"
+    )
     p.add_argument(
         "--always-enhance",
         action="store_true",
@@ -176,12 +188,17 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     import torch
 
     from ..data.audio import AUDIO_SUFFIXES
+    from ..io import check_output_file, check_output_folder
 
     torch.set_num_threads(max(1, args.threads))
     items = _inputs(args.inputs, args.recursive)  # a wrong path is reported before the model loads
-    enhancer = _enhancer(args)
     out = Path(args.output)
     single_file = len(items) == 1 and out.suffix.lower() in AUDIO_SUFFIXES and not out.is_dir()
+    if single_file:  # a bad -o is refused once, with exit 2, not once per file
+        check_output_file(out)
+    else:
+        check_output_folder(out)
+    enhancer = _enhancer(args)
     failed = 0
     for src, rel in items:
         dst = out if single_file else out / rel
@@ -210,10 +227,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from ..apps.speech import SpeechEnhancer, train_speech_dae
     from ..data.audio import load_audio, load_noise_bank, speech_items
+    from ..io import check_output_folder
     from ..noise import SYNTHETIC_NOISES
     from ..train import config_from_args
 
+    check_output_folder(args.out)  # a bad --out is refused before the recordings are read
     sr = args.sample_rate
+    # The flags' types checked each value; these check the values against each other,
+    # still before any recording is read.
+    if not args.noise_span[0] < args.noise_span[1]:
+        raise ValueError(f"--noise-span {args.noise_span[0]:g} {args.noise_span[1]:g}: START must be below END.")
+    if args.snr[0] > args.snr[1]:
+        raise ValueError(f"--snr {args.snr[0]:g} {args.snr[1]:g}: LOW must not be above HIGH.")
+    if args.seconds * sr < 2 * args.n_fft:
+        raise ValueError(
+            f"--seconds {args.seconds:g} is too short: an item needs at least two STFT windows "
+            f"(2 x --n-fft {args.n_fft} samples = {2 * args.n_fft / sr:g} s at {sr} Hz)."
+        )
     clean_files = [f for f, _ in _inputs(args.clean, recursive=True)]
     clips = [load_audio(f, sr)[0] for f in clean_files]
     clips = [c for c in clips if np.abs(c).max() > 0]
@@ -272,14 +302,14 @@ def cmd_stream(args: argparse.Namespace) -> int:
     import torch
 
     from ..data.audio import AudioWriter, audio_info, iter_audio_blocks
+    from ..io import check_output_file
 
+    check_output_file(args.output)
     torch.set_num_threads(max(1, args.threads))
     if not args.chunk_ms > 0:
         raise ValueError(f"--chunk-ms {args.chunk_ms} is not valid: a positive number of milliseconds.")
     enhancer = _enhancer(args)
-    sr, channels, frames = audio_info(args.input)
-    if frames == 0:
-        raise ValueError(f"{args.input}: the audio file holds no samples.")
+    sr, channels, frames = audio_info(args.input)  # refuses what every reader refuses, before OUT is opened
     chunk = max(1, int(round(args.chunk_ms * sr / 1000)))
     stream = enhancer.stream(sample_rate=sr, channels=channels)
     times = []

@@ -10,6 +10,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import checks
+from . import options
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -33,19 +36,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "level is on that standardised scale. Writes a model folder to --out.",
     )
     p.add_argument("data", metavar="DATA", help="training data: .npy, .npz (array X) or .csv")
+    p.add_argument("--key", default=None, help="which array of an .npz to read (default: X, or its only array)")
     p.add_argument("--out", required=True, metavar="DIR", help="run and model folder")
-    p.add_argument("--hidden", default="256,64", help="encoder widths, comma separated; the decoder mirrors them")
+    p.add_argument(
+        "--hidden",
+        type=options.numbers_list(checks.POSITIVE_INT),
+        default="256,64",
+        help="encoder widths, comma separated; the decoder mirrors them",
+    )
     p.add_argument("--activation", default="relu", help="hidden activation (relu, gelu, tanh, sigmoid...)")
     p.add_argument("--tied", action="store_true", help="tie decoder weights to the encoder's (transposed)")
     p.add_argument(
         "--noise",
+        type=options.noise_spec,
         default="gaussian:0.2",
         help="corruption, e.g. gaussian:0.2, gaussian:0-0.5, masking:0.25, saltpepper:0.05; join with +",
     )
     p.add_argument("--loss", default="mse", choices=["mse", "l1", "bce"], help="reconstruction loss")
-    p.add_argument("--sparsity", type=float, default=0.0, help="weight of the L1 sparsity penalty on the code")
-    p.add_argument("--contractive", type=float, default=0.0, help="weight of the contractive penalty")
-    p.add_argument("--val-split", type=float, default=0.1, help="fraction of rows held out for validation")
+    p.add_argument(
+        "--sparsity", type=options.non_negative, default=0.0, help="weight of the L1 sparsity penalty on the code"
+    )
+    p.add_argument("--contractive", type=options.non_negative, default=0.0, help="weight of the contractive penalty")
+    p.add_argument("--val-split", type=options.fraction, default=0.1, help="fraction of rows held out for validation")
     p.add_argument("--no-standardize", action="store_true", help="use the data as it is (e.g. already on [0, 1])")
     add_train_arguments(p)
     p.set_defaults(func=cmd_train)
@@ -58,8 +70,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("model", metavar="DIR", help="model folder from 'daekit train'")
     p.add_argument("data", metavar="DATA", help=".npy, .npz or .csv with the model's number of columns")
+    p.add_argument("--key", default=None, help="which array of an .npz to read (default: X, or its only array)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file, .npy or .csv")
-    p.add_argument("--batch-size", type=int, default=1024, help="rows per forward pass")
+    p.add_argument("--batch-size", type=options.positive_int, default=1024, help="rows per forward pass")
     p.set_defaults(func=cmd_denoise)
 
     p = sub.add_parser(
@@ -81,7 +94,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "print how much cleaner its output is than its input.",
     )
     p.add_argument("--out", default="runs/demo", metavar="DIR", help="where to save the model")
-    p.add_argument("--steps", type=int, default=1500, help="training steps")
+    p.add_argument("--steps", type=options.positive_int, default=1500, help="training steps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
 
@@ -93,33 +106,59 @@ def cmd_info(args: argparse.Namespace) -> int:
     from ..io import WEIGHTS_NAME, read_config, read_model_folder
 
     config = read_config(args.model)
+    _load_as_its_class(args.model, config["class"])
     if args.json:
         print(json.dumps(config, indent=2))
         return 0
     _, tensors = read_model_folder(args.model)
     n_params = sum(t.numel() for t in tensors.values())
     size = (Path(args.model) / WEIGHTS_NAME).stat().st_size
-    model = config.get("model", {})
+    members = config.get("members") or []
+    described = members[0] if members else config  # a detector's members share one description
+    model = described.get("model", {})
     print(f"folder:        {args.model}")
-    print(f"class:         {config.get('class', '?')} (daekit {config.get('daekit_version', '?')})")
+    print(f"class:         {config['class']} (daekit {config.get('daekit_version', '?')})")
+    if members:
+        print(f"members:       {len(members)}")
     print(f"model:         {model.get('name', '?')}")
     for k, v in model.get("kwargs", {}).items():
         print(f"  {k:<18} {v}")
     print(f"parameters:    {n_params:,} ({size / 1e6:.2f} MB on disk)")
-    print(f"noise:         {_describe_noise(config.get('noise'))}")
-    print(f"loss:          {config.get('loss', '?')}")
-    regs = {k: v for k, v in config.get("regularisers", {}).items() if k in ("sparsity", "contractive") and v}
+    print(f"noise:         {_describe_noise(described.get('noise'))}")
+    if "loss" in described:
+        print(f"loss:          {described['loss']}")
+    regs = {k: v for k, v in described.get("regularisers", {}).items() if k in ("sparsity", "contractive") and v}
     if regs:
         print(f"regularisers:  {regs}")
-    prep = config.get("preprocessing") or {}
+    prep = described.get("preprocessing") or {}
     if prep:
         print(f"preprocessing: {', '.join(sorted(prep))}")
     return 0
 
 
+#: The loader of each class: ``info`` runs it so that it refuses exactly what denoise,
+#: score or transform would (weights that do not fit the config, bad values), not less.
+_INFO_LOADERS = {
+    "DenoisingAutoencoder": ("..dae", "DenoisingAutoencoder", "from_pretrained"),
+    "ImageDenoiser": ("..apps.image", "ImageDenoiser", "from_pretrained"),
+    "SpeechEnhancer": ("..apps.speech", "SpeechEnhancer", "from_pretrained"),
+    "DAEDetector": ("..apps.anomaly", "DAEDetector", "load"),
+    "DAEFeatureExtractor": ("..apps.features", "DAEFeatureExtractor", "load"),
+}
+
+
+def _load_as_its_class(path: str, cls: str) -> None:
+    import importlib
+
+    module, name, method = _INFO_LOADERS[cls]  # read_config refused every other class
+    getattr(getattr(importlib.import_module(module, __package__), name), method)(path)
+
+
 def _describe_noise(cfg: dict[str, Any] | None) -> str:
     from .. import noise
 
+    if cfg and "type" not in cfg:  # an ImageDenoiser's: the noise range it was trained for
+        return ", ".join(f"{k} {v}" for k, v in cfg.items())
     return repr(noise.from_config(cfg)) if cfg else "none"
 
 
@@ -130,15 +169,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .. import DenoisingAutoencoder, create_model
     from .. import noise as noise_lib
     from ..data import fit_standardizer, load_array, standardize
+    from ..io import check_output_folder
     from ..train import Trainer, config_from_args
 
-    try:
-        hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
-    except ValueError:
-        raise ValueError(f"--hidden {args.hidden!r} must be comma separated integers, e.g. 256,64.") from None
-    if not 0 <= args.val_split < 1:
-        raise ValueError(f"--val-split {args.val_split} must lie in [0, 1).")
-    x = load_array(args.data, min_rows=2)
+    check_output_folder(args.out)  # a bad --out is refused before the data is read
+    hidden = list(args.hidden)
+    x = load_array(args.data, args.key, min_rows=2)
     prep = {}
     if not args.no_standardize:
         prep["standardize"] = fit_standardizer(x)
@@ -160,7 +196,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     dae = DenoisingAutoencoder(
         model,
-        noise=noise_lib.from_spec(args.noise),
+        noise=noise_lib.fit_to_data(noise_lib.from_spec(args.noise), torch.from_numpy(train)),
         loss=args.loss,
         sparsity=args.sparsity,
         contractive=args.contractive,
@@ -177,9 +213,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     from .. import DenoisingAutoencoder
     from ..data import load_array, save_array, standardize, unstandardize
     from ..data.arrays import check_array
+    from ..io import check_output_file
 
+    check_output_file(args.output)
     dae = DenoisingAutoencoder.from_pretrained(args.model)
-    x = load_array(args.data)
+    x = load_array(args.data, args.key)
     n_features = getattr(dae.model, "in_features", None)
     check_array(x, args.data, n_features=n_features)
     stats = dae.preprocessing.get("standardize")
@@ -215,6 +253,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import digits_demo
+    from ..io import check_output_folder
 
+    check_output_folder(args.out)  # before the minute of training, not after it
     digits_demo(args.out, steps=args.steps, quiet=args.quiet)
     return 0

@@ -13,13 +13,13 @@ the filter picture.
 from __future__ import annotations
 
 import argparse
-import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import group_help
+from .. import checks
+from . import group_help, options
 
 if TYPE_CHECKING:
     from ..apps.features import DAEFeatureExtractor
@@ -44,7 +44,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _add_input(p)
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
-    p.add_argument("--hidden", default="1000", help="layer widths, comma separated (conv2d: channels per level)")
+    p.add_argument(
+        "--hidden",
+        type=options.numbers_list(checks.POSITIVE_INT),
+        default="1000",
+        help="layer widths, comma separated (conv2d: channels per level)",
+    )
     p.add_argument("--model", default="mlp", choices=["mlp", "conv2d"], help="dense or convolutional DAE")
     p.add_argument("--activation", default="sigmoid", help="hidden activation (sigmoid, relu, tanh...)")
     p.add_argument("--untied", action="store_true", help="give each decoder its own weights (default: tied)")
@@ -70,14 +75,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="H,W",
         help="shape of one row as an image (needed by conv2d for non-image files)",
     )
-    p.add_argument("--epochs", type=int, default=30, help="passes over the data per layer")
-    p.add_argument("--steps", type=int, default=None, help="optimiser steps per layer (wins over --epochs)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size")
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (AdamW)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--epochs", type=options.positive_int, default=30, help="passes over the data per layer")
+    p.add_argument(
+        "--steps", type=options.positive_int, default=None, help="optimiser steps per layer (wins over --epochs)"
+    )
+    p.add_argument("--batch-size", type=options.positive_int, default=64, help="batch size")
+    p.add_argument("--lr", type=options.positive, default=1e-3, help="learning rate (AdamW)")
+    p.add_argument("--weight-decay", type=options.non_negative, default=0.0, help="AdamW weight decay")
+    p.add_argument("--seed", type=options.seed, default=0, help="random seed")
+    p.add_argument("--device", type=options.device, default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--threads", type=options.threads, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument(
         "--labels", default=None, metavar="FILE", help="labels of X (.npy/.npz/.csv): also writes DIR/codes_map.png"
     )
@@ -102,7 +109,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("model", metavar="DIR", help="model folder from 'daekit features fit'")
     p.add_argument("-o", "--output", required=True, metavar="PNG", help="picture to write")
-    p.add_argument("--count", type=int, default=100, help="how many filters to draw")
+    p.add_argument("--count", type=options.positive_int, default=100, help="how many filters to draw")
     p.set_defaults(func=cmd_filters)
 
     p = cmds.add_parser(
@@ -115,7 +122,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--labels", required=True, metavar="FILE", help="labels of X (.npy/.npz/.csv)")
     p.add_argument("--labels-key", default=None, help="array of --labels to read from an .npz")
     p.add_argument("--method", default="pca", choices=["pca", "tsne"], help="2-D projection")
-    p.add_argument("--max-points", type=int, default=5000, help="draw at most this many rows (the first ones)")
+    p.add_argument(
+        "--max-points", type=options.positive_int, default=5000, help="draw at most this many rows (the first ones)"
+    )
     p.add_argument("-o", "--output", required=True, metavar="PNG", help="picture to write")
     p.set_defaults(func=cmd_map)
 
@@ -179,24 +188,16 @@ def _check_width(X: np.ndarray, extractor: DAEFeatureExtractor, source: str) -> 
         )
 
 
-def _positive(value: int | None, name: str) -> None:
-    if value is not None and value < 1:
-        raise ValueError(f"{name} must be at least 1, not {value}.")
-
-
 # -- commands --------------------------------------------------------------------------------
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from ..apps.features import DAEFeatureExtractor
     from ..apps.features_plot import plot_codes
+    from ..io import check_output_folder
 
-    for name in ("epochs", "steps", "batch_size", "threads"):
-        _positive(getattr(args, name), "--" + name.replace("_", "-"))
-    try:
-        hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
-    except ValueError:
-        raise ValueError(f"--hidden {args.hidden!r} must be comma-separated whole numbers, e.g. 1000,1000.") from None
+    check_output_folder(args.out)  # a bad --out is refused before, not after, the fit
+    hidden = tuple(args.hidden)
     X, image_shape = read_rows(args.data, args.key)
     if args.image_shape:
         try:
@@ -239,25 +240,26 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
-    from ..io import atomic_write_bytes
+    from ..data.arrays import save_array
+    from ..io import check_output_file
 
     if not args.output.lower().endswith(".npy"):
         raise ValueError(f"{args.output}: features are written as .npy; give a name ending in .npy.")
+    check_output_file(args.output)
     extractor = _load_extractor(args.model)
     X, _ = read_rows(args.data, args.key)
     _check_width(X, extractor, args.data)
     Z = extractor.transform(X).astype(np.float32)
-    buf = io.BytesIO()
-    np.save(buf, Z)
-    atomic_write_bytes(args.output, buf.getvalue())
+    save_array(args.output, Z)  # refuses NaN/inf codes; atomic
     print(f"wrote {args.output}: {Z.shape[0]} rows x {Z.shape[1]} features")
     return 0
 
 
 def cmd_filters(args: argparse.Namespace) -> int:
     from ..apps.features_plot import plot_filters
+    from ..io import check_output_file
 
-    _positive(args.count, "--count")
+    check_output_file(args.output)
     extractor = _load_extractor(args.model)
     plot_filters(extractor, args.output, max_filters=args.count)
     print(f"wrote {args.output}")
@@ -266,8 +268,9 @@ def cmd_filters(args: argparse.Namespace) -> int:
 
 def cmd_map(args: argparse.Namespace) -> int:
     from ..apps.features_plot import plot_codes
+    from ..io import check_output_file
 
-    _positive(args.max_points, "--max-points")
+    check_output_file(args.output)
     extractor = _load_extractor(args.model)
     X, _ = read_rows(args.data, args.key)
     _check_width(X, extractor, args.data)

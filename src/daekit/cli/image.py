@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import group_help
+from .. import checks
+from . import group_help, options
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,22 +49,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--sigma",
-        type=float,
+        type=options.sigma_255,
         default=None,
         help="noise std on the 0-255 scale when known (default: estimated per image)",
     )
-    p.add_argument("--tile", type=int, default=512, help="tile side for large images (memory ~ tile x width)")
-    p.add_argument("--overlap", type=int, default=32, help="pixels shared by neighbouring tiles")
+    p.add_argument(
+        "--tile",
+        type=options.number(checks.TILE),
+        default=512,
+        help="tile side for large images (memory ~ tile x width)",
+    )
+    p.add_argument("--overlap", type=options.count, default=32, help="pixels shared by neighbouring tiles")
     p.add_argument(
         "--ensemble",
-        type=int,
+        type=options.positive_int,
         default=None,
         choices=range(1, 9),
         metavar="K",
         help="denoise each tile in K of its 8 flips/rotations and average: a little better, K times "
         "slower (default: the model's own setting; the bundled ones use 3)",
     )
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--device", type=options.device, default="cpu", help="cpu, cuda or auto")
     p.add_argument("--recursive", action="store_true", help="look into sub-folders too")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_denoise)
@@ -80,11 +86,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("data", nargs="+", metavar="DIR", help="folders (or files) of clean training images")
     p.add_argument("--out", required=True, metavar="RUN", help="run and model folder")
-    p.add_argument("--channels", type=int, choices=(1, 3), default=1, help="1 gray, 3 colour")
+    p.add_argument("--channels", type=options.positive_int, choices=(1, 3), default=1, help="1 gray, 3 colour")
     p.add_argument("--preset", choices=("cpu", "gpu"), default="cpu", help="model size (see recipes/image.md)")
-    p.add_argument("--patch", type=int, default=64, help="training patch side")
-    p.add_argument("--tile", type=int, default=128, help="side of the in-memory tiles patches are cut from")
-    p.add_argument("--std-max", type=float, default=55.0, help="top of the noise range, 0-255 scale")
+    p.add_argument("--patch", type=options.number(checks.PATCH), default=64, help="training patch side")
+    p.add_argument(
+        "--tile",
+        type=options.number(checks.PATCH),
+        default=128,
+        help="side of the in-memory tiles patches are cut from",
+    )
+    p.add_argument("--std-max", type=options.sigma_255, default=55.0, help="top of the noise range, 0-255 scale")
     add_train_arguments(p)
     p.set_defaults(func=cmd_train)
 
@@ -96,8 +107,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (or file for one input)")
-    p.add_argument("--sigma", type=float, required=True, help="noise std on the 0-255 scale")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--sigma", type=options.sigma_255, required=True, help="noise std on the 0-255 scale")
+    p.add_argument("--seed", type=options.seed, default=0, help="random seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_add_noise)
 
@@ -119,7 +130,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "model, print the PSNR gain and write a before/after picture.",
     )
     p.add_argument("--out", default="runs/image_demo", metavar="DIR", help="where to write image_demo.png")
-    p.add_argument("--sigma", type=float, default=25.0, help="noise std on the 0-255 scale")
+    p.add_argument("--sigma", type=options.sigma_255, default=25.0, help="noise std on the 0-255 scale")
     p.set_defaults(func=cmd_demo)
 
     image.set_defaults(func=group_help(image))
@@ -132,10 +143,11 @@ def _plan(inputs: list[str], output: str, recursive: bool = False) -> list[tuple
     """(source, destination) pairs: one file to a file name, else into the output folder
     (keeping paths relative to each input folder)."""
     from ..data.image import IMAGE_EXTENSIONS, list_images
+    from ..io import check_output_file, check_output_folder
 
     out = Path(output)
     if len(inputs) == 1 and Path(inputs[0]).is_file() and out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir():
-        return [(Path(inputs[0]), out)]
+        return [(Path(inputs[0]), check_output_file(out))]
     pairs = []
     for item in inputs:
         root = Path(item)
@@ -147,6 +159,7 @@ def _plan(inputs: list[str], output: str, recursive: bool = False) -> list[tuple
             raise FileNotFoundError(2, "no such file or folder", str(root))
     if not pairs:
         raise ValueError(f"no image files (PNG, JPEG, TIFF, BMP) in {', '.join(inputs)}.")
+    check_output_folder(out)  # once, exit 2, rather than the same failure for every image
     return pairs
 
 
@@ -224,8 +237,10 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ..apps.image import DEFAULT_MODELS, train_image_denoiser
+    from ..io import check_output_folder
     from ..train import config_from_args
 
+    check_output_folder(args.out)  # a bad --out is refused before the images are read
     config = config_from_args(
         args,
         out_dir=args.out,
@@ -259,8 +274,6 @@ def cmd_add_noise(args: argparse.Namespace) -> int:
 
     from ..data.image import from_float, read_image, to_float, write_image
 
-    if args.sigma < 0:
-        raise ValueError(f"--sigma must be >= 0, not {args.sigma}.")
     pairs = _plan(args.inputs, args.output)
     rng = np.random.default_rng(args.seed)
 
@@ -281,8 +294,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from ..apps.image import compare_grid
     from ..data.image import read_image, write_image
+    from ..io import check_output_file
     from ..metrics import psnr, ssim
 
+    check_output_file(args.output)
     clean = read_image(args.clean)
     others = [read_image(p) for p in args.others]
     top = 65535.0 if clean.dtype == np.uint16 else 255.0

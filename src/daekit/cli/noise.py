@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from . import group_help
+from . import group_help, options
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,7 +75,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--key", default=None, help="array name of the data inside an .npz file")
     p.add_argument("--labels", default=None, help="labels: array name in the .npz, or a column index for .csv")
     p.add_argument("--val", default=None, metavar="FILE", help="clean held-out data (default: hold out --val-share)")
-    p.add_argument("--val-share", type=float, default=0.2, help="share of DATA held out when --val is not given")
+    p.add_argument(
+        "--val-share", type=options.open_unit, default=0.2, help="share of DATA held out when --val is not given"
+    )
     p.add_argument("--val-noisy", default=None, metavar="FILE", help="denoise: recorded noisy version of --val")
     p.add_argument(
         "--target",
@@ -83,18 +85,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="denoise: the noise the model will meet, on the data's own scale, e.g. gaussian:0.1",
     )
     p.add_argument("--search", choices=["grid", "random"], default="grid", help="grid or random search")
-    p.add_argument("--trials", type=int, default=None, help="at most this many trials")
+    p.add_argument("--trials", type=options.positive_int, default=None, help="at most this many trials")
     p.add_argument(
         "--candidates",
         default=None,
         help="levels per type, e.g. 'gaussian=0.05,0.1,0.2;masking=0.25,0.5' (default: the built-in grid)",
     )
-    p.add_argument("--steps", type=int, default=300, help="training steps per trial")
-    p.add_argument("--batch-size", type=int, default=128, help="batch size of the trials")
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate of the trials")
+    p.add_argument("--steps", type=options.positive_int, default=300, help="training steps per trial")
+    p.add_argument("--batch-size", type=options.positive_int, default=128, help="batch size of the trials")
+    p.add_argument("--lr", type=options.positive, default=1e-3, help="learning rate of the trials")
     p.add_argument("--no-normalize", action="store_true", help="do not min-max scale (levels on the data's scale)")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=options.seed, default=0, help="random seed")
+    p.add_argument("--device", type=options.device, default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--plot", default=None, metavar="PNG", help="write the score-vs-level plot here")
     p.add_argument("--json", default=None, metavar="FILE", help="write the ranked table and best noise as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -165,19 +167,21 @@ def _load(path: str, key: str | None, labels: str | None, want_labels: bool) -> 
         raise FileNotFoundError(2, "no such file", path)
     y = None
     if p.suffix.lower() == ".npz":
-        with np.load(p, allow_pickle=False) as z:
+        from ..data.arrays import npz_array, open_npz
+
+        with open_npz(p) as z:
             names = list(z.files)
             pick = key or next(
                 (k for k in ("X", "x_train", "x", "data") if k in names), names[0] if len(names) == 1 else None
             )
             if pick not in names:
-                raise ValueError(f"{path} holds arrays {names}; choose the data with --key.")
-            x = z[pick]
+                raise ValueError(f"{path} holds arrays {', '.join(names)}; choose the data with --key.")
+            x = npz_array(z, path, str(pick))
             label_key = labels or (next((k for k in ("y", "y_train") if k in names), None) if want_labels else None)
             if label_key is not None:
                 if label_key not in names:
-                    raise ValueError(f"{path} has no array '{label_key}' for --labels (it holds {names}).")
-                y = z[label_key]
+                    raise ValueError(f"{path} has no array '{label_key}' for --labels (it holds {', '.join(names)}).")
+                y = npz_array(z, path, label_key)
     else:
         x = read_table(p, key=key)
         if x.ndim == 1:
@@ -195,6 +199,8 @@ def _load(path: str, key: str | None, labels: str | None, want_labels: bool) -> 
             x = np.delete(x, col % x.shape[1], axis=1)
     if x.ndim == 3:
         x = x.reshape(len(x), -1)
+    if len(x) < 2:  # said here, with the file's name, rather than as select()'s 'train' argument
+        raise ValueError(f"{path}: has {len(x)} row(s) of data; noise select needs at least 2.")
     return x, y
 
 
@@ -216,8 +222,12 @@ def _parse_candidates(text: str | None) -> dict[str, list[float]] | None:
 
 
 def cmd_select(args: argparse.Namespace) -> int:
+    from ..io import check_output_file
     from ..noise_select import parse_budget, select
 
+    for output in (args.plot, args.json):  # refused before the search, not after it
+        if output:
+            check_output_file(output)
     budget = parse_budget(args.budget)
     x, y = _load(args.data, args.key, args.labels, want_labels=args.task == "features")
     val = y_val = val_noisy = None
