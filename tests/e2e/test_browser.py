@@ -6,6 +6,7 @@ import io
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -63,10 +64,10 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, server):
+@contextmanager
+def open_page(browser, server, path="/", **context_args):
     """A fresh page on the server that refuses (and records) any request elsewhere."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context = browser.new_context(**{"viewport": {"width": 1200, "height": 900}, **context_args})
     pg = context.new_page()
     pg.outside, pg.errors = [], []
 
@@ -79,12 +80,18 @@ def page(browser, server):
 
     pg.route("**/*", guard)
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-    pg.goto(server + "/")
-    sync_api.expect(pg.locator("#status")).to_contain_text("loaded:")
+    pg.goto(server + path)
     yield pg
     assert pg.outside == [], f"the page asked for {pg.outside}"
     assert pg.errors == [], f"JavaScript errors: {pg.errors}"
     context.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    with open_page(browser, server) as pg:
+        sync_api.expect(pg.locator("#status")).to_contain_text("loaded:")
+        yield pg
 
 
 def shot(page, name):
@@ -176,3 +183,154 @@ def test_a_dropped_bad_file_shows_the_servers_sentence(page):
     }""")
     sync_api.expect(page.locator("#image-error")).to_contain_text("415: the upload is not an image")
     sync_api.expect(page.locator("#image-result")).to_be_hidden()
+
+
+# -- issue 18: keyboard, TIFF, failed uploads, long series, phone width ------------------
+
+
+def tab_to(page, selector, presses=40):
+    """Press Tab until ``selector`` has the focus, as a keyboard user would."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("(sel) => document.activeElement === document.querySelector(sel)", selector):
+            return
+    raise AssertionError(f"{presses} presses of Tab never reached {selector}")
+
+
+def has_focus_ring(page, selector) -> bool:
+    style = page.evaluate(
+        "(sel) => { const s = getComputedStyle(document.querySelector(sel)); "
+        "return [s.outlineStyle, s.outlineWidth]; }",
+        selector,
+    )
+    return style[0] != "none" and float(style[1].rstrip("px")) >= 2
+
+
+def choose_by_keyboard(page, selector, key, path):
+    # The waiter goes first: Playwright turns on chooser interception without waiting for the
+    # browser, so a key pressed at once can open a real (headless: invisible) dialog instead.
+    with page.expect_file_chooser() as chooser:
+        tab_to(page, selector)
+        assert has_focus_ring(page, selector), f"{selector} has the focus but shows no outline"
+        page.keyboard.press(key)
+    chooser.value.set_files(str(path))
+
+
+def write_png(path, size=(128, 96)):
+    from PIL import Image
+
+    w, h = size
+    Image.fromarray((np.random.default_rng(0).random((h, w, 3)) * 255).astype(np.uint8)).save(path)
+
+
+def test_keyboard_reaches_each_drop_zone_and_opens_its_chooser(page, tmp_path):
+    import soundfile as sf
+
+    write_png(tmp_path / "noisy.png")
+    choose_by_keyboard(page, "#image-drop", "Enter", tmp_path / "noisy.png")
+    sync_api.expect(page.locator("#image-download")).to_be_visible()
+    page.wait_for_function("document.querySelector('#image-after').naturalWidth === 128")
+
+    sf.write(tmp_path / "noisy.wav", np.random.default_rng(0).normal(0, 0.1, 8000).astype(np.float32), 8000)
+    tab_to(page, "button[data-tab=audio]")
+    page.keyboard.press("Enter")
+    choose_by_keyboard(page, "#audio-drop", " ", tmp_path / "noisy.wav")
+    sync_api.expect(page.locator("#audio-download")).to_be_visible()
+
+    rows = np.random.default_rng(0).normal(size=(50, 3))
+    (tmp_path / "rows.csv").write_text("".join(f"{a:.3f},{b:.3f},{c:.3f}\n" for a, b, c in rows))
+    tab_to(page, "button[data-tab=anomaly]")
+    page.keyboard.press(" ")
+    choose_by_keyboard(page, "#table-drop", "Enter", tmp_path / "rows.csv")
+    sync_api.expect(page.locator("#anomaly-summary")).to_contain_text("50 rows scored by detector table")
+
+
+def test_a_tiff_upload_shows_a_before_image_converted_by_the_server(page, tmp_path):
+    from PIL import Image
+
+    img = (np.random.default_rng(0).random((96, 128)) * 65535).astype(np.uint16)  # 16-bit gray, as scanners write
+    Image.fromarray(img).save(tmp_path / "scan.tiff")
+    page.set_input_files("#image-input", str(tmp_path / "scan.tiff"))
+    sync_api.expect(page.locator("#image-download")).to_be_visible()
+    page.wait_for_function("document.querySelector('#image-before').complete")
+    assert page.evaluate(
+        "[document.querySelector('#image-before').naturalWidth, document.querySelector('#image-before').naturalHeight]"
+    ) == [128, 96]
+    sync_api.expect(page.locator("#image-before-caption")).to_contain_text("converted to PNG by the server")
+    shot(page, "tiff")
+
+
+def test_a_failed_image_upload_clears_the_previous_result(page, tmp_path):
+    write_png(tmp_path / "good.png")
+    (tmp_path / "bad.png").write_bytes(b"this is not an image at all")
+    page.set_input_files("#image-input", str(tmp_path / "good.png"))
+    sync_api.expect(page.locator("#image-result")).to_be_visible()
+    page.set_input_files("#image-input", str(tmp_path / "bad.png"))
+    sync_api.expect(page.locator("#image-error")).to_contain_text("415")
+    sync_api.expect(page.locator("#image-result")).to_be_hidden()
+    sync_api.expect(page.locator("#image-download")).to_be_hidden()
+    assert page.evaluate("document.querySelector('#image-after').getAttribute('src')") is None
+
+
+def test_a_failed_table_upload_clears_the_previous_plot(page, tmp_path):
+    rows = np.random.default_rng(0).normal(size=(50, 3))
+    (tmp_path / "good.csv").write_text("".join(f"{a:.3f},{b:.3f},{c:.3f}\n" for a, b, c in rows))
+    (tmp_path / "bad.csv").write_text("1,2,3\n4,5\n")
+    page.click("button[data-tab=anomaly]")
+    page.set_input_files("#table-input", str(tmp_path / "good.csv"))
+    sync_api.expect(page.locator("#plot svg")).to_have_count(1)
+    page.set_input_files("#table-input", str(tmp_path / "bad.csv"))
+    sync_api.expect(page.locator("#table-error")).to_be_visible()
+    sync_api.expect(page.locator("#plot svg")).to_have_count(0)
+    for gone in ("#anomaly-summary", "#table-download", "#plot-options", "#plot-note"):
+        sync_api.expect(page.locator(gone)).to_be_hidden()
+
+
+def threshold_height(page) -> float:
+    """Where the threshold line sits in the score panel: 0 at its bottom edge, 1 at its top."""
+    return page.evaluate("""() => {
+        const panel = document.querySelectorAll('#plot rect.axis')[1];
+        const line = document.querySelector('#plot line.threshold');
+        const top = +panel.getAttribute('y'), h = +panel.getAttribute('height');
+        return (top + h - +line.getAttribute('y1')) / h;
+    }""")
+
+
+def test_a_100k_row_series_marks_its_highest_scores_and_offers_other_score_axes(page, tmp_path):
+    X = np.random.default_rng(1).normal(size=(100_000, 3))
+    spike = 99_000  # late in the series: after thousands of ordinary flags
+    X[spike] = 40
+    (tmp_path / "long.csv").write_text("".join(f"{a:.2f},{b:.2f},{c:.2f}\n" for a, b, c in X))
+    page.click("button[data-tab=anomaly]")
+    with page.expect_response("**/v1/anomaly/score*") as answer:
+        page.set_input_files("#table-input", str(tmp_path / "long.csv"))
+    res = answer.value.json()
+    sync_api.expect(page.locator("#anomaly-summary")).to_contain_text("100000 rows scored")
+    scores, flags = np.array(res["scores"]), np.array(res["flags"], bool)
+    assert flags.sum() > 2000 and scores.argmax() == spike
+
+    marked = set(page.eval_on_selector_all("#plot circle.flag", "cs => cs.map((c) => +c.dataset.row)"))
+    unmarked = np.flatnonzero(flags & ~np.isin(np.arange(scores.size), list(marked)))
+    assert spike in marked and len(marked) == 2000 and flags[list(marked)].all()
+    assert scores[list(marked)].min() >= scores[unmarked].max()  # the highest-scoring flags, none skipped
+    sync_api.expect(page.locator("#plot-note")).to_contain_text(f"highest-scoring of {flags.sum():,} flagged rows")
+
+    assert threshold_height(page) < 0.01  # linear: the one spike squeezes every other score to the floor
+    for scale, at_least in (("log", 0.15), ("clip", 0.3)):
+        page.select_option("#score-scale", scale)
+        assert threshold_height(page) > at_least, scale
+        assert page.locator(f"#plot circle.flag[data-row='{spike}']").count() == 2
+        shot(page, f"long_series_{scale}")
+    sync_api.expect(page.locator("#plot-note")).to_contain_text("drawn on the top edge")
+
+
+@pytest.mark.parametrize("path", ["/docs", "/"])
+def test_pages_fit_a_phone_without_sideways_scrolling(browser, server, path):
+    phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
+    with open_page(browser, server, path, **phone) as pg:
+        pg.wait_for_selector(".ep" if path == "/docs" else "#status >> text=loaded:")
+        width = pg.evaluate("[document.documentElement.clientWidth, document.documentElement.scrollWidth]")
+        assert width == [390, 390], "the page is laid out wider than the phone (or lacks a viewport tag)"
+        if path == "/docs":  # a long command scrolls inside its own box, not the page
+            assert pg.evaluate("[...document.querySelectorAll('pre')].some((p) => p.scrollWidth > p.clientWidth)")
+        shot(pg, "phone" + path.replace("/", "_"))
