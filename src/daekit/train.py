@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import math
 import os
 import sys
@@ -41,6 +42,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from .io import atomic_write_bytes, make_output_folder
 
 # The batching and the checkpoint state live in their own modules; their names stay
 # importable from here.
@@ -109,7 +112,9 @@ def _plot(history: list[dict[str, Any]], path: Path) -> None:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _tensorboard(out_dir: Path, step: int) -> Any:
@@ -239,7 +244,7 @@ class Trainer:
         main = rank == 0
         out_dir = Path(cfg.out_dir) if cfg.out_dir else None
         if out_dir is not None and main:
-            out_dir.mkdir(parents=True, exist_ok=True)
+            make_output_folder(out_dir)  # "runs/x is a file, not a folder." before any training
 
         model = self.model.to(device)
         if channels_last:

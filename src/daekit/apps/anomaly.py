@@ -41,9 +41,11 @@ import numpy as np
 import torch
 
 from ..dae import DenoisingAutoencoder
-from ..io import ModelFileError, read_model_folder, write_model_folder
+from ..io import read_model_folder, write_model_folder
+from ..io_checks import expect_class
 from ..models import create_model
 from ..train import TrainConfig, Trainer
+from .anomaly_load import restore_fitted, restore_params
 from .anomaly_prep import MODELS as _MODELS  # noqa: F401  # re-exported: this module's name before the split
 from .anomaly_prep import SCALERS as _SCALERS  # noqa: F401  # re-exported, as above
 from .anomaly_prep import SLOW_AUTOCORR as _SLOW_AUTOCORR  # noqa: F401  # re-exported, as above
@@ -526,40 +528,13 @@ class DAEDetector:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> DAEDetector:
-        """Load a detector written by ``save``; ``ModelFileError`` if the folder is not one."""
+        """Load a detector written by ``save``; ``ModelFileError`` says what is wrong with
+        any other folder (another class, a tampered config or weights)."""
         config, tensors = read_model_folder(path)
-        if config.get("class") != "DAEDetector":
-            raise ModelFileError(f"{path} holds a {config.get('class', 'unknown')} model, not a DAEDetector.")
-        try:
-            params = dict(config["params"])
-            for name in ("hidden_sizes", "scaler"):
-                if isinstance(params.get(name), list):
-                    params[name] = tuple(params[name])
-            det = cls(**params)
-            fitted = config["fitted"]
-            det.n_features_in_ = int(fitted["n_features_in"])
-            det.member_scalers_ = list(fitted["member_scalers"])
-            det.scale_min_ = np.asarray(fitted["scale_min"], dtype=np.float64)
-            det.scale_span_ = np.asarray(fitted["scale_span"], dtype=np.float64)
-            det.member_scale_ = [float(s) for s in fitted["member_scale"]]
-            det.threshold_ = float(fitted["threshold"])
-            det.score_range_ = tuple(fitted["score_range"])
-            det.feature_names_ = list(fitted.get("feature_names") or [])
-            det.slow_channels_ = [int(c) for c in fitted.get("slow_channels", [])]
-            det.latent_scale_ = [float(v) for v in fitted.get("latent_scale", [])]
-            det.latent_mean_ = [tensors[f"latent{k}.mean"].double().numpy() for k in range(len(det.latent_scale_))]
-            det.latent_precision_ = [
-                tensors[f"latent{k}.precision"].double().numpy() for k in range(len(det.latent_scale_))
-            ]
-            det.members_ = []
-            for k, member_cfg in enumerate(config["members"]):
-                dae = DenoisingAutoencoder.from_config(member_cfg, source=str(path))
-                prefix = f"member{k}."
-                state = {n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)}
-                dae.model.load_state_dict(state, strict=True)
-                det.members_.append(dae.to(det._device()).double().eval())
-        except (KeyError, TypeError, RuntimeError) as e:
-            raise ModelFileError(f"{path} is not a complete DAEDetector folder ({type(e).__name__}: {e}).") from None
+        expect_class(path, config, ("DAEDetector",))
+        det = cls()
+        restore_params(path, det, config)
+        restore_fitted(path, det, config, tensors)
         return det
 
 
