@@ -35,15 +35,31 @@ def test_model_specs_parse_and_refuse_bad_ones():
     [
         (["--model", "m=/no/such/folder"], "not a model folder"),
         (["--model", "nonsense"], "NAME=DIR"),
-        (["--port", "70000"], "1..65535"),
-        (["--max-concurrent", "0"], "max_concurrent"),
+        (["--port", "70000"], "argument --port: must be a port number from 1 to 65535, not '70000'"),
+        (["--max-concurrent", "0"], "argument --max-concurrent: must be a whole number of 1 or more"),
         (["--max-connections", "2", "--max-concurrent", "2"], "must exceed"),
+        (["--job-timeout", "0"], "argument --job-timeout:"),
+        (["--job-timeout", "soon"], "argument --job-timeout:"),
+        (["--max-fit-values", "-5"], "argument --max-fit-values:"),
     ],
 )
 def test_bad_arguments_are_one_sentence_and_exit_2(argv, words, capsys):
     assert main(["serve", "--no-bundled", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("daekit: error:") and words in err and "Traceback" not in err
+
+
+def test_job_timeout_and_fit_bound_reach_the_server_limits(monkeypatch):
+    import uvicorn
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(app))
+    assert main(["serve", "--no-bundled", "--job-timeout", "7.5", "--max-fit-values", "1000000", "--quiet"]) == 0
+    limits = served[0].state.limits
+    assert (limits.job_timeout_s, limits.max_fit_values) == (7.5, 1_000_000)
+    served.clear()
+    assert main(["serve", "--no-bundled", "--quiet"]) == 0
+    assert (served[0].state.limits.job_timeout_s, served[0].state.limits.max_fit_values) == (60.0, 200_000_000)
 
 
 def test_a_folder_of_another_class_is_refused(tmp_path, capsys):

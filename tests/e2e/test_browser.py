@@ -69,7 +69,7 @@ def open_page(browser, server, path="/", **context_args):
     """A fresh page on the server that refuses (and records) any request elsewhere."""
     context = browser.new_context(**{"viewport": {"width": 1200, "height": 900}, **context_args})
     pg = context.new_page()
-    pg.outside, pg.errors = [], []
+    pg.outside, pg.errors, pg.failed = [], [], []
 
     def guard(route):
         if route.request.url.startswith(server):
@@ -80,6 +80,7 @@ def open_page(browser, server, path="/", **context_args):
 
     pg.route("**/*", guard)
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.on("response", lambda r: pg.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     pg.goto(server + path)
     yield pg
     assert pg.outside == [], f"the page asked for {pg.outside}"
@@ -334,3 +335,12 @@ def test_pages_fit_a_phone_without_sideways_scrolling(browser, server, path):
         if path == "/docs":  # a long command scrolls inside its own box, not the page
             assert pg.evaluate("[...document.querySelectorAll('pre')].some((p) => p.scrollWidth > p.clientWidth)")
         shot(pg, "phone" + path.replace("/", "_"))
+
+
+@pytest.mark.parametrize("path", ["/", "/docs"])
+def test_loading_a_page_asks_for_nothing_that_fails_not_even_a_favicon(browser, server, path):
+    with open_page(browser, server, path) as pg:
+        pg.wait_for_load_state("networkidle")
+        icon = pg.evaluate("() => document.querySelector('link[rel=icon]').href")
+        assert icon.endswith("/favicon.svg")
+        assert pg.failed == [], pg.failed

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import options
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -15,7 +17,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "audio, DAEDetector: anomaly).",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 exposes it to the network)")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    p.add_argument("--port", type=options.port, default=8000, help="port to listen on")
     p.add_argument(
         "--model",
         action="append",
@@ -28,23 +30,43 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="do not load the bundled models (gray, color, speech8k, speech8k-offline)",
     )
-    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request body, in MB")
-    p.add_argument("--max-pixels", type=int, default=4096 * 4096, help="largest image, in pixels (width x height)")
-    p.add_argument("--max-audio-seconds", type=float, default=300.0, help="longest recording, in seconds")
-    p.add_argument("--max-rows", type=int, default=100_000, help="most rows in one anomaly request")
+    p.add_argument("--max-upload-mb", type=options.positive, default=20.0, help="largest request body, in MB")
     p.add_argument(
-        "--max-concurrent", type=int, default=2, help="model jobs running at once; more get 503 with Retry-After"
+        "--max-pixels", type=options.positive_int, default=4096 * 4096, help="largest image, in pixels (width x height)"
+    )
+    p.add_argument("--max-audio-seconds", type=options.positive, default=300.0, help="longest recording, in seconds")
+    p.add_argument("--max-rows", type=options.positive_int, default=100_000, help="most rows in one anomaly request")
+    p.add_argument(
+        "--max-fit-values",
+        type=options.positive_int,
+        default=200_000_000,
+        help="most input values a fit-mode anomaly request may train on (networks x steps x samples per step x "
+        "values per sample); more get 413 before training starts",
+    )
+    p.add_argument(
+        "--job-timeout",
+        type=options.positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="longest a model job may run; it is then stopped and answered 504 (a job is also stopped "
+        "when its client disconnects)",
+    )
+    p.add_argument(
+        "--max-concurrent",
+        type=options.positive_int,
+        default=2,
+        help="model jobs running at once; more get 503 with Retry-After",
     )
     p.add_argument(
         "--max-connections",
-        type=int,
+        type=options.positive_int,
         default=64,
         help="open connections at once (uvicorn answers 503 beyond it); with --max-upload-mb "
         "this bounds the memory that uploads in flight can take",
     )
     p.add_argument(
         "--torch-threads",
-        type=int,
+        type=options.count,
         default=0,
         help="threads per model job (0: PyTorch's default); jobs x threads should not exceed the cores",
     )
@@ -61,8 +83,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from ..serve import Limits, create_app, parse_model_specs, shipped_models
 
-    if not 0 < args.port < 65536:
-        raise ValueError(f"--port {args.port} must lie in 1..65535.")
     if args.max_connections < args.max_concurrent + 1:
         raise ValueError(
             f"--max-connections {args.max_connections} must exceed --max-concurrent {args.max_concurrent}."
@@ -74,6 +94,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         max_audio_seconds=args.max_audio_seconds,
         max_rows=args.max_rows,
+        max_fit_values=args.max_fit_values,
+        job_timeout_s=args.job_timeout,
         max_concurrent=args.max_concurrent,
     )
     if args.torch_threads:

@@ -8,11 +8,12 @@ in them are local to the factory.
 Each model endpoint follows the same steps: check the declared type, pick the model (503
 when none of that kind is loaded, 404 for an unknown name), take a job slot (503 with
 ``Retry-After`` when all are busy), then decode, run and encode in a worker thread so
-``/healthz`` keeps answering while models run.
+``/healthz`` keeps answering while models run. A job past ``job_timeout_s`` is stopped
+and answered 504; a job whose client disconnects is stopped too (see
+:mod:`daekit.serve.limits`).
 """
 
 import logging
-import time
 from importlib import resources
 from typing import Any
 
@@ -29,7 +30,7 @@ from .decode import (
     encode_wav,
     parse_table,
 )
-from .limits import BodyLimit, ClientError, JobGate, Limits
+from .limits import BodyLimit, ClientError, Job, JobGate, JobStopped, Limits, install_stop_check
 from .registry import ModelRegistry
 
 __all__ = ["create_app"]
@@ -41,6 +42,9 @@ STATIC = {
     "/page.css": ("page.css", "text/css"),
     "/docs": ("docs.html", "text/html"),
     "/docs.js": ("docs.js", "text/javascript"),
+    # Browsers ask for /favicon.ico unless a page links an icon; both names serve the SVG.
+    "/favicon.svg": ("favicon.svg", "image/svg+xml"),
+    "/favicon.ico": ("favicon.svg", "image/svg+xml"),
 }
 #: The browser itself refuses anything from elsewhere (and inline scripts): the page is
 #: offline by construction, not only by care.
@@ -78,6 +82,7 @@ def create_app(models=None, limits=None):
         from fastapi.exceptions import RequestValidationError
         from fastapi.responses import JSONResponse, Response
         from starlette.concurrency import run_in_threadpool
+        from starlette.exceptions import HTTPException
     except ImportError:
         raise ImportError("daekit serve needs the serve extra: pip install 'daekit[serve]'.") from None
     from .. import __version__
@@ -85,6 +90,7 @@ def create_app(models=None, limits=None):
     limits = limits or Limits()
     registry = ModelRegistry(dict(models or {}))
     gate = JobGate(limits)
+    install_stop_check()
     api = FastAPI(
         title="daekit serve",
         version=__version__,
@@ -98,6 +104,22 @@ def create_app(models=None, limits=None):
     @api.exception_handler(ClientError)
     async def client_error(request, exc: ClientError):
         return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    @api.exception_handler(HTTPException)
+    async def http_error(request, exc: HTTPException):
+        # The framework's own answers ("Not Found", "Method Not Allowed") say neither what
+        # was asked nor what would work.
+        path = request.url.path[:80]
+        if exc.status_code == 404:
+            detail = f"there is nothing at {path}; the page is at /, the API is listed at /docs."
+        elif exc.status_code == 405:
+            # Starlette builds Allow from a set: sorted, the sentence is the same on every run.
+            methods = sorted(m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip())
+            allowed = ", ".join(methods) or "another method"
+            detail = f"{path} does not take {request.method}; it takes {allowed}."
+        else:
+            detail = str(exc.detail).rstrip(".") + "."
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(request, exc: RequestValidationError):
@@ -136,17 +158,23 @@ def create_app(models=None, limits=None):
             )
         return match
 
-    async def run_job(work):
-        """Run ``work`` in a worker thread under a job slot; app errors become 400."""
-        with gate.slot():
-            t0 = time.perf_counter()
-            try:
-                result = await run_in_threadpool(work)
-            except ClientError:
-                raise
-            except ValueError as e:  # the apps' one-sentence errors about the input
-                raise ClientError(400, str(e)) from None
-            return result, time.perf_counter() - t0
+    async def run_job(request, work):
+        """Run ``work`` in a worker thread under a job slot, for at most the job time limit
+        and only while the client waits; app errors become 400."""
+        try:
+            return await gate.run(work, request.receive, run_in_threadpool)
+        except ClientError:
+            raise
+        except JobStopped as e:
+            if e.reason == Job.CLIENT_GONE:  # nobody reads this answer; the access log does
+                raise ClientError(499, "the client closed the connection, so its job was stopped.") from None
+            raise ClientError(
+                504,
+                f"the job ran past this server's time limit of {limits.job_timeout_s:g} s and was stopped; "
+                "send a smaller input (fewer pixels, a shorter recording, fewer rows or a shorter window).",
+            ) from None
+        except ValueError as e:  # the apps' one-sentence errors about the input
+            raise ClientError(400, str(e)) from None
 
     # -- pages and facts --------------------------------------------------------------
 
@@ -155,7 +183,7 @@ def create_app(models=None, limits=None):
         def page(filename=filename, media=media):
             return Response(_static(filename), media_type=media, headers=PAGE_HEADERS)
 
-        api.add_api_route(route, page, methods=["GET"], include_in_schema=False)
+        api.add_api_route(route, page, methods=["GET", "HEAD"], include_in_schema=False)
 
     @api.get("/healthz", summary="liveness: the server answers and how busy it is")
     async def healthz():  # on the event loop: answers even while every worker thread is busy
@@ -176,6 +204,9 @@ def create_app(models=None, limits=None):
                 "max_audio_seconds": limits.max_audio_seconds,
                 "max_rows": limits.max_rows,
                 "max_features": limits.max_features,
+                "max_window_values": limits.max_window_values,
+                "max_fit_values": limits.max_fit_values,
+                "job_timeout_s": limits.job_timeout_s,
                 "max_concurrent": limits.max_concurrent,
             },
         }
@@ -189,9 +220,14 @@ def create_app(models=None, limits=None):
         responses={200: {"content": {"image/png": {}}, "description": "the denoised image (PNG)"}, **_ERRORS},
     )
     async def image_denoise(
+        request: Request,
         file: UploadFile = File(..., description="PNG, JPEG, BMP, TIFF or WebP image"),
         sigma: float = Query(
-            None, ge=0, le=255, description="noise std on the 0-255 scale, if known (else estimated from the image)"
+            None,
+            ge=0,
+            le=255,
+            allow_inf_nan=False,
+            description="noise std on the 0-255 scale, if known (else estimated from the image)",
         ),
         model: str = Query(
             None, max_length=64, description="model name from /v1/models (default: the one matching the image's colour)"
@@ -207,7 +243,7 @@ def create_app(models=None, limits=None):
             chosen = next((m for m in candidates if (m.facts["channels"] == 3) == colour), candidates[0])
             return encode_png(chosen.model(arr, sigma=sigma)), chosen.name, arr.shape
 
-        (png, name, shape), seconds = await run_job(work)
+        (png, name, shape), seconds = await run_job(request, work)
         return Response(
             png,
             media_type="image/png",
@@ -217,6 +253,20 @@ def create_app(models=None, limits=None):
                 "Content-Disposition": 'inline; filename="denoised.png"',
             },
         )
+
+    @api.post(
+        "/v1/image/preview",
+        response_class=Response,
+        summary="the uploaded image as the server reads it, as PNG (for the page: browsers cannot show TIFF)",
+        responses={200: {"content": {"image/png": {}}, "description": "the upload, decoded and re-encoded"}, **_ERRORS},
+    )
+    async def image_preview(
+        request: Request, file: UploadFile = File(..., description="PNG, JPEG, BMP, TIFF or WebP image")
+    ):
+        check_declared_type(file.content_type, IMAGE_TYPES, "an image")
+        data = await file.read()
+        png, _ = await run_job(request, lambda: encode_png(decode_image(data, limits)))
+        return Response(png, media_type="image/png", headers={"Content-Disposition": 'inline; filename="input.png"'})
 
     # -- audio ------------------------------------------------------------------------
 
@@ -233,6 +283,7 @@ def create_app(models=None, limits=None):
         },
     )
     async def audio_denoise(
+        request: Request,
         file: UploadFile = File(..., description="WAV, FLAC or OGG recording"),
         model: str = Query(None, max_length=64, description="model name from /v1/models"),
     ):
@@ -247,7 +298,7 @@ def create_app(models=None, limits=None):
             y = chosen.model(wave, sample_rate=sr)
             return encode_wav(y, sr), wave.shape[1] / sr
 
-        (wav, seconds_audio), seconds = await run_job(work)
+        (wav, seconds_audio), seconds = await run_job(request, work)
         return Response(
             wav,
             media_type="audio/wav",
@@ -273,7 +324,9 @@ def create_app(models=None, limits=None):
         fit: bool = Query(
             False, description="fit a fresh detector on the uploaded rows and score them (no loaded detector needed)"
         ),
-        contamination: float = Query(0.05, gt=0, le=0.5, description="expected share of anomalies (fit mode)"),
+        contamination: float = Query(
+            0.05, gt=0, le=0.5, allow_inf_nan=False, description="expected share of anomalies (fit mode)"
+        ),
         window: int = Query(
             None, ge=2, le=4096, description="window length for a series (fit mode); none: rows are independent samples"
         ),
@@ -292,13 +345,13 @@ def create_app(models=None, limits=None):
                     f"{limits.max_window_values:,}; send fewer rows or a shorter window.",
                 )
             if chosen is None:
-                return _fit_and_score(X, contamination, window) + (X, columns, index)
+                return _fit_and_score(X, contamination, window, limits) + (X, columns, index)
             det = chosen.model
             X = _match_columns(X, columns, det)
             scores = det.decision_function(X)
             return scores, float(det.threshold_), X, columns, index
 
-        (scores, threshold, X, columns, index), seconds = await run_job(work)
+        (scores, threshold, X, columns, index), seconds = await run_job(request, work)
         flags = scores > threshold
         return {
             "model": None if chosen is None else chosen.name,
@@ -335,11 +388,35 @@ def create_app(models=None, limits=None):
     return wrapped
 
 
-def _fit_and_score(X, contamination, window):
+def _fit_and_score(X, contamination, window, limits):
     from ..apps.anomaly import DAEDetector
 
-    det = DAEDetector(contamination=contamination, window=window, random_state=0).fit(X)
+    det = DAEDetector(contamination=contamination, window=window, random_state=0)
+    _check_fit_cost(det, X, limits)
+    det.fit(X)
     return det.decision_scores_, float(det.threshold_)
+
+
+def _check_fit_cost(det, X, limits):
+    """Refuse a fit whose training would pass more than ``max_fit_values`` input values
+    through the networks, before it starts (413)."""
+    rows, cols = X.shape
+    window = det.window or 1
+    samples = rows - window + 1  # stride 1: one window ending at every step from the first full one
+    if samples < 1:
+        return  # the detector's own sentence says the series is shorter than one window
+    steps = det._train_steps(samples)  # the detector's own rule for how long it trains
+    batch = min(det.batch_size, samples)
+    values = det.n_estimators * steps * batch * cols * window
+    if values > limits.max_fit_values:
+        shape = f"{rows:,} rows × {cols} column(s)" + (f" in windows of {window}" if det.window else "")
+        raise ClientError(
+            413,
+            f"fitting on {shape} trains {det.n_estimators} networks for {steps} steps of {batch} × "
+            f"{cols * window:,} values, {values:,} values in all, over this server's fit limit of "
+            f"{limits.max_fit_values:,}; send a shorter window, fewer columns or fewer rows, or fit offline "
+            "with 'daekit anomaly fit' and serve the folder with --model.",
+        )
 
 
 def _match_columns(X, columns, det):
@@ -364,9 +441,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in [
         (400, "broken, truncated or lying upload"),
         (404, "no model of that name"),
-        (413, "over a limit: upload size, pixels, duration, rows"),
+        (413, "over a limit: upload size, pixels, duration, rows, fit cost"),
         (415, "a content type or format that is not accepted"),
         (503, "no model of this kind loaded, or all job slots busy (see Retry-After)"),
+        (504, "the job ran past the server's time limit (--job-timeout) and was stopped"),
     ]
 }
 

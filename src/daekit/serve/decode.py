@@ -239,7 +239,7 @@ def parse_table(data: bytes, kind: str, limits: Limits) -> tuple[np.ndarray, lis
 
 def _json_rows(text: str) -> tuple[list[list[float]], list[str] | None]:
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as e:
         raise ClientError(400, f"the JSON body is not valid JSON ({e.msg} at line {e.lineno}).") from None
     except RecursionError:
@@ -269,6 +269,17 @@ def _json_rows(text: str) -> tuple[list[list[float]], list[str] | None]:
     ):
         raise ClientError(400, "every row must be a list of numbers.")
     return obj, columns
+
+
+def _json_int(digits: str) -> float:
+    # json's own int() refuses over 4,300 digits in words that name sys.set_int_max_str_digits,
+    # and an int past float64's range would fail later as an OverflowError: refuse both here.
+    value = float(digits)
+    if not math.isfinite(value):
+        raise ClientError(
+            422, f"the JSON body holds an integer of {len(digits.lstrip('-')):,} digits, too large for a float64 value."
+        )
+    return value
 
 
 def _is_number(cell: str) -> bool:
