@@ -1,49 +1,38 @@
-"""ADBench protocol (BENCHMARKS.md §3): DAEDetector vs PyOD AutoEncoder, IForest, ECOD.
+"""ADBench protocol (BENCHMARKS.md §3): DAEDetector vs IForest, ECOD, KNN and PyOD's AutoEncoder.
 
 Protocol (Han et al. 2022): sets under 1,000 rows are resampled with replacement to
 1,000, sets over 10,000 rows subsampled to 10,000; stratified 70/30 train/test split;
-MinMax scaling fitted on train; fit on the train part without labels; score the test
-part; seeds 1, 2, 3; ROC-AUC and average precision; time = fit + score. One torch
-thread for every detector (the published baselines were measured that way).
+MinMax scaling fitted on train (``common.adbench_split``); fit on the train part without
+labels; score the test part; seeds 1, 2, 3; ROC-AUC and average precision; time = fit +
+score. One torch thread for every detector (the published baselines were measured so).
+
+Leave-datasets-out: the sets are dealt into 5 fixed folds by their ADBench number (set k
+goes to fold k mod 5). With several ``--candidate`` settings of DAEDetector, each fold's
+figure is the candidate with the best mean ROC-AUC on the other 4 folds, scored on this
+one; the estimate is the mean over the 5 held-out folds. So no setting is ever chosen on
+the sets it is scored on. With one candidate (the default) it is the fold-weighted mean.
 
 Usage:
     python benchmarks/anomaly_tabular.py --data ../shared/data/anomaly/tabular \
         --out benchmarks/results/anomaly_tabular.json
     python benchmarks/anomaly_tabular.py --data ... --detectors daekit --sets cardio,letter \
-        --param n_estimators=5          # a quick look at one setting
+        --candidate default --candidate 'five:n_estimators=5'     # settings to choose among
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from common import git_commit
+from common import adbench_split, git_commit, machine
 
-
-def load_set(path: Path, seed: int):
-    """One ADBench train/test split, scaled to [0, 1] on the training part."""
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import MinMaxScaler
-
-    d = np.load(path, allow_pickle=True)
-    X, y = d["X"].astype(np.float64), d["y"].astype(int)
-    rng = np.random.RandomState(seed)
-    if len(X) < 1000:
-        idx = rng.choice(len(X), 1000, replace=True)
-        X, y = X[idx], y[idx]
-    elif len(X) > 10000:
-        idx = rng.choice(len(X), 10000, replace=False)
-        X, y = X[idx], y[idx]
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
-    scaler = MinMaxScaler().fit(X_tr)
-    return scaler.transform(X_tr), scaler.transform(X_te), y_tr, y_te
+BASELINES = ("iforest", "ecod", "knn", "pyod_ae")
+N_FOLDS = 5
 
 
 def make_detector(name: str, seed: int, params: dict):
@@ -63,12 +52,18 @@ def make_detector(name: str, seed: int, params: dict):
         from pyod.models.ecod import ECOD
 
         return ECOD()
+    if name == "knn":
+        from pyod.models.knn import KNN
+
+        return KNN()
     raise ValueError(f"unknown detector {name!r}")
 
 
-def parse_params(items):
+def parse_candidate(text: str) -> tuple[str, dict]:
+    """``"name:key=json,key=json"`` (or ``"default"``) -> (name, DAEDetector keyword arguments)."""
+    name, _, rest = text.partition(":")
     params = {}
-    for item in items or []:
+    for item in filter(None, rest.split(",")):
         key, _, value = item.partition("=")
         try:
             params[key] = json.loads(value)
@@ -76,7 +71,86 @@ def parse_params(items):
             params[key] = value
         if isinstance(params[key], list):
             params[key] = tuple(params[key])
-    return params
+    return name, params
+
+
+def fold_of(path: Path) -> int:
+    return int(path.name.split("_")[0]) % N_FOLDS
+
+
+def run(files, detectors, candidates, seeds) -> list[dict]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rows = []
+    for f in files:
+        name = f.stem.split("_", 1)[1]
+        data = np.load(f, allow_pickle=False)
+        for seed in seeds:
+            X_tr, X_te, _, y_te = adbench_split(data["X"], data["y"], seed)
+            runs = [(d, "-", {}) for d in detectors if d != "daekit"]
+            if "daekit" in detectors:
+                runs += [("daekit", cand, params) for cand, params in candidates]
+            for det_name, cand, params in runs:
+                det = make_detector(det_name, seed, params)
+                t0 = time.perf_counter()
+                det.fit(X_tr)
+                scores = det.decision_function(X_te)
+                rows.append(
+                    {
+                        "set": name,
+                        "fold": fold_of(f),
+                        "seed": seed,
+                        "detector": det_name if det_name != "daekit" else f"daekit[{cand}]",
+                        "roc_auc": float(roc_auc_score(y_te, scores)),
+                        "ap": float(average_precision_score(y_te, scores)),
+                        "seconds": time.perf_counter() - t0,
+                    }
+                )
+        done = [r for r in rows if r["set"] == name]
+        names = list(dict.fromkeys(r["detector"] for r in done))
+        line = "  ".join(f"{d}={np.mean([r['roc_auc'] for r in done if r['detector'] == d]):.3f}" for d in names)
+        print(f"{name:14s} {line}", flush=True)
+    return rows
+
+
+def per_set(rows) -> dict:
+    """{detector: {set: {"roc_auc", "ap", "seconds"}}}: means over the seeds."""
+    out: dict = {}
+    for r in rows:
+        out.setdefault(r["detector"], {}).setdefault(r["set"], []).append(r)
+    return {
+        d: {
+            s: {
+                "roc_auc": float(np.mean([r["roc_auc"] for r in rs])),
+                "ap": float(np.mean([r["ap"] for r in rs])),
+                "seconds": float(np.sum([r["seconds"] for r in rs])),
+                "fold": rs[0]["fold"],
+            }
+            for s, rs in sets.items()
+        }
+        for d, sets in out.items()
+    }
+
+
+def leave_datasets_out(table: dict, candidates: list[str]) -> dict:
+    """Per held-out fold: the candidate best on the other folds, and its scores on this one."""
+
+    def fold_mean(det, key, k, inside):
+        vals = [v[key] for v in table[det].values() if (v["fold"] == k) == inside]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    folds = []
+    for k in range(N_FOLDS):
+        chosen = max(candidates, key=lambda c: fold_mean(c, "roc_auc", k, inside=False))
+        held = {d: (fold_mean(d, "roc_auc", k, True), fold_mean(d, "ap", k, True)) for d in table}
+        folds.append({"fold": k, "chosen": chosen, "held_out": held})
+    summary = {}
+    for d in [*table, "daekit (chosen per fold)"]:
+        pick = [f["chosen"] if d == "daekit (chosen per fold)" else d for f in folds]
+        auc = [f["held_out"][p][0] for f, p in zip(folds, pick)]
+        ap = [f["held_out"][p][1] for f, p in zip(folds, pick)]
+        summary[d] = {"roc_auc": float(np.nanmean(auc)), "ap": float(np.nanmean(ap))}
+    return {"folds": folds, "summary": summary}
 
 
 def main(argv=None) -> int:
@@ -85,11 +159,14 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="JSON file for the results")
     ap.add_argument("--seeds", default="1,2,3", help="comma-separated seeds")
     ap.add_argument("--sets", default="", help="comma-separated name fragments (default: all sets)")
-    ap.add_argument("--detectors", default="daekit,pyod_ae,iforest,ecod", help="comma-separated detectors")
-    ap.add_argument("--param", action="append", help="DAEDetector parameter as key=json_value (repeatable)")
+    ap.add_argument("--detectors", default="daekit," + ",".join(BASELINES), help="comma-separated detectors")
+    ap.add_argument(
+        "--candidate",
+        action="append",
+        help="a DAEDetector setting 'name:key=json,...' (repeatable; default: 'default', the shipped one)",
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     args = ap.parse_args(argv)
-    from sklearn.metrics import average_precision_score, roc_auc_score
 
     torch.set_num_threads(args.threads)
     files = sorted(Path(args.data).glob("*.npz"), key=lambda p: int(p.name.split("_")[0]))
@@ -97,52 +174,46 @@ def main(argv=None) -> int:
         files = [f for f in files if any(s in f.stem for s in args.sets.split(","))]
     detectors = args.detectors.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
-    params = parse_params(args.param)
-    rows = []
-    for f in files:
-        name = f.stem.split("_", 1)[1]
-        for seed in seeds:
-            X_tr, X_te, _, y_te = load_set(f, seed)
-            for det_name in detectors:
-                det = make_detector(det_name, seed, params)
-                t0 = time.perf_counter()
-                det.fit(X_tr)
-                scores = det.decision_function(X_te)
-                seconds = time.perf_counter() - t0
-                rows.append(
-                    {
-                        "set": name,
-                        "seed": seed,
-                        "detector": det_name,
-                        "roc_auc": float(roc_auc_score(y_te, scores)),
-                        "ap": float(average_precision_score(y_te, scores)),
-                        "seconds": seconds,
-                    }
-                )
-        line = "  ".join(
-            f"{d}={np.mean([r['roc_auc'] for r in rows if r['set'] == name and r['detector'] == d]):.3f}"
-            for d in detectors
-        )
-        print(f"{name:12s} {line}", flush=True)
+    candidates = [parse_candidate(c) for c in (args.candidate or ["default"])]
+    rows = run(files, detectors, candidates, seeds)
+    table = per_set(rows)
+    names = list(table)
+    sets = list(table[names[0]])
 
-    def mean(det, key, set_name=None):
-        vals = [r[key] for r in rows if r["detector"] == det and (set_name is None or r["set"] == set_name)]
-        return float(np.mean(vals))
-
-    sets = list(dict.fromkeys(r["set"] for r in rows))
-    header = "| set | " + " | ".join(f"{d} AUC / AP" for d in detectors) + " |"
-    print("\n" + header)
-    print("|---|" + "---|" * len(detectors))
+    print("\n| set | " + " | ".join(f"{d} AUC / AP" for d in names) + " |")
+    print("|---|" + "---|" * len(names))
     for s in sets:
-        print(
-            f"| {s} | " + " | ".join(f"{mean(d, 'roc_auc', s):.3f} / {mean(d, 'ap', s):.3f}" for d in detectors) + " |"
-        )
-    print("\n| detector | ROC-AUC | AP | total s |\n|---|---|---|---|")
+        cells = [f"{table[d][s]['roc_auc']:.3f} / {table[d][s]['ap']:.3f}" for d in names]
+        print(f"| {s} | " + " | ".join(cells) + " |")
+
     summary = {}
-    for d in detectors:
-        total = float(sum(r["seconds"] for r in rows if r["detector"] == d))
-        summary[d] = {"roc_auc": mean(d, "roc_auc"), "ap": mean(d, "ap"), "total_seconds": total}
-        print(f"| {d} | {summary[d]['roc_auc']:.3f} | {summary[d]['ap']:.3f} | {total:.1f} |")
+    print("\n| detector | ROC-AUC | AP | total s | wins vs IForest | worst gap to IForest |\n|---|---|---|---|---|---|")
+    for d in names:
+        auc = [table[d][s]["roc_auc"] for s in sets]
+        summary[d] = {
+            "roc_auc": float(np.mean(auc)),
+            "ap": float(np.mean([table[d][s]["ap"] for s in sets])),
+            "total_seconds": float(sum(table[d][s]["seconds"] for s in sets)),
+        }
+        wins = gap = ""
+        if "iforest" in table and d != "iforest":
+            diff = {s: table[d][s]["roc_auc"] - table["iforest"][s]["roc_auc"] for s in sets}
+            worst = min(diff, key=diff.get)
+            summary[d] |= {"wins_vs_iforest": sum(v > 0 for v in diff.values()), "worst_gap": [worst, diff[worst]]}
+            wins, gap = f"{summary[d]['wins_vs_iforest']}/{len(sets)}", f"{diff[worst]:+.3f} ({worst})"
+        s_ = summary[d]
+        print(f"| {d} | {s_['roc_auc']:.3f} | {s_['ap']:.3f} | {s_['total_seconds']:.1f} | {wins} | {gap} |")
+
+    daekit_names = [d for d in names if d.startswith("daekit[")]
+    ldo = leave_datasets_out(table, daekit_names) if daekit_names else None
+    if ldo:
+        print(f"\nleave-datasets-out ({N_FOLDS} folds of sets by ADBench number mod {N_FOLDS}):")
+        for f in ldo["folds"]:
+            print(f"  fold {f['fold']}: chose {f['chosen']}")
+        print("| detector | held-out ROC-AUC | held-out AP |\n|---|---|---|")
+        for d, v in ldo["summary"].items():
+            print(f"| {d} | {v['roc_auc']:.3f} | {v['ap']:.3f} |")
+
     if args.out:
         import daekit
 
@@ -152,12 +223,15 @@ def main(argv=None) -> int:
             "benchmark": "anomaly_tabular (ADBench protocol)",
             "command": " ".join(sys.argv),
             "git_commit": git_commit(),
-            "device": f"cpu ({platform.processor() or platform.machine()}), {args.threads} torch thread(s)",
-            "torch": torch.__version__,
+            "device": {**machine(), "torch_threads": args.threads},
             "daekit": daekit.__version__,
-            "daekit_params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
+            "candidates": {
+                name: {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()} for name, p in candidates
+            },
             "seeds": seeds,
             "summary": summary,
+            "leave_datasets_out": ldo,
+            "per_set": table,
             "rows": rows,
         }
         out.write_text(json.dumps(report, indent=2))

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import git_commit
+from common import adbench_split, git_commit
 
 import daekit
 from daekit.metrics import roc_auc
@@ -156,22 +156,6 @@ def bench_mnist(data: Path, budget: float, steps: int, final_steps: int, seed: i
 # --------------------------------------------------------------------------- 3. ADBench
 
 
-def adbench_split(X, y, seed):
-    from sklearn.model_selection import train_test_split
-
-    rng = np.random.default_rng(seed)
-    if len(X) < 1000:
-        idx = rng.choice(len(X), 1000, replace=True)
-        X, y = X[idx], y[idx]
-    elif len(X) > 10000:
-        idx = rng.choice(len(X), 10000, replace=False)
-        X, y = X[idx], y[idx]
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
-    lo, hi = X_tr.min(0), X_tr.max(0)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    return ((X_tr - lo) / span).astype(np.float32), ((X_te - lo) / span).astype(np.float32), y_tr, y_te
-
-
 def synthetic_anomalies(x, low, high, seed):
     """Fake anomalies from held-out rows: each feature permuted on its own, and uniform points in the box."""
     rng = np.random.default_rng(seed)
@@ -194,6 +178,7 @@ def bench_adbench(data: Path, seeds, budget: float, steps: int) -> dict:
             z = np.load(f, allow_pickle=False)
             X, y = z["X"].astype(np.float64), z["y"].astype(int)
             X_tr, X_te, y_tr, y_te = adbench_split(X, y, seed)
+            X_tr, X_te = X_tr.astype(np.float32), X_te.astype(np.float32)  # the short trainings run in float32
             order = np.random.default_rng(seed).permutation(len(X_tr))
             n_val = len(X_tr) // 5
             val, fit = X_tr[order[:n_val]], X_tr[order[n_val:]]
