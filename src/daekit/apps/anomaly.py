@@ -55,6 +55,7 @@ from .anomaly_prep import not_fitted as _not_fitted
 from .anomaly_prep import slow_channels as _slow_channels
 from .anomaly_score import fit_latent, fit_threshold, latent_score, member_errors, threads
 from .anomaly_score import one_thread as _one_thread  # noqa: F401  # re-exported, as above
+from .anomaly_trim import TrimmedObjective
 from .anomaly_windows import fold_to_steps, window_starts
 
 __all__ = ["DAEDetector"]
@@ -107,6 +108,10 @@ class DAEDetector:
             The other channels keep their levels, so sustained changes in them stay
             visible. On SKAB (benchmarks/anomaly_skab.py) W = 200 took F1 from 0.747 to
             0.814 on the files it was chosen on and from 0.741 to 0.756 on the others.
+        trim: None (every row counts), or the share in (0, 1] of each batch's rows, the
+            best reconstructed, that the loss averages over in the second half of each
+            member's training (``apps/anomaly_trim.py``): training rows that are anomalies
+            stop being learnt once the normal structure is.
 
     Attributes (after fit):
         decision_scores_: ``(n,)`` scores of the training data (per step for series).
@@ -170,6 +175,7 @@ class DAEDetector:
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
         detrend: int | None = None,
+        trim: float | None = None,
     ) -> None:
         self.contamination = contamination
         self.threshold = threshold
@@ -191,6 +197,7 @@ class DAEDetector:
         self.random_state = random_state
         self.verbose = verbose
         self.detrend = detrend
+        self.trim = trim
 
     # -- scikit-learn plumbing (no sklearn import: daekit must load without it) ----------
 
@@ -270,7 +277,9 @@ class DAEDetector:
                     log_every=max(steps, 1),
                     tensorboard=False,
                 )
-                Trainer(dae, cfg).fit(torch.as_tensor(train))
+                # With trim, the second half of training leaves out each batch's worst rows.
+                objective = dae if self.trim is None else TrimmedObjective(dae, self.trim, steps // 2)
+                Trainer(objective, cfg).fit(torch.as_tensor(train))
             # Scoring runs in float64: float32 matmuls round differently for different
             # batch sizes, and a row's score must not depend on which rows come with it.
             self.members_.append(dae.double().eval())

@@ -102,6 +102,7 @@ def check_params(params: Mapping[str, Any]) -> None:
     checks.WINDOW.check("window", window, optional=True)
     checks.POSITIVE_INT.check("stride", stride)
     checks.POSITIVE_INT.check("n_estimators", n_estimators)
+    checks.Range(float, 0, 1, low_open=True).check("trim", params.get("trim"), optional=True)
     if detrend is not None:
         checks.WINDOW.check("detrend", detrend)
         if window is None:
