@@ -280,15 +280,17 @@ def add_train_arguments(parser: Any, *, skip: tuple[str, ...] = ()) -> Any:
         )
     for flag, name, kwargs in _FLAGS:
         if flag not in skip:
-            typed = {"type": _flag_type(name)} if name in _RANGES or name == "device" else {}
-            group.add_argument(flag, dest=name, default=None, **typed, **kwargs)
+            typed = _flag_type(name)
+            group.add_argument(flag, dest=name, default=None, **({"type": typed} if typed else {}), **kwargs)
     return group
 
 
 def _flag_type(name: str) -> Any:
-    """The argparse type of a field's flag: its range from ``_RANGES``, so the flag and
-    ``TrainConfig`` refuse the same values in the same words."""
-    return checks.argparse_type(_RANGES[name]) if name in _RANGES else checks.device_argument
+    """The argparse type of a field's flag (None for choices and switches): its range from
+    ``_RANGES``, so the flag and ``TrainConfig`` refuse the same values in the same words."""
+    if name in _RANGES:
+        return checks.argparse_type(_RANGES[name])
+    return checks.device_argument if name == "device" else None
 
 
 def config_from_args(args: Any, **defaults: Any) -> TrainConfig:

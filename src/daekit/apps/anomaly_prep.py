@@ -84,11 +84,8 @@ def check_params(params: Mapping[str, Any]) -> None:
     checks.CONTAMINATION.check("contamination", contamination)
     if lr != "auto":
         checks.POSITIVE.check("lr", lr)
-    if threshold not in ("contamination", "mad"):
-        if is_real(threshold):
-            checks.FINITE.check("threshold", threshold)
-        else:
-            raise ValueError(f"threshold={threshold!r} must be 'contamination', 'mad' or a finite number.")
+    if threshold not in ("contamination", "mad") and not is_real(threshold):  # is_real: a finite number
+        raise ValueError(f"threshold={threshold!r} must be 'contamination', 'mad' or a finite number.")
     checks.POSITIVE.check("threshold_k", params["threshold_k"])
     checks.NON_NEGATIVE.check("noise_level", params["noise_level"])
     checks.POSITIVE.check("epochs", params["epochs"], optional=True)

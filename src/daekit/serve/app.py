@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+# Query bounds come from daekit.checks: the server refuses what the CLI and the API refuse.
+from .. import checks
 from .decode import (
     AUDIO_TYPES,
     IMAGE_TYPES,
@@ -224,8 +226,8 @@ def create_app(models=None, limits=None):
         file: UploadFile = File(..., description="PNG, JPEG, BMP, TIFF or WebP image"),
         sigma: float = Query(
             None,
-            ge=0,
-            le=255,
+            ge=checks.SIGMA_255.low,
+            le=checks.SIGMA_255.high,
             allow_inf_nan=False,
             description="noise std on the 0-255 scale, if known (else estimated from the image)",
         ),
@@ -325,10 +327,17 @@ def create_app(models=None, limits=None):
             False, description="fit a fresh detector on the uploaded rows and score them (no loaded detector needed)"
         ),
         contamination: float = Query(
-            0.05, gt=0, le=0.5, allow_inf_nan=False, description="expected share of anomalies (fit mode)"
+            0.05,
+            gt=checks.CONTAMINATION.low,
+            le=checks.CONTAMINATION.high,
+            allow_inf_nan=False,
+            description="expected share of anomalies (fit mode)",
         ),
         window: int = Query(
-            None, ge=2, le=4096, description="window length for a series (fit mode); none: rows are independent samples"
+            None,
+            ge=checks.WINDOW.low,
+            le=4096,
+            description="window length for a series (fit mode); none: rows are independent samples",
         ),
     ):
         data, kind = await _read_table_upload(request)
