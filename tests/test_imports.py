@@ -16,6 +16,7 @@ CORE = {
     "noise_base",
     "noise_mix",
     "noise_range",
+    "noise_camera",
     "models",
     "losses",
     "dae",
@@ -27,7 +28,17 @@ CORE = {
     "noise_estimate",
     "noise_estimate_signals",
 }
-LEAVES = {"noise", "noise_levels", "noise_base", "noise_mix", "noise_range", "models", "losses", "checks"}
+LEAVES = {
+    "noise",
+    "noise_levels",
+    "noise_base",
+    "noise_mix",
+    "noise_range",
+    "noise_camera",
+    "models",
+    "losses",
+    "checks",
+}
 OPTIONAL = {
     "PIL",
     "soundfile",

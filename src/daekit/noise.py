@@ -28,6 +28,8 @@ import torch
 
 # The base class and the SNR mixing live in leaves of their own; their names stay here.
 from .noise_base import _REGISTRY, Noise, _active, register_noise
+from .noise_camera import CAMERA_PRESETS as CAMERA_PRESETS
+from .noise_camera import Camera, CorrelatedGaussian, camera, correlated_gaussian, jpeg
 from .noise_levels import (
     Level,
     _draw_device,
@@ -55,7 +57,12 @@ __all__ = [
     "OneOf",
     "Identity",
     "MixAtSNR",
+    "Camera",
+    "CorrelatedGaussian",
     "mix_at_snr",
+    "camera",
+    "correlated_gaussian",
+    "jpeg",
     "synthetic_noise",
     "gaussian",
     "salt_pepper",
@@ -421,6 +428,8 @@ _SPEC_NAMES = {
     "saltpepper": ("SaltPepper", "p"),
     "salt-pepper": ("SaltPepper", "p"),
     "poisson": ("Poisson", "peak"),
+    "camera": ("Camera", "shot"),
+    "correlated": ("CorrelatedGaussian", "std"),
     "none": ("Identity", None),
 }
 
@@ -451,12 +460,26 @@ def _one_spec(part: str) -> Noise:
         return Identity()
     if not level:
         raise ValueError(f"noise '{part}' needs a level, e.g. '{key}:0.1' or '{key}:0-0.2'.")
-    try:
-        lo, sep, hi = level.partition("-") if not level.startswith("-") else (level, "", "")
-        value = (float(lo), float(hi)) if sep else float(level)
-    except ValueError:
-        raise ValueError(f"noise level '{level}' in '{part}' is not a number or a 'low-high' range.") from None
+    value = _parse_level(level)
+    if value is None:
+        raise ValueError(f"noise level '{level}' in '{part}' is not a number or a 'low-high' range.")
     return _REGISTRY[cls_name](**{arg: value})
+
+
+def _parse_level(text: str) -> float | tuple[float, float] | None:
+    """``"0.1"`` -> 0.1, ``"0-0.2"`` -> (0, 0.2), ``"1e-4-1e-2"`` -> (1e-4, 1e-2); None if neither.
+    A range splits at the first '-' with a number on both sides (an exponent's '-' has not)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    for i, ch in enumerate(text):
+        if ch == "-" and i > 0:
+            try:
+                return (float(text[:i]), float(text[i + 1 :]))
+            except ValueError:
+                continue
+    return None
 
 
 # ---------------------------------------------------------------------------------------
