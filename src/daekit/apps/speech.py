@@ -3,8 +3,11 @@
 The enhancer takes a noisy recording of any length, sample rate and channel count and
 returns the cleaned one: it resamples to the model's rate and back, processes each channel
 on its own, in chunks with overlap (bounded memory for long files), and blends the result
-with the input through an attenuation limit and a dry/wet knob. ``stream()`` gives the
-same causal model hop by hop for live audio, with the same output as offline processing.
+with the input through an attenuation limit and a dry/wet knob. Above the model's rate the
+band the model cannot see is kept, turned down per band where it holds noise
+(``keep_band``, :mod:`daekit.apps.speech_bands`): a 48 kHz recording comes back 48 kHz,
+not as telephone audio. ``stream()`` gives the same causal model hop by hop for live
+audio, with the same output as offline processing.
 
 Example:
     >>> import numpy as np, daekit as dk
@@ -33,6 +36,7 @@ from ..io import PRETRAINED_DIR, ModelFileError, bundled_models, read_model_fold
 from ..io_checks import config_section, expect_class
 from ..models import create_model
 from ..models.speech import MaskBlockState, MaskStreamState, SpectralMaskNet
+from .speech_bands import BandKeeper
 from .speech_resample import StreamResampler
 
 if TYPE_CHECKING:
@@ -196,6 +200,13 @@ class SpeechEnhancer:
             frames (``daekit.noise.estimate``); a recording with no noise detected, or an
             estimated SNR at or above this, is returned unchanged rather than risk
             dulling clean speech. None: always enhance. Streams always enhance.
+        keep_band: for input at a rate above the model's, keep the band above the model's
+            Nyquist (split off before the model, turned down per band by the model's
+            verdict and the band's own noise estimate, added back: see
+            :class:`~daekit.apps.speech_bands.BandKeeper`). False: the output holds only
+            the model's band (telephone audio from an 8 kHz model).
+        band_limit_db: the most the kept band is turned down, dB (``attenuation_limit_db``
+            bounds it too when lower).
 
     Shape:
         ``enhancer(wave, sample_rate)``: ``(samples,)`` or ``(channels, samples)`` in,
@@ -215,6 +226,8 @@ class SpeechEnhancer:
         block_seconds: float = 30.0,
         clean_snr_db: float | None = 40.0,
         context_seconds: float = 1.0,
+        keep_band: bool = True,
+        band_limit_db: float = 20.0,
     ):
         if not hasattr(dae, "model") or not hasattr(dae.model, "stream_state"):
             raise ValueError("SpeechEnhancer needs a DenoisingAutoencoder holding a 'speech_mask' model.")
@@ -223,9 +236,13 @@ class SpeechEnhancer:
         checks.POSITIVE.check("block_seconds", block_seconds)
         checks.NON_NEGATIVE.check("context_seconds", context_seconds)
         checks.FINITE.check("clean_snr_db", clean_snr_db, optional=True)
+        checks.NON_NEGATIVE.check("band_limit_db", band_limit_db)
+        if not isinstance(keep_band, bool):
+            raise ValueError(f"keep_band must be True or False, got {keep_band!r}.")
         self.dae = dae.eval()
         self.attenuation_limit_db, self.wet, self.block_seconds = attenuation_limit_db, wet, block_seconds
         self.clean_snr_db, self.context_seconds = clean_snr_db, context_seconds
+        self.keep_band, self.band_limit_db = keep_band, band_limit_db
         self.last_estimate_: AudioNoise | None = None
 
     # -- loading and saving ---------------------------------------------------------------
@@ -273,6 +290,8 @@ class SpeechEnhancer:
                 "block_seconds": self.block_seconds,
                 "clean_snr_db": self.clean_snr_db,
                 "context_seconds": self.context_seconds,
+                "keep_band": self.keep_band,
+                "band_limit_db": self.band_limit_db,
             },
             "latency_ms": self.latency_ms,
         } | extra
@@ -324,6 +343,10 @@ class SpeechEnhancer:
     def _min_gain(self) -> float:
         return 0.0 if self.attenuation_limit_db is None else 10.0 ** (-self.attenuation_limit_db / 20.0)
 
+    def _band_limit_db(self) -> float:
+        limit = self.band_limit_db
+        return limit if self.attenuation_limit_db is None else min(limit, self.attenuation_limit_db)
+
     # -- offline ---------------------------------------------------------------------------
 
     def __call__(self, wave: ArrayLike | torch.Tensor, sample_rate: int | None = None) -> np.ndarray:
@@ -344,6 +367,14 @@ class SpeechEnhancer:
         self.last_estimate_ = self.estimate_noise(x, sr)
         if self._is_clean(self.last_estimate_):
             return wave.astype(np.float32)
+        if self.keep_band and sr > self.sample_rate:
+            # The band split is the stream's (causal filters, frame by frame), fed in blocks:
+            # a causal model's stream then gives exactly this output.
+            stream = SpeechStream(self, sample_rate=sr, channels=x.shape[0], offline=True)
+            step = max(1, int(self.block_seconds * sr))
+            parts = [stream._process(x[:, i : i + step]) for i in range(0, x.shape[1], step)]
+            y = np.concatenate(parts + [stream._flush()], axis=1)
+            return y[0] if wave.ndim == 1 else y
         if sr != self.sample_rate:
             from ..data.audio import resample
 
@@ -424,7 +455,9 @@ class SpeechEnhancer:
 
     def stream(self, sample_rate: int | None = None, channels: int = 1) -> SpeechStream:
         """A live stream: ``s.process(chunk)`` for chunks of any size, ``s.flush()`` at the end.
-        Needs a causal model (an offline one would wait seconds for its look-ahead)."""
+        Needs a causal model (an offline one would wait seconds for its look-ahead). Its
+        output equals offline processing (``enhancer(wave, sample_rate)``, when that does not
+        return a clean recording unchanged), the kept band included."""
         if not self.causal:
             raise ValueError(
                 "this speech model looks ahead (an offline model for files): it cannot stream "
@@ -437,16 +470,24 @@ class SpeechStream:
     """Chunk-by-chunk enhancement with a causal speech model (from ``SpeechEnhancer.stream``).
 
     ``process(chunk)`` returns the enhanced samples that are ready, so the output lags the
-    input; the sum of all outputs plus ``flush()`` has exactly the input's length and, at
-    the model's sample rate, equals offline processing of the whole signal. At other rates
-    a causal resampler is used each way, adding ``resampler_delay_ms`` to the latency.
+    input; the sum of all outputs plus ``flush()`` has exactly the input's length. At the
+    model's sample rate it equals offline processing of the whole signal. At other rates a
+    causal resampler is used each way, adding ``resampler_delay_ms`` to the latency; above
+    the model's rate, with the enhancer's ``keep_band``, the band above the model's Nyquist
+    is kept (:class:`~daekit.apps.speech_bands.BandKeeper`), and offline processing runs
+    this same causal path, so the two are equal at every rate above the model's.
 
     Attributes:
         latency_ms: the longest time a sample waits before it can come out (algorithmic:
-            one STFT window plus the resamplers' delays), not counting compute time.
+            one STFT window plus the resamplers' delays, plus ``band_latency_ms``), not
+            counting compute time.
+        band_latency_ms: what keeping the band adds: 0 while the model's window is at least
+            the band's (5-10 ms; so for the shipped models), and 0 when no band is kept.
+        band: the ``BandKeeper``, or None (no band above the model's, or ``keep_band=False``).
 
-    ``offline=True`` (used by ``enhance_file``) also accepts an offline model, whose
-    output then comes in blocks of ``block_seconds`` once their look-ahead has arrived.
+    ``offline=True`` (used by ``enhance_file`` and offline calls) also accepts an offline
+    model, whose output then comes in blocks of ``block_seconds`` once their look-ahead has
+    arrived.
 
     Shape: chunks ``(samples,)`` or ``(channels, samples)`` as set by ``channels``.
     """
@@ -469,19 +510,30 @@ class SpeechStream:
         self._resample = self.sample_rate != model_sr
         self._dry = np.zeros((self.channels, 0), np.float32)
         self.resampler_delay_ms = 0.0
+        self.band: BandKeeper | None = None
+        self.band_latency_ms = 0.0
+        self._pending_band: list[np.ndarray] = []  # band output given back while feeding it input or low band
         if self._resample:
             self._down = StreamResampler(self.sample_rate, model_sr, self.channels)
-            self._up = StreamResampler(
-                model_sr, self.sample_rate, self.channels, align=self._down.delay * self.sample_rate / model_sr
-            )
+            align = self._down.delay * self.sample_rate / model_sr
+            self._up = StreamResampler(model_sr, self.sample_rate, self.channels, align=align)
             # Both filters delay: the output keeps that delay out by skipping its first samples.
-            self._skip_out = int(round(self._down.delay * self.sample_rate / model_sr + self._up.delay))
+            self._skip_out = int(round(align + self._up.delay))
             self.resampler_delay_ms = 1000.0 * self._skip_out / self.sample_rate
+            if enhancer.keep_band and self.sample_rate > model_sr:
+                # the low band the model sees, back at the input rate: the band kept is the input minus it
+                self._up_lo = StreamResampler(model_sr, self.sample_rate, self.channels, align=align)
+                self._skip_lo = self._skip_out
+                model_wait = int(round(enhancer.latency_ms * self.sample_rate / 1000.0))
+                self.band = BandKeeper(
+                    self.sample_rate, model_sr, self.channels, enhancer._band_limit_db(), model_latency=model_wait
+                )
+                self.band_latency_ms = 1000.0 * self.band.extra_latency / self.sample_rate
         else:
             self._skip_out = 0
         self._n_in = 0
         self._n_out = 0
-        self.latency_ms = enhancer.latency_ms + self.resampler_delay_ms
+        self.latency_ms = enhancer.latency_ms + self.resampler_delay_ms + self.band_latency_ms
 
     def _shape_in(self, chunk: ArrayLike | torch.Tensor) -> np.ndarray:
         chunk = _check_wave(chunk, "the chunk")
@@ -497,6 +549,17 @@ class SpeechStream:
             y, self._skip = y[:, cut:], self._skip - cut
         return y
 
+    def _low_band(self, x_model: np.ndarray, final: bool = False) -> None:
+        """Hand the band keeper the low band of the input (the model's input, back at the input rate)."""
+        assert self.band is not None
+        lo = self._up_lo.process(x_model)
+        if final:
+            lo = np.concatenate([lo, self._up_lo.process(np.zeros((self.channels, self._up_lo.drain)))], axis=1)
+        if self._skip_lo:
+            cut = min(self._skip_lo, lo.shape[1])
+            lo, self._skip_lo = lo[:, cut:], self._skip_lo - cut
+        self._pending_band.append(self.band.push(lo=lo))
+
     def _finish(self, y: np.ndarray, final: bool = False) -> np.ndarray:
         if self._resample:
             y = self._up.process(y)
@@ -505,6 +568,12 @@ class SpeechStream:
             if self._skip_out:
                 cut = min(self._skip_out, y.shape[1])
                 y, self._skip_out = y[:, cut:], self._skip_out - cut
+        if self.band is not None:  # the model's output plus the kept band, where both are final
+            parts = self._pending_band + [self.band.push(y=y)]
+            if final:
+                parts.append(self.band.flush(self._n_in))
+            self._pending_band = []
+            y = np.concatenate(parts, axis=1)
         # never more output than input; at the end exactly as much
         room = self._n_in - self._n_out
         y = y[:, :room]
@@ -517,24 +586,36 @@ class SpeechStream:
         self._n_out += y.shape[1]
         return y.astype(np.float32)
 
-    def process(self, chunk: ArrayLike | torch.Tensor) -> np.ndarray:
-        """Feed a chunk; returns the enhanced samples that are ready (possibly none)."""
-        x = self._shape_in(chunk)
+    def _process(self, x: np.ndarray) -> np.ndarray:
         self._n_in += x.shape[1]
         if self.enhancer.wet < 1.0:
             self._dry = np.concatenate([self._dry, x], axis=1)
         x_model = self._down.process(x) if self._resample else x
-        y = self._finish(self._model(x_model))
+        if self.band is not None:
+            self._pending_band = [self.band.push(x=x)]
+            self._low_band(x_model)
+        return self._finish(self._model(x_model))
+
+    def process(self, chunk: ArrayLike | torch.Tensor) -> np.ndarray:
+        """Feed a chunk; returns the enhanced samples that are ready (possibly none)."""
+        y = self._process(self._shape_in(chunk))
         return y[0] if np.ndim(chunk) == 1 else y
 
-    def flush(self) -> np.ndarray:
-        """End of input: returns the remaining output (the stream cannot be fed again)."""
+    def _flush(self) -> np.ndarray:
         parts = []
         if self._resample:  # drain the downsampler's delay into the model
-            parts.append(self._model(self._down.process(np.zeros((self.channels, self._down.drain), np.float32))))
+            tail = self._down.process(np.zeros((self.channels, self._down.drain), np.float32))
+            if self.band is not None:
+                self._pending_band = []
+                self._low_band(tail, final=True)
+            parts.append(self._model(tail))
         y = self._state.flush().numpy()
         if self._skip:
             cut = min(self._skip, y.shape[1])
             y, self._skip = y[:, cut:], self._skip - cut
-        out = self._finish(np.concatenate(parts + [y], axis=1), final=True)
+        return self._finish(np.concatenate(parts + [y], axis=1), final=True)
+
+    def flush(self) -> np.ndarray:
+        """End of input: returns the remaining output (the stream cannot be fed again)."""
+        out = self._flush()
         return out[0] if self.channels == 1 else out

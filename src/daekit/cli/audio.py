@@ -146,6 +146,12 @@ def _model_arguments(p: argparse.ArgumentParser, default: str = "speech8k") -> N
         help="enhance even recordings whose estimated noise says they are clean (by default a "
         "recording with no noise detected or an SNR of 40 dB or more is left unchanged)",
     )
+    p.add_argument(
+        "--no-keep-band",
+        action="store_true",
+        help="return only the model's band: by default audio at a higher rate than the model's keeps "
+        "the band above it, turned down where the model and the band's own level say it is noise",
+    )
 
 
 def _enhancer(args: argparse.Namespace) -> SpeechEnhancer:
@@ -158,6 +164,8 @@ def _enhancer(args: argparse.Namespace) -> SpeechEnhancer:
         kwargs["wet"] = args.wet
     if getattr(args, "always_enhance", False):
         kwargs["clean_snr_db"] = None
+    if getattr(args, "no_keep_band", False):
+        kwargs["keep_band"] = False
     folder = Path(args.model)
     if folder.is_dir():
         return SpeechEnhancer.from_pretrained(folder, **kwargs)
