@@ -97,20 +97,22 @@ def opponent_init(args) -> str:
     return str(folder)
 
 
+def colour_training_data(args) -> torch.Tensor:
+    """The tile bank ``args`` ask for; ``args.data`` becomes what config.json records as the data."""
+    extra = (
+        [f"{p.parent.parent.name}/{p.parent.name}/{p.name}" for p in more_colour_photos()] if args.more_colour else []
+    )
+    train400 = args.data[-1]
+    args.data = [f"skimage/data/{n}" for n in SKIMAGE_COLOUR] + extra + list(args.photos) + list(args.data)
+    return colour_bank(train400, tile=128, more=args.more_colour, photos=args.photos)
+
+
 if __name__ == "__main__":
     args = parse(channels=3)
     if args.from_checkpoint:
         export_checkpoint(args, 3)
     else:
-        extra = (
-            [f"{p.parent.parent.name}/{p.parent.name}/{p.name}" for p in more_colour_photos()]
-            if args.more_colour
-            else []
-        )
-        train400 = args.data[-1]
-        # what config.json records as the training data
-        args.data = [f"skimage/data/{n}" for n in SKIMAGE_COLOUR] + extra + list(args.photos) + list(args.data)
-        tiles = colour_bank(train400, tile=128, more=args.more_colour, photos=args.photos)
+        tiles = colour_training_data(args)
         if args.opponent:
             args.init = opponent_init(args)
         run(args, channels=3, tiles=tiles)

@@ -112,7 +112,8 @@ def export_checkpoint(args, channels: int) -> None:
     print(json.dumps(den.training, indent=1, default=str))
 
 
-def run(args, channels: int = 1, tiles: torch.Tensor | None = None) -> dict:
+def run(args, channels: int = 1, tiles: torch.Tensor | None = None, noise=None) -> dict:
+    """Train as ``args`` say; ``noise`` (a daekit noise process) replaces the Gaussian noise."""
     if args.threads:
         torch.set_num_threads(args.threads)
     cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
@@ -146,6 +147,7 @@ def run(args, channels: int = 1, tiles: torch.Tensor | None = None) -> dict:
         patch_size=args.patch,
         config=config,
         init=args.init,
+        noise=noise,
     )
     seconds = time.time() - start
     den.training.update(

@@ -225,6 +225,11 @@ CLI_CASES = [
     ("image denoise sigma nan", ["image", "denoise", "{w}/gray.png", "-o", "{w}/o.png", "--sigma", "nan"], "--sigma"),
     ("image denoise sigma -30", ["image", "denoise", "{w}/gray.png", "-o", "{w}/o.png", "--sigma", "-30"], "--sigma"),
     ("image denoise sigma 1e9", ["image", "denoise", "{w}/gray.png", "-o", "{w}/o.png", "--sigma", "1e9"], "--sigma"),
+    (
+        "image denoise strength 2",
+        ["image", "denoise", "{w}/gray.png", "-o", "{w}/o.png", "--strength", "2"],
+        "--strength",
+    ),
     ("image denoise tile 0", ["image", "denoise", "{w}/gray.png", "-o", "{w}/o.png", "--tile", "0"], "--tile"),
     (
         "image denoise overlap too big",
@@ -508,6 +513,13 @@ SERVER_CASES = [
     ("image a wav", "post", "/v1/image/denoise", _upload("a.png", _wav(SPEECH), "image/png"), "accepted"),
     ("image sigma nan", "post", "/v1/image/denoise?sigma=nan", _upload("g.png", _png(GRAY), "image/png"), "sigma"),
     ("image sigma -3", "post", "/v1/image/denoise?sigma=-3", _upload("g.png", _png(GRAY), "image/png"), "sigma"),
+    (
+        "image strength 1.5",
+        "post",
+        "/v1/image/denoise?strength=1.5",
+        _upload("g.png", _png(GRAY), "image/png"),
+        "strength",
+    ),
     ("image unknown model", "post", "/v1/image/denoise?model=nope", _upload("g.png", _png(GRAY), "image/png"), "nope"),
     ("image as text/plain", "post", "/v1/image/denoise", _upload("g.txt", b"hello", "text/plain"), "text/plain"),
     ("preview truncated", "post", "/v1/image/preview", _upload("t.png", _png(NOISY)[:2000], "image/png"), "truncated"),

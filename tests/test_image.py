@@ -236,6 +236,42 @@ def test_train_image_denoiser_end_to_end(tmp_path):
     assert any(moved)  # the shared single-channel weights were trained
 
 
+def test_train_with_a_noise_process_records_it(tmp_path):
+    """The photo recipe's path: camera noise instead of Gaussian, kept in the training record."""
+    for i in range(2):
+        im.write_image(tmp_path / f"{i}.png", np.repeat(synthetic_image(64, seed=i)[..., None], 3, 2))
+    noise = dk.noise.OneOf([dk.noise.Camera(), dk.noise.Gaussian(std=(0.0, 0.2))], p=[0.7, 0.3])
+    den = train_image_denoiser(
+        tmp_path,
+        tmp_path / "run",
+        channels=3,
+        model={"name": "image_unet", "kwargs": {"channels": [8, 16], "blocks": 1, "noise_map": True}},
+        patch_size=32,
+        tile=64,
+        max_steps=2,
+        batch_size=4,
+        quiet=True,
+        device="cpu",
+        noise=noise,
+    )
+    assert den.training["noise"]["type"] == "OneOf"
+    assert ImageDenoiser.from_pretrained(tmp_path / "run").training["noise"]["transforms"][0]["type"] == "Camera"
+
+
+def test_strength_blends_output_and_input():
+    den = ImageDenoiser(tiny(1, noise_map=True).eval())
+    noisy = (np.random.default_rng(0).random((40, 40)) * 255).astype(np.uint8)
+    full = den(noisy, sigma=25).astype(float)
+    assert np.array_equal(den(noisy, sigma=25, strength=0.0), noisy)  # nothing applied: the input, bit for bit
+    half = den(noisy, sigma=25, strength=0.5).astype(float)
+    inside = (full > 0) & (full < 255)  # where the full output was not clipped
+    assert np.abs(half - (full + noisy) / 2)[inside].max() <= 1.0  # rounding only
+    rgb = np.stack([noisy, noisy[::-1], noisy.T], -1)
+    assert np.array_equal(den(rgb, sigma=25, strength=0.0), rgb)  # the opponent-space path too
+    with pytest.raises(ValueError, match="strength"):
+        den(noisy, strength=1.5)
+
+
 def test_gpu_recipe_path_bf16_channels_last_runs_on_cpu(tmp_path):
     """The GPU settings (bf16 autocast, channels-last, bank on the device) on the CPU."""
     from daekit.train import TrainConfig

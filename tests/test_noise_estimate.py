@@ -209,7 +209,15 @@ def test_cli_estimate(tmp_path, capsys):
     Image.fromarray(noisy).save(tmp_path / "noisy.png")
     assert main(["noise", "estimate", str(tmp_path / "flat.png"), str(tmp_path / "noisy.png")]) == 0
     out = capsys.readouterr().out
-    assert NO_NOISE in out and re.search(r"noisy.png: noise σ = (7|8)\.", out)
+    assert NO_NOISE in out and re.search(r"noisy.png: white noise, RMS σ = (7|8)\.", out)
+    # Correlated noise (a 2x2 box blur of white noise) is named as such, in text and JSON.
+    white = 20 * rng.standard_normal((257, 257))
+    blurred = (white[1:, 1:] + white[:-1, 1:] + white[1:, :-1] + white[:-1, :-1]) / 4
+    Image.fromarray(np.clip(128 + blurred, 0, 255).round().astype(np.uint8)).save(tmp_path / "camera.png")
+    assert main(["noise", "estimate", str(tmp_path / "camera.png")]) == 0
+    assert "camera.png: spatially correlated (camera-like) noise, RMS σ = " in capsys.readouterr().out
+    assert main(["noise", "estimate", "--json", str(tmp_path / "camera.png")]) == 0
+    assert json.loads(capsys.readouterr().out)["correlated"] is True
     assert main(["noise", "estimate", str(tmp_path / "missing.png")]) == 2
     assert "missing.png" in capsys.readouterr().err
     (tmp_path / "x.xyz").write_text("hi")

@@ -85,9 +85,10 @@ def train_image_denoiser(
     val_tiles: torch.Tensor | None = None,
     config: TrainConfig | None = None,
     init: str | os.PathLike | None = None,
+    noise: Any = None,
     **train_options: Any,
 ) -> ImageDenoiser:
-    """Train a blind Gaussian image denoiser on a folder of clean images.
+    """Train a blind image denoiser on a folder of clean images (Gaussian noise, or ``noise``).
 
     Args:
         data: folder(s)/file(s) of clean images, or a ready ``(N, C, T, T)`` uint8 tile bank.
@@ -101,6 +102,9 @@ def train_image_denoiser(
         config: a ``daekit.TrainConfig``; ``**train_options`` override its fields.
         init: a model folder (or bundled name) whose network training starts from, instead
             of ``model``; a new stage with a fresh optimiser and schedule.
+        noise: a ``daekit.noise`` process to corrupt the training and validation patches
+            with instead of Gaussian noise up to ``std_max`` (e.g. ``dk.noise.Camera()``, or a
+            ``OneOf`` of camera and Gaussian noise); its config is kept in ``training["noise"]``.
 
     Returns:
         The trained :class:`ImageDenoiser`, also saved in ``out_dir``.
@@ -131,11 +135,13 @@ def train_image_denoiser(
         val_tiles, tiles = tiles[perm[:cut]], tiles[perm[cut:]]
     config = config or TrainConfig(max_steps=1000, batch_size=32, lr=1e-3, schedule="cosine", min_lr=1e-5)
     config = config.replace(out_dir=str(out_dir), **train_options)
-    objective = PatchObjective(net, tiles, patch_size=patch_size, std=(0.0, std_max / 255), known_sigma=known_sigma)
+    objective = PatchObjective(
+        net, tiles, patch_size=patch_size, std=(0.0, std_max / 255), known_sigma=known_sigma, noise=noise
+    )
     val = (
         None
         if val_tiles is None
-        else validation_pairs(val_tiles, n=64, patch_size=min(patch_size, val_tiles.shape[-1]))
+        else validation_pairs(val_tiles, n=64, patch_size=min(patch_size, val_tiles.shape[-1]), noise=noise)
     )
     # One "epoch" = 1000 steps of fresh patches; the indices only set the batch size.
     index = torch.arange(config.batch_size * 1000)
@@ -149,6 +155,7 @@ def train_image_denoiser(
             "batch_size": config.batch_size,
             "seed": config.seed,
             "best_val_mse": trainer.best_val_loss_,
+            **({} if noise is None else {"noise": noise.to_config() if hasattr(noise, "to_config") else repr(noise)}),
         },
     )
     if trainer.is_main_process:  # under torchrun, one process writes the model folder
@@ -406,7 +413,11 @@ class ImageDenoiser:
         return len(_starts(h, self.tile, step)) * len(_starts(w, self.tile, step))
 
     def __call__(
-        self, image: np.ndarray, sigma: float | str | None = "auto", progress: Progress | None = None
+        self,
+        image: np.ndarray,
+        sigma: float | str | None = "auto",
+        progress: Progress | None = None,
+        strength: float = 1.0,
     ) -> np.ndarray:
         """Denoise an image array; returns the same shape and dtype.
 
@@ -424,11 +435,15 @@ class ImageDenoiser:
                 ``"auto"`` (or None) estimates it from the image. The level used, given or
                 estimated, is kept in ``last_sigma_`` (one value per pass; 0.0 means no
                 noise was detected).
+            strength: how much of the denoising to apply, 0..1: the output is
+                ``strength × denoised + (1 − strength) × image`` (1: all of it, 0: the image
+                unchanged), for users who find a photo too smooth and want some grain back.
 
         Returns:
             The denoised image, same shape and dtype (floats are clipped to [0, 1]).
         """
         checks.SIGMA_255.check("sigma", sigma, optional=True, words=("auto",))
+        checks.PROBABILITY.check("strength", strength)
         level = None if isinstance(sigma, str) else sigma
         self.last_sigma_: list[float | None] = []
         arr = np.asarray(image)
@@ -456,14 +471,17 @@ class ImageDenoiser:
         def writer(chans: slice, reduce_mean: bool = False) -> RowWriter:
             def put(y0: int, y1: int, rows: np.ndarray) -> None:
                 rows = rows.mean(0, keepdims=True) if reduce_mean else rows
-                rows = np.clip(rows, 0.0, 1.0).transpose(1, 2, 0)
+                rows = rows.transpose(1, 2, 0)
+                if strength < 1:  # blended on [0, 1] floats, before the output's rounding
+                    rows = strength * rows + (1 - strength) * imdata.to_float(hwc[y0:y1, :, chans])
+                rows = np.clip(rows, 0.0, 1.0)
                 out[y0:y1, :, chans] = rows.astype(out_float) if out_float else imdata.from_float(rows, arr.dtype)
 
             return put
 
         if colours == 3 and self.channels == 1 and getattr(self.model, "model_name", "") == "image_unet":
             colour = self.as_colour()  # far better than R, G and B apart
-            result = colour(image, sigma=level, progress=progress)
+            result = colour(image, sigma=level, progress=progress, strength=strength)
             self.last_sigma_ = colour.last_sigma_
             return result
         if colours == self.channels or self.channels == 3:
@@ -489,10 +507,11 @@ class ImageDenoiser:
         dst: str | os.PathLike,
         sigma: float | None = None,
         progress: Progress | None = None,
+        strength: float = 1.0,
     ) -> Path:
         """Read ``src`` (EXIF orientation applied), denoise, write ``dst`` atomically (same bit depth)."""
         arr = imdata.read_image(src)
-        return imdata.write_image(dst, self(arr, sigma=sigma, progress=progress))
+        return imdata.write_image(dst, self(arr, sigma=sigma, progress=progress, strength=strength))
 
 
 # --------------------------------------------------------------------------- pictures

@@ -54,6 +54,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="noise std on the 0-255 scale when known (default: estimated per image)",
     )
     p.add_argument(
+        "--strength",
+        type=options.probability,
+        default=1.0,
+        help="how much of the denoising to apply, 0-1: output = strength x denoised + (1 - strength) x input "
+        "(lower it to keep some grain; default 1)",
+    )
+    p.add_argument(
         "--tile",
         type=options.number(checks.TILE),
         default=512,
@@ -221,7 +228,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     def work(src: Path, dst: Path) -> None:
         arr = read_image(src)
         model = model_for(arr)
-        write_image(dst, model(arr, sigma=args.sigma))
+        write_image(dst, model(arr, sigma=args.sigma, strength=args.strength))
         if args.sigma is None and not args.quiet:
             levels = [s for s in model.last_sigma_ if s is not None]
             if levels:

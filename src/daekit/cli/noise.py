@@ -28,8 +28,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = cmds.add_parser(
         "estimate",
         help="estimate the noise level of files",
-        description="Estimate the noise of each FILE: images (.png, .jpg, .tif, .bmp) give σ of "
-        "white noise on 0-255 (one per colour channel); audio (.wav, .flac, .ogg) the "
+        description="Estimate the noise of each FILE: images (.png, .jpg, .tif, .bmp) give the noise's "
+        "RMS σ on 0-255 (one per colour channel) and whether it is white or spatially correlated, as "
+        "real camera noise is; audio (.wav, .flac, .ogg) the "
         "noise floor and SNR; tables (.csv, .npy, .npz) a robust scale and missing "
         "share per column (or, with --kind series, the noise σ per channel).",
     )
@@ -111,14 +112,16 @@ def _describe(path: str, kind: str, result: Any) -> tuple[str, dict[str, Any]]:
 
     if kind == "image":
         sigmas = np.atleast_1d(np.asarray(result, dtype=float))
-        record = {"file": path, "kind": kind, "sigma": [round(float(s), 3) for s in sigmas]}
+        correlated = bool(getattr(result, "correlated", False))
+        record = {"file": path, "kind": kind, "sigma": [round(float(s), 3) for s in sigmas], "correlated": correlated}
         if not np.any(sigmas > 0):
             return f"{path}: {NO_NOISE} (σ = 0 on 0-255)", record
+        what = "spatially correlated (camera-like) noise" if correlated else "white noise"
         if len(sigmas) == 1:
-            return f"{path}: noise σ = {sigmas[0]:.2f} (0-255 scale)", record
+            return f"{path}: {what}, RMS σ = {sigmas[0]:.2f} (0-255 scale)", record
         names = "RGB" if len(sigmas) == 3 else "".join(str(i) for i in range(len(sigmas)))
         parts = ", ".join(f"{n} {s:.2f}" for n, s in zip(names, sigmas))
-        return f"{path}: noise σ per channel = {parts} (0-255 scale)", record
+        return f"{path}: {what}, RMS σ per channel = {parts} (0-255 scale)", record
     if kind == "audio":
         record = {"file": path, "kind": kind, **result.to_dict()}
         return f"{path}: {result.message} (noise RMS {result.noise_rms:.4g})", record

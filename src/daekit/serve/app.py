@@ -234,6 +234,13 @@ def create_app(models=None, limits=None):
         model: str = Query(
             None, max_length=64, description="model name from /v1/models (default: the one matching the image's colour)"
         ),
+        strength: float = Query(
+            1.0,
+            ge=checks.PROBABILITY.low,
+            le=checks.PROBABILITY.high,
+            allow_inf_nan=False,
+            description="how much of the denoising to apply, 0-1 (output = strength x denoised + rest x input)",
+        ),
     ):
         check_declared_type(file.content_type, IMAGE_TYPES, "an image")
         candidates = pick("image", model, "image")
@@ -243,7 +250,7 @@ def create_app(models=None, limits=None):
             arr = decode_image(data, limits)
             colour = arr.ndim == 3 and arr.shape[2] >= 3
             chosen = next((m for m in candidates if (m.facts["channels"] == 3) == colour), candidates[0])
-            return encode_png(chosen.model(arr, sigma=sigma)), chosen.name, arr.shape
+            return encode_png(chosen.model(arr, sigma=sigma, strength=strength)), chosen.name, arr.shape
 
         (png, name, shape), seconds = await run_job(request, work)
         return Response(
