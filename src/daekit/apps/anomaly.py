@@ -6,18 +6,19 @@ abnormal. The contract is PyOD's and scikit-learn's: ``fit(X)`` returns self,
 threshold fitted from ``contamination`` (or a value, or median + k·MAD), and the fitted
 ``decision_scores_``, ``threshold_``, ``labels_`` describe the training data.
 
-The defaults were chosen by measurement on the ADBench protocol (benchmarks/
-anomaly_tabular.py, seed 1: ROC-AUC 0.774 with one [0, 1]-scaled reconstruction
-error, 0.811 with mixed scalers, 0.847 / 0.850 / 0.851 / 0.850 with latent weights
-1 / 2 / 4 / 8 and AP rising 0.470 → 0.512, 0.866 with lr 1e-2 instead of 1e-3; over
-seeds 1-3: 0.862, AP 0.498): four members, half
-fitted on data scaled to [0, 1] and half on standardised data, Gaussian noise of 0.1 on
-that scale, a dense encoder–decoder sized from the number of features, a short training
-run (20 epochs, 100..400 steps). Each member's score is its reconstruction error of the
-clean input plus four times the Mahalanobis distance of its code, each divided by its median
-on the training data, and the members' scores are averaged. Reconstruction error alone
-misses points that lie far out along directions the data does vary in (the network
-extrapolates and rebuilds them well); the code distance catches those.
+The table defaults: four members, half fitted on standardised data and half on
+median/IQR-scaled data, Gaussian noise of 0.2 on that scale, a dense encoder–decoder sized
+from the number of features, a short training run (20 epochs, 100..400 steps) whose second
+half leaves out the worst-rebuilt 10 % of each batch (``trim``). Each member's score is its
+reconstruction error of the clean input plus four times the Mahalanobis distance of its
+code, each divided by its median on the training data; the code's Gaussian is fitted on
+the 60 % of training codes nearest its centre (``latent_keep``), and the members' scores
+are combined by their geometric mean (``combine``). Reconstruction error alone misses
+points that lie far out along directions the data does vary in (the network extrapolates
+and rebuilds them well); the code distance catches those. The training data holds the
+anomalies, so every step that learns from it (the loss, the code's Gaussian, the scaling)
+is made robust to its worst rows. How these were chosen (leave-datasets-out on 31 ADBench
+sets, benchmarks/anomaly_tabular.py) and what they score: the README's "Anomaly detection".
 
 Time series: set ``window`` and pass a ``(T, C)`` (or ``(T,)``) series; the detector
 trains on sliding windows and gives one score per time step, the mean error of that
@@ -53,7 +54,7 @@ from .anomaly_prep import as_array, check_params, detrend_channels, fit_scaler, 
 from .anomaly_prep import is_real as _is_real  # noqa: F401  # re-exported, as above
 from .anomaly_prep import not_fitted as _not_fitted
 from .anomaly_prep import slow_channels as _slow_channels
-from .anomaly_score import fit_latent, fit_threshold, latent_score, member_errors, threads
+from .anomaly_score import combine_members, fit_latent, fit_threshold, latent_terms, member_errors, threads
 from .anomaly_score import one_thread as _one_thread  # noqa: F401  # re-exported, as above
 from .anomaly_trim import TrimmedObjective
 from .anomaly_windows import fold_to_steps, window_starts
@@ -79,15 +80,24 @@ class DAEDetector:
             F: ``(clip(2F, 16, 256), clip(F // 2, 4, 64))``.
         noise: ``"gaussian"``, ``"masking"`` or any ``daekit.noise`` spec
             (``"gaussian:0.1+masking:0.1"``); levels apply to the scaled data.
-        noise_level: std (gaussian) or probability (masking) when ``noise`` is a name.
+        noise_level: std (gaussian) or probability (masking) when ``noise`` is a name;
+            ``"auto"``: 0.2 for gaussian noise on tables, else 0.1.
         scaler: ``"minmax"`` ([0, 1] on the training rows), ``"robust"`` (median/IQR),
             ``"standard"``, ``"none"``, a tuple of these (members take them in turn), or
-            ``"auto"``: ``("minmax", "standard")`` for tables, ``"standard"`` for series.
+            ``"auto"``: ``("standard", "robust")`` for tables, ``"standard"`` for series.
             Fitted inside ``fit``.
         n_estimators: ensemble members (different seeds, and scalers in turn).
         latent_weight: tables only: weight of the latent term, the Mahalanobis distance
             of each member's code from the training codes (in units of its median),
             added to the reconstruction term (0 = reconstruction error only).
+        latent_keep: share in (0, 1] of the training codes the latent term's mean and
+            covariance are fitted on: the fit is refitted twice on the share nearest the
+            previous one, so that anomalies among the training rows do not stretch it
+            (1 = a plain fit on every code; see ``apps/anomaly_score.py``).
+        combine: tables only: how the members' scores make the detector's, ``"geometric"``
+            (their geometric mean: a row scores high only when every member finds it
+            unusual, so one member's outlying view of a normal row weighs less) or
+            ``"mean"`` (their arithmetic mean). Series always average the members.
         epochs: passes over the training data per member (None: enough steps for the
             data size, see ``_train_steps``).
         batch_size: rows per step.
@@ -111,7 +121,8 @@ class DAEDetector:
         trim: None (every row counts), or the share in (0, 1] of each batch's rows, the
             best reconstructed, that the loss averages over in the second half of each
             member's training (``apps/anomaly_trim.py``): training rows that are anomalies
-            stop being learnt once the normal structure is.
+            stop being learnt once the normal structure is. ``"auto"``: 0.9 for tables,
+            None for series.
 
     Attributes (after fit):
         decision_scores_: ``(n,)`` scores of the training data (per step for series).
@@ -163,10 +174,12 @@ class DAEDetector:
         model: str = "mlp",
         hidden_sizes: Sequence[int] | None = None,
         noise: str = "gaussian",
-        noise_level: float = 0.1,
+        noise_level: float | str = "auto",
         scaler: str | Sequence[str] = "auto",
         n_estimators: int = 4,
         latent_weight: float = 4.0,
+        latent_keep: float = 0.6,
+        combine: str = "geometric",
         epochs: float | None = None,
         batch_size: int = 256,
         lr: float | str = "auto",
@@ -175,7 +188,7 @@ class DAEDetector:
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
         detrend: int | None = None,
-        trim: float | None = None,
+        trim: float | str | None = "auto",
     ) -> None:
         self.contamination = contamination
         self.threshold = threshold
@@ -189,6 +202,8 @@ class DAEDetector:
         self.scaler = scaler
         self.n_estimators = n_estimators
         self.latent_weight = latent_weight
+        self.latent_keep = latent_keep
+        self.combine = combine
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -278,7 +293,8 @@ class DAEDetector:
                     tensorboard=False,
                 )
                 # With trim, the second half of training leaves out each batch's worst rows.
-                objective = dae if self.trim is None else TrimmedObjective(dae, self.trim, steps // 2)
+                trim = self._trim()
+                objective = dae if trim is None else TrimmedObjective(dae, trim, steps // 2)
                 Trainer(objective, cfg).fit(torch.as_tensor(train))
             # Scoring runs in float64: float32 matmuls round differently for different
             # batch sizes, and a row's score must not depend on which rows come with it.
@@ -288,17 +304,29 @@ class DAEDetector:
         # the training data holds.
         raw = [self._member_errors(dae, train) for dae, train in zip(self.members_, inputs)]
         self.member_scale_ = [float(np.median(r.mean(axis=tuple(range(1, r.ndim))))) or 1.0 for r in raw]
-        scores = self._element_errors(raw, len(X), self.stride).mean(axis=1)
-        if self.latent_weight and self.window is None:
-            self.latent_mean_, self.latent_precision_, self.latent_scale_ = fit_latent(
-                self.members_, inputs, self._device()
-            )
-            scores = scores + self.latent_weight * self._latent_score(inputs)
+        if self.window is None:
+            if self.latent_weight:
+                self.latent_mean_, self.latent_precision_, self.latent_scale_ = fit_latent(
+                    self.members_, inputs, self._device(), self.latent_keep
+                )
+            scores = self._table_scores(raw, inputs)
+        else:
+            scores = self._element_errors(raw, len(X), self.stride).mean(axis=1)
         self.decision_scores_ = scores
         self.threshold_ = fit_threshold(self.decision_scores_, self.threshold, self.contamination, self.threshold_k)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         self.score_range_ = (float(np.min(self.decision_scores_)), float(np.max(self.decision_scores_)))
         return self
+
+    def _noise_level(self) -> float:
+        if self.noise_level == "auto":
+            return 0.2 if self.noise == "gaussian" and self.window is None else 0.1
+        return float(self.noise_level)
+
+    def _trim(self) -> float | None:
+        if self.trim == "auto":
+            return 0.9 if self.window is None else None
+        return None if self.trim is None else float(self.trim)
 
     def _lr(self) -> float:
         if self.lr == "auto":
@@ -366,7 +394,7 @@ class DAEDetector:
 
     def _noise_spec(self) -> str:
         if self.noise in ("gaussian", "masking"):
-            return f"{self.noise}:{float(self.noise_level)}"
+            return f"{self.noise}:{self._noise_level()}"
         return self.noise
 
     def _train_steps(self, n: int) -> int:
@@ -404,31 +432,44 @@ class DAEDetector:
         mean = mean.reshape(len(mean), self.n_features_in_, self.window)  # flattened mlp windows are (C, L) too
         return fold_to_steps(mean, window_starts(n_rows, self.window, stride), n_rows)  # (T, C)
 
-    def _errors_for(self, X: Any) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Ensemble element errors of X (see ``_element_errors``) and the members' inputs."""
-        X = self._detrend(self._validate(X, fitting=False))
+    def _raw_errors(self, X: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Each member's element errors of X (see ``_member_errors``), and its inputs."""
         inputs = [self._member_inputs(X, k, 1) for k in range(len(self.members_))]
-        raw = [self._member_errors(dae, x) for dae, x in zip(self.members_, inputs)]
-        return self._element_errors(raw, len(X), 1), inputs
+        return [self._member_errors(dae, x) for dae, x in zip(self.members_, inputs)], inputs
 
-    def _latent_score(self, inputs: list[np.ndarray]) -> np.ndarray:
-        """The latent term (see :mod:`daekit.apps.anomaly_score`), averaged over members."""
-        return latent_score(
-            self.members_, inputs, self._device(), self.latent_mean_, self.latent_precision_, self.latent_scale_
-        )
+    def _errors_for(self, X: Any) -> np.ndarray:
+        """Ensemble element errors of X (see ``_element_errors``)."""
+        X = self._detrend(self._validate(X, fitting=False))
+        raw, _ = self._raw_errors(X)
+        return self._element_errors(raw, len(X), 1)
+
+    def _table_scores(self, raw: list[np.ndarray], inputs: list[np.ndarray]) -> np.ndarray:
+        """Row scores of a table: per member, its mean reconstruction error in units of its
+        median plus ``latent_weight`` × its latent term, combined over members by
+        ``combine``."""
+        per_member = [r.mean(axis=1) / s for r, s in zip(raw, self.member_scale_)]
+        if self.latent_weight:
+            latent = latent_terms(
+                self.members_, inputs, self._device(), self.latent_mean_, self.latent_precision_, self.latent_scale_
+            )
+            per_member = [r + self.latent_weight * z for r, z in zip(per_member, latent)]
+        return combine_members(per_member, self.combine)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly score of each row (or time step): higher is more abnormal.
 
         Returns:
-            ``(N,)`` float array: the mean reconstruction error over features, in units of
-            the members' median training error (so about 1 is typical of the training
-            data), plus for tables ``latent_weight`` × the code's Mahalanobis distance in
-            units of its training median.
+            ``(N,)`` float array. Series: the members' mean reconstruction error over
+            channels, in units of their median training error (about 1 is typical of
+            the training data). Tables: per member, that error plus ``latent_weight`` ×
+            the code's squared Mahalanobis distance in units of its training median
+            (about 1 + ``latent_weight`` is typical), combined over members by ``combine``.
         """
-        errors, inputs = self._errors_for(X)
-        latent = self._latent_score(inputs) if self.latent_weight and self.window is None else 0.0
-        return errors.mean(axis=1) + self.latent_weight * latent
+        X = self._detrend(self._validate(X, fitting=False))
+        raw, inputs = self._raw_errors(X)
+        if self.window is None:
+            return self._table_scores(raw, inputs)
+        return self._element_errors(raw, len(X), 1).mean(axis=1)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """scikit-learn's convention (higher = more normal): ``-decision_function(X)``."""
@@ -458,7 +499,7 @@ class DAEDetector:
             the reconstruction error that comes from each feature. (The latent term of
             table scores has no per-feature split; it is left out of the shares.)
         """
-        err, _ = self._errors_for(X)
+        err = self._errors_for(X)
         total = err.sum(axis=1, keepdims=True)
         return np.divide(err, total, out=np.full_like(err, 1.0 / err.shape[1]), where=total > 0)
 

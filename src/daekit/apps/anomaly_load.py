@@ -24,6 +24,10 @@ from .anomaly_prep import check_params
 def restore_params(path: str | os.PathLike, det: Any, config: dict) -> None:
     """Set ``det``'s constructor arguments from ``config``, checked by the rules ``fit`` applies."""
     params = dict(config_section(path, config, "params"))
+    # Folders saved before these settings existed were fitted and thresholded the old way.
+    params.setdefault("latent_keep", 1.0)
+    params.setdefault("combine", "mean")
+    params.setdefault("trim", None)
     for name in ("hidden_sizes", "scaler"):
         if isinstance(params.get(name), list):
             params[name] = tuple(params[name])

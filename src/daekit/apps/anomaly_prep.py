@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 SCALERS = ("minmax", "robust", "standard", "none")
+COMBINE = ("geometric", "mean")  # how a table's member scores make one (see DAEDetector)
 MODELS = ("mlp", "conv1d")
 
 # SKAB, first 300 rows: above it the thermocouple in 32 of 34 files, the temperature in 19,
@@ -69,9 +70,10 @@ def not_fitted() -> Exception:
 def scaler_names(scaler: str | Sequence[str], window: int | None) -> tuple[str, ...]:
     """The scalers the members take in turn."""
     if scaler == "auto":
-        # Tables: members alternate between [0, 1] scaling (global, axis-aligned
-        # anomalies stand out) and standardisation (local ones do); measured on ADBench.
-        return ("minmax", "standard") if window is None else ("standard",)
+        # Tables: members alternate between standardisation and median/IQR scaling, which
+        # the anomalies in the training rows cannot stretch; chosen by leave-datasets-out
+        # on ADBench (README, "Anomaly detection").
+        return ("standard", "robust") if window is None else ("standard",)
     return (scaler,) if isinstance(scaler, str) else tuple(scaler)
 
 
@@ -87,7 +89,8 @@ def check_params(params: Mapping[str, Any]) -> None:
     if threshold not in ("contamination", "mad") and not is_real(threshold):  # is_real: a finite number
         raise ValueError(f"threshold={threshold!r} must be 'contamination', 'mad' or a finite number.")
     checks.POSITIVE.check("threshold_k", params["threshold_k"])
-    checks.NON_NEGATIVE.check("noise_level", params["noise_level"])
+    if params["noise_level"] != "auto":
+        checks.NON_NEGATIVE.check("noise_level", params["noise_level"])
     checks.POSITIVE.check("epochs", params["epochs"], optional=True)
     scalers = scaler_names(params["scaler"], window)
     if not scalers or any(name not in SCALERS for name in scalers):
@@ -99,7 +102,11 @@ def check_params(params: Mapping[str, Any]) -> None:
     checks.WINDOW.check("window", window, optional=True)
     checks.POSITIVE_INT.check("stride", stride)
     checks.POSITIVE_INT.check("n_estimators", n_estimators)
-    checks.Range(float, 0, 1, low_open=True).check("trim", params.get("trim"), optional=True)
+    if params.get("trim") != "auto":
+        checks.Range(float, 0, 1, low_open=True).check("trim", params.get("trim"), optional=True)
+    checks.Range(float, 0, 1, low_open=True).check("latent_keep", params.get("latent_keep", 1.0))
+    if params.get("combine", "mean") not in COMBINE:
+        raise ValueError(f"combine={params['combine']!r} must be one of {', '.join(COMBINE)}.")
     if detrend is not None:
         checks.WINDOW.check("detrend", detrend)
         if window is None:
@@ -167,14 +174,18 @@ def fit_scaler(X: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
         lo, span = X.min(axis=0), X.max(axis=0) - X.min(axis=0)
     elif name == "robust":
         q1, med, q3 = np.percentile(X, [25, 50, 75], axis=0)
-        lo, span = med, q3 - q1
+        # A column that is mostly one value (a flag, a sparse count) has no interquartile
+        # range; its full range keeps it on the data's own scale instead.
+        lo, span = med, np.where(q3 > q1, q3 - q1, X.max(axis=0) - X.min(axis=0))
     elif name == "standard":
         lo, span = X.mean(axis=0), X.std(axis=0)
     else:
         lo, span = np.zeros(X.shape[1]), np.ones(X.shape[1])
-    # A constant column carries no information: keep it at 0 instead of dividing by 0
-    # (at scoring time any change in it still shows as an error).
-    span = np.where(span > 1e-12 * np.maximum(1.0, np.abs(lo)), span, 1.0)
+    # A constant column carries no information: keep it at 0 instead of dividing by 0.
+    # At scoring time a change in it must still show, on the column's own scale: one unit
+    # is 5 % of the constant (1 where the constant is 0), so 7 -> 9 reads as 5.7 units.
+    constant = np.where(lo != 0, 0.05 * np.abs(lo), 1.0)
+    span = np.where(span > 1e-12 * np.maximum(1.0, np.abs(lo)), span, constant)
     return lo, span
 
 

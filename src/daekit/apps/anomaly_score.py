@@ -1,7 +1,7 @@
 """How a DAEDetector's fitted members turn inputs into the numbers its scores are made of.
 
 ``member_errors``: the squared reconstruction error of every input element (of the clean
-input, or averaged over fixed noisy draws). ``fit_latent`` / ``latent_score``: the latent
+input, or averaged over fixed noisy draws). ``fit_latent`` / ``latent_terms``: the latent
 term, the Mahalanobis distance of each member's code from its training codes.
 ``fit_threshold``: the threshold rules. ``threads``: the one-thread scope the small
 networks run in on the CPU.
@@ -21,7 +21,17 @@ import torch
 
 from ..dae import DenoisingAutoencoder
 
-__all__ = ["codes", "fit_latent", "fit_threshold", "latent_score", "member_errors", "one_thread", "threads"]
+__all__ = [
+    "codes",
+    "fit_latent",
+    "fit_threshold",
+    "latent_terms",
+    "combine_members",
+    "member_errors",
+    "one_thread",
+    "robust_gaussian",
+    "threads",
+]
 
 
 @contextlib.contextmanager
@@ -81,38 +91,74 @@ def codes(dae: DenoisingAutoencoder, x: np.ndarray, device: torch.device) -> np.
 
 
 def fit_latent(
-    members: Sequence[DenoisingAutoencoder], inputs: Sequence[np.ndarray], device: torch.device
+    members: Sequence[DenoisingAutoencoder],
+    inputs: Sequence[np.ndarray],
+    device: torch.device,
+    keep: float = 1.0,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[float]]:
-    """Per member: the mean and (shrunk) precision of its training codes, and the median
-    squared distance of those codes, the unit of its latent score."""
+    """Per member: the mean and (shrunk) precision of its training codes, fitted on the
+    ``keep`` share of them nearest the centre (see ``robust_gaussian``), and the median
+    squared distance of all its training codes from them, the unit of its latent score."""
     means, precisions, scales = [], [], []
     for dae, x in zip(members, inputs):
         z = codes(dae, x, device)
-        mu = z.mean(axis=0)
-        cov = np.atleast_2d(np.cov(z, rowvar=False))
-        cov = cov + (1e-3 * np.trace(cov) / len(cov) + 1e-9) * np.eye(len(cov))  # shrink: codes may be collinear
-        prec = np.linalg.inv(cov)
-        d = np.einsum("ij,jk,ik->i", z - mu, prec, z - mu)
+        mu, prec = robust_gaussian(z, keep)
         means.append(mu)
         precisions.append(prec)
-        scales.append(float(np.median(d)) or 1.0)
+        scales.append(float(np.median(_squared_distance(z, mu, prec))) or 1.0)
     return means, precisions, scales
 
 
-def latent_score(
+# The training rows hold the anomalies, and their codes stretch a plain covariance towards
+# them, so they come out closer than they are. With keep < 1 the fit is refitted on the
+# codes nearest the centre, as in the concentration steps of the Minimum Covariance
+# Determinant estimator (DAEDetector's latent_keep; the README gives the measured choice).
+ROBUST_ROUNDS = 2
+
+
+def robust_gaussian(z: np.ndarray, keep: float = 1.0, rounds: int = ROBUST_ROUNDS) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and shrunk precision of codes ``(N, D)``, refitted ``rounds`` times on the
+    ``keep`` share of them nearest the previous fit."""
+    kept, fits = z, rounds + 1 if keep < 1 else 1
+    for step in range(fits):
+        mu = kept.mean(axis=0)
+        cov = np.atleast_2d(np.cov(kept, rowvar=False)) if len(kept) > 1 else np.zeros((z.shape[1], z.shape[1]))
+        cov = cov + (1e-3 * np.trace(cov) / len(cov) + 1e-9) * np.eye(len(cov))  # shrink: codes may be collinear
+        prec = np.linalg.inv(cov)
+        if step < fits - 1:
+            d = _squared_distance(z, mu, prec)
+            kept = z[d <= np.quantile(d, keep)]
+    return mu, prec
+
+
+def _squared_distance(z: np.ndarray, mu: np.ndarray, prec: np.ndarray) -> np.ndarray:
+    c = z - mu
+    return np.einsum("ij,jk,ik->i", c, prec, c)
+
+
+def latent_terms(
     members: Sequence[DenoisingAutoencoder],
     inputs: Sequence[np.ndarray],
     device: torch.device,
     means: Sequence[np.ndarray],
     precisions: Sequence[np.ndarray],
     scales: Sequence[float],
-) -> np.ndarray:
-    """Members' mean squared Mahalanobis distance of each input's code, in their units."""
-    total = np.zeros(len(inputs[0])) if inputs else np.zeros(0)
-    for k, (dae, x) in enumerate(zip(members, inputs)):
-        c = codes(dae, x, device) - means[k]
-        total = total + np.einsum("ij,jk,ik->i", c, precisions[k], c) / scales[k]
-    return total / len(members)
+) -> list[np.ndarray]:
+    """Each member's squared Mahalanobis distance of each input's code, in its unit."""
+    return [
+        _squared_distance(codes(dae, x, device), means[k], precisions[k]) / scales[k]
+        for k, (dae, x) in enumerate(zip(members, inputs))
+    ]
+
+
+def combine_members(scores: Sequence[np.ndarray], how: str) -> np.ndarray:
+    """One score per row from the members' ``(N,)`` scores (all >= 0): their geometric or
+    arithmetic mean (``how``: one of ``anomaly_prep.COMBINE``)."""
+    stacked = np.stack(scores)
+    if how == "mean":
+        return stacked.mean(axis=0)
+    # A row every member rebuilds perfectly scores 0; the floor keeps its log finite.
+    return np.exp(np.log(np.maximum(stacked, 1e-300)).mean(axis=0))
 
 
 def fit_threshold(scores: np.ndarray, rule: str | float, contamination: float, k: float) -> float:
