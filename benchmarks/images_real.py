@@ -82,7 +82,8 @@ def make_methods(models: list[str], baselines: list[str]) -> dict:
         from daekit.apps.image import ImageDenoiser
 
         den = ImageDenoiser.from_pretrained(name, tile=1024)
-        methods[f"daekit:{Path(name).name}"] = lambda y, den=den: den(y)  # uint8 in, uint8 out, blind
+        label = Path(name).name if Path(name).name != "model" else Path(name).parent.name  # runs/X/model -> X
+        methods[f"daekit:{label}"] = lambda y, den=den: den(y)  # uint8 in, uint8 out, blind
     if "nlm" in baselines:
         from skimage.restoration import denoise_nl_means, estimate_sigma
 
@@ -129,13 +130,20 @@ def main(argv: list[str] | None = None) -> int:
         help="CBM3D on the first N pairs of each set only (30-60 s per 512×512 pair on 2 shared cores)",
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument(
+        "--pictures",
+        default=None,
+        metavar="DIR",
+        help="write a before/after crop of each set's first pair here (for looking at only: the pairs are "
+        "evaluation-only data and must not be committed or shipped)",
+    )
     args = p.parse_args(argv)
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
     baselines = list(args.baselines)
-    for name, module in (("nlm", "skimage"), ("cbm3d", "bm3d")):
+    for name, module in (("nlm", "pywt"), ("cbm3d", "bm3d")):  # pywt: skimage's estimate_sigma
         if name in baselines:
             try:
                 __import__(module)
@@ -151,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rec: dict[str, list[dict]] = {m: [] for m in ["noisy", *methods]}
         est_rows = []
+        shown: list[tuple[str, np.ndarray, float]] = []
         for i, (pn, pc) in enumerate(found):
             y, x = load(pn), load(pc)
             p_in, s_in = psnr(y, x), ssim(y, x)
@@ -179,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
                 item["mpx"] = y.shape[0] * y.shape[1] / 1e6
                 rec[m].append(item)
                 per_image.append({"set": set_name, "image": pn.name, "method": m, **item})
+                if args.pictures and i == 0:
+                    shown.append((m, z, item["psnr"]))
+            if args.pictures and i == 0:
+                write_picture(Path(args.pictures) / f"{set_name}_{pn.stem}.png", y, x, p_in, shown)
         for m, items in rec.items():
             if not items:
                 continue
@@ -222,6 +235,25 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args, rows, estimates, per_image)
     print(f"\nwrote {args.out}")
     return 0
+
+
+def write_picture(path: Path, y: np.ndarray, x: np.ndarray, p_in: float, shown: list) -> None:
+    """A 192 x 192 centre crop of the noisy input, each method's output and the reference, side by side."""
+    from daekit.apps.image import compare_grid
+    from daekit.data.image import write_image
+
+    h, w = y.shape[:2]
+    c = min(192, h, w)
+    y0, x0 = (h - c) // 2, (w - c) // 2
+
+    def crop(a: np.ndarray) -> np.ndarray:
+        return a[y0 : y0 + c, x0 : x0 + c]
+
+    images = [crop(y)] + [crop(z) for _, z, _ in shown] + [crop(x)]
+    labels = [f"noisy {p_in:.2f} dB"] + [f"{m} {q:.2f} dB" for m, _, q in shown] + ["reference"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_image(path, compare_grid(images, labels))
+    print(f"wrote {path}")
 
 
 def print_set(rows: list[dict], est: dict) -> None:

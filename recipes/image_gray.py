@@ -87,8 +87,12 @@ def export_checkpoint(args, channels: int) -> None:
     from daekit.apps.image import ImageDenoiser
 
     ck = torch.load(Path(args.out) / "checkpoint.pt", map_location="cpu", weights_only=True)
-    spec = DEFAULT_MODELS[args.model]
-    net = create_model(spec["name"], in_channels=channels, **spec["kwargs"])
+    if args.init:  # the run's network is --init's (in the opponent space with --opponent)
+        start = ImageDenoiser.from_pretrained(args.init)
+        net = (start.as_colour() if getattr(args, "opponent", False) else start).model.float()
+    else:
+        spec = DEFAULT_MODELS[args.model]
+        net = create_model(spec["name"], in_channels=channels, **spec["kwargs"])
     state = ck["best"]["state"] if ck["best"]["state"] is not None else ck["model"]
     net.load_state_dict({k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")})
     den = ImageDenoiser(

@@ -169,6 +169,17 @@ def test_audio_prefers_an_offline_model_unless_one_is_named(folders, tmp_path):
         assert r.status_code == 200 and r.headers["x-daekit-model"] == "speech"
 
 
+def test_colour_images_go_to_the_photo_model_when_loaded(folders):
+    app = create_app({"gray": folders["gray"], "color": folders["color"], "photo": folders["color"]}, LIMITS)
+    with TestClient(app) as c:
+        r = post_file(c, "/v1/image/denoise", "c.png", png(RGB), "image/png")
+        assert r.status_code == 200 and r.headers["x-daekit-model"] == "photo"
+        r = post_file(c, "/v1/image/denoise", "g.png", png(GRAY), "image/png")
+        assert r.status_code == 200 and r.headers["x-daekit-model"] == "gray"
+        r = post_file(c, "/v1/image/denoise?model=color&strength=0", "c.png", png(RGB), "image/png")
+        assert r.headers["x-daekit-model"] == "color" and np.array_equal(read_png(r.content), RGB)
+
+
 def test_audio_flac_accepted(client):
     import soundfile as sf
 

@@ -47,10 +47,26 @@ __all__ = [
     "demo",
     "DEFAULT_MODELS",
     "PRETRAINED_DIR",
+    "default_model_name",
+    "PHOTO_MODEL",
 ]
 
 #: Side of the centre crop the blind noise level is estimated from.
 ESTIMATE_CROP = 256
+
+
+#: The bundled model for real photos (camera noise); the CLI and the server prefer it for colour.
+PHOTO_MODEL = "photo"
+
+
+def default_model_name(colour: bool) -> str:
+    """The bundled model the CLI and the server use when none is named: ``"photo"`` (real
+    camera noise, also trained on white noise) for colour images where it is installed,
+    else ``"color"``; ``"gray"`` for gray images."""
+    if not colour:
+        return "gray"
+    return PHOTO_MODEL if (PRETRAINED_DIR / PHOTO_MODEL / "config.json").is_file() else "color"
+
 
 #: The order a self-ensemble adds flips/rotations in (``_orient`` numbering): the identity
 #: first, then the ones least alike: a vertical flip, a transpose, a rotation, ...
@@ -241,12 +257,13 @@ class ImageDenoiser:
 
     @staticmethod
     def bundled() -> list[str]:
-        """Names of the image models shipped with daekit (``"color"``, ``"gray"``)."""
+        """Names of the image models shipped with daekit (``"color"``, ``"gray"``, ``"photo"``)."""
         return list(bundled_models(("ImageDenoiser",)))
 
     @classmethod
     def pretrained(cls, name: str = "gray", **kwargs: Any) -> ImageDenoiser:
-        """The bundled weights: ``"gray"`` or ``"color"`` (see recipes/image.md)."""
+        """The bundled weights: ``"gray"``, ``"color"`` (white noise) or ``"photo"`` (real camera
+        noise); see recipes/image.md."""
         path = PRETRAINED_DIR / name
         if not (path / "config.json").is_file():
             known = ", ".join(cls.bundled()) or "none"

@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--model",
         default="auto",
-        help="'gray', 'color', a model folder, or 'auto' (gray model for gray images, colour for colour)",
+        help="'gray', 'color' (both for white noise), 'photo' (real camera noise), a model folder, or 'auto': "
+        "'photo' for colour images, 'gray' for gray ones",
     )
     p.add_argument(
         "--sigma",
@@ -205,7 +206,7 @@ def _run_each(pairs: list[tuple[Path, Path]], work: Callable[[Path, Path], None]
 def cmd_denoise(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from ..apps.image import ImageDenoiser
+    from ..apps.image import ImageDenoiser, default_model_name
     from ..data.image import read_image, write_image
 
     pairs = _plan(args.inputs, args.output, args.recursive)
@@ -214,7 +215,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     def model_for(arr: np.ndarray | None) -> ImageDenoiser:
         name = args.model
         if name == "auto":
-            name = "color" if arr is not None and arr.ndim == 3 and arr.shape[2] >= 3 else "gray"
+            name = default_model_name(arr is not None and arr.ndim == 3 and arr.shape[2] >= 3)
         if name not in cache:
             options = {} if args.ensemble is None else {"ensemble": args.ensemble}
             cache[name] = ImageDenoiser.from_pretrained(
@@ -222,7 +223,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             )
         return cache[name]
 
-    if args.model not in ("auto", "gray", "color"):  # a bad model folder fails before any image is read
+    if args.model not in ("auto", "gray", "color", "photo"):  # a bad model folder fails before any image is read
         model_for(None)
 
     def work(src: Path, dst: Path) -> None:

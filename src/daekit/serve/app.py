@@ -247,9 +247,13 @@ def create_app(models=None, limits=None):
         data = await file.read()
 
         def work():
+            from ..apps.image import PHOTO_MODEL
+
             arr = decode_image(data, limits)
             colour = arr.ndim == 3 and arr.shape[2] >= 3
-            chosen = next((m for m in candidates if (m.facts["channels"] == 3) == colour), candidates[0])
+            fits = [m for m in candidates if (m.facts["channels"] == 3) == colour] or candidates
+            # Colour images go to the real-photo model when one by that name is loaded.
+            chosen = next((m for m in fits if colour and m.name == PHOTO_MODEL), fits[0])
             return encode_png(chosen.model(arr, sigma=sigma, strength=strength)), chosen.name, arr.shape
 
         (png, name, shape), seconds = await run_job(request, work)
