@@ -127,7 +127,7 @@ def test_an_image_job_past_the_time_limit_stops_between_layers(folders):
     net = loaded.model.model
     calls = []
 
-    def endless(arr, sigma=None):
+    def endless(arr, sigma=None, strength=1.0):
         with torch.no_grad():
             while True:
                 net(torch.zeros(1, 1, 16, 16))

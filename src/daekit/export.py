@@ -140,6 +140,7 @@ class DetectorGraph(nn.Module):
         self.flatten = det.window is not None and det.model != "conv1d"
         # The latent (Mahalanobis) term of a table detector, when it has one.
         self.latent_weight = float(getattr(det, "latent_weight", 0.0) or 0.0) if det.window is None else 0.0
+        self.geometric = getattr(det, "combine", "mean") == "geometric"  # how members' row scores combine
         if self.latent_weight:
             self.register_buffer("latent_mean", torch.tensor(np.stack(det.latent_mean_), dtype=torch.float32))
             self.register_buffer("latent_precision", torch.tensor(np.stack(det.latent_precision_), dtype=torch.float32))
@@ -148,21 +149,28 @@ class DetectorGraph(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         # Plain numbers until the first member's term is added: no tensor of a guessed shape to start from.
         total: torch.Tensor | float = 0.0
-        latent: torch.Tensor | float = 0.0
+        member_scores = []  # tables: each member's row score (error in its unit + latent term)
         for k, model in enumerate(self.members):
             xs = (x - self.lo[k]) / self.span[k]
             inp = xs.flatten(1) if self.flatten else xs
             x_hat = model(inp).reshape(xs.shape)
-            total = total + (x_hat - xs) ** 2 / self.norm[k]
-            if self.latent_weight:
-                c = cast(Autoencoder, model).encode(inp) - self.latent_mean[k]
-                latent = latent + ((c @ self.latent_precision[k]) * c).sum(dim=1) / self.latent_scale[k]
+            err = (x_hat - xs) ** 2 / self.norm[k]
+            total = total + err
+            if self.window is None:
+                row = err.mean(dim=1)
+                if self.latent_weight:
+                    c = cast(Autoencoder, model).encode(inp) - self.latent_mean[k]
+                    row = (
+                        row
+                        + self.latent_weight * ((c @ self.latent_precision[k]) * c).sum(dim=1) / self.latent_scale[k]
+                    )
+                member_scores.append(row)
         assert isinstance(total, torch.Tensor)  # a detector has at least one member
         errors = total / len(self.members)
         if self.window is None:
-            score = errors.mean(dim=1)
-            if self.latent_weight:
-                score = score + self.latent_weight * latent / len(self.members)
+            stacked = torch.stack(member_scores)
+            # As anomaly_score.combine_members; float32's floor for a row rebuilt perfectly.
+            score = stacked.clamp_min(1e-30).log().mean(dim=0).exp() if self.geometric else stacked.mean(dim=0)
             return score, errors
         return errors
 
