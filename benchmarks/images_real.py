@@ -259,13 +259,13 @@ def write_picture(path: Path, y: np.ndarray, x: np.ndarray, p_in: float, shown: 
 def print_set(rows: list[dict], est: dict) -> None:
     print(f"\n{est['set']}  ({est['pairs']} pairs)")
     print(
-        f"{'method':18s} {'n':>3s} {'PSNR':>7s} {'SSIM':>6s} {'input':>7s} {'ΔPSNR':>7s} {'same?':>5s} "
+        f"{'method':22s} {'n':>3s} {'PSNR':>7s} {'SSIM':>6s} {'input':>7s} {'ΔPSNR':>7s} {'same?':>5s} "
         f"{'unch.':>5s} {'worse':>6s} {'s/Mpx':>7s}"
     )
     for r in rows:
         noisy = r["method"] == "noisy"
         print(
-            f"{r['method']:18s} {r['pairs']:3d} {r['psnr']:7.2f} {r['ssim']:6.3f} {r['noisy_psnr']:7.2f} "
+            f"{r['method']:22s} {r['pairs']:3d} {r['psnr']:7.2f} {r['ssim']:6.3f} {r['noisy_psnr']:7.2f} "
             f"{r['delta_psnr']:+7.2f} {('-' if noisy else 'YES' if r['changed_nothing'] else 'no'):>5s} "
             f"{'-' if noisy else r['unchanged_images']:>5} {'-' if noisy else format(r['share_worse'], '.0%'):>6s} "
             f"{'-' if noisy else format(r['sec_per_mpx'], '.2f'):>7s}",
