@@ -317,7 +317,9 @@ def test_a_100k_row_series_marks_its_highest_scores_and_offers_other_score_axes(
     sync_api.expect(page.locator("#plot-note")).to_contain_text(f"highest-scoring of {flags.sum():,} flagged rows")
 
     assert threshold_height(page) < 0.01  # linear: the one spike squeezes every other score to the floor
-    for scale, at_least in (("log", 0.15), ("clip", 0.3)):
+    # clip: the threshold over the 99th percentile; the table defaults' scores (geometric mean of
+    # members with a robust latent term) have a longer tail than before, so it sits near 0.28.
+    for scale, at_least in (("log", 0.15), ("clip", 0.2)):
         page.select_option("#score-scale", scale)
         assert threshold_height(page) > at_least, scale
         assert page.locator(f"#plot circle.flag[data-row='{spike}']").count() == 2
