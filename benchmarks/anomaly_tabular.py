@@ -18,6 +18,16 @@ Usage:
         --out benchmarks/results/anomaly_tabular.json
     python benchmarks/anomaly_tabular.py --data ... --detectors daekit --sets cardio,letter \
         --candidate default --candidate 'five:n_estimators=5'     # settings to choose among
+
+The README's leave-datasets-out figure (results/anomaly_tabular_ldo7.json), run from benchmarks/:
+    python anomaly_tabular.py --data ../../shared/data/anomaly/tabular --detectors daekit,iforest,pyod_ae \
+        --out results/anomaly_tabular_ldo7.json \
+        --candidate 'old:scaler=["minmax","standard"],latent_keep=1.0,combine="mean",noise_level=0.1,trim=null' \
+        --candidate 'sr:scaler=["standard","robust"],noise_level=0.1,latent_keep=1.0,trim=null' \
+        --candidate 'sr_n2:scaler=["standard","robust"],noise_level=0.2,latent_keep=1.0,trim=null' \
+        --candidate 'sr_n2_k6:scaler=["standard","robust"],noise_level=0.2,latent_keep=0.6,trim=null' \
+        --candidate 'sr_n05_k6:scaler=["standard","robust"],noise_level=0.05,latent_keep=0.6,trim=null' \
+        --candidate default --candidate 'default_m3:n_estimators=3'
 """
 
 from __future__ import annotations
