@@ -31,10 +31,12 @@ from daekit.train import TrainConfig
 HERE = Path(__file__).resolve().parent
 
 
-def parse(argv=None, data_default=str(HERE.parent.parent / "shared/data/images/train400"), channels=1):
+def parse(argv=None, data_default=str(HERE.parent.parent / "shared/data/images/train400"), channels=1, name=None):
+    """The recipes' shared options; ``name`` names the default run folder (runs/image_NAME)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", nargs="+", default=[data_default], help="folders of clean training images")
-    p.add_argument("--out", default=f"runs/image_{'gray' if channels == 1 else 'color'}", help="run folder")
+    name = name or ("gray" if channels == 1 else "color")
+    p.add_argument("--out", default=f"runs/image_{name}", help="run folder")
     p.add_argument("--export", default=None, help="also write the final model folder here (fp16 weights)")
     p.add_argument("--model", choices=sorted(DEFAULT_MODELS), default="cpu", help="model size preset")
     p.add_argument("--steps", type=int, default=6000, help="optimiser steps")

@@ -72,8 +72,7 @@ def parse_photo_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]
 
 if __name__ == "__main__":
     own, rest = parse_photo_options(sys.argv[1:])
-    args = parse(rest, channels=3)
-    args.out = args.out if args.out != "runs/image_color" else "runs/image_photo"
+    args = parse(rest, channels=3, name="photo")
     if args.from_checkpoint:
         export_checkpoint(args, 3)
         sys.exit(0)

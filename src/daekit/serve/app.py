@@ -232,7 +232,10 @@ def create_app(models=None, limits=None):
             description="noise std on the 0-255 scale, if known (else estimated from the image)",
         ),
         model: str = Query(
-            None, max_length=64, description="model name from /v1/models (default: the one matching the image's colour)"
+            None,
+            max_length=64,
+            description="model name from /v1/models "
+            "(default: 'photo' for colour images when loaded, else the one matching the image's colour)",
         ),
         strength: float = Query(
             1.0,
