@@ -21,6 +21,7 @@ BENCHMARKS = {
     "throughput": None,
     "images": "images",
     "speech": "audio",
+    "speech_vbdemand": "audio/vbdemand_test",
     "anomaly_tabular": "anomaly/tabular",
     "anomaly_nab": "anomaly/nab",
     "anomaly_skab": "anomaly/skab",
