@@ -77,7 +77,8 @@ class DAEDetector:
         stride: step between training windows (scoring always uses every window).
         model: ``"mlp"`` (dense; windows are flattened) or ``"conv1d"`` (windows only).
         hidden_sizes: encoder widths of the mlp; None sizes them from the input width
-            F: ``(clip(2F, 16, 256), clip(F // 2, 4, 64))``.
+            F: ``(clip(2F, 16, 128), clip(F // 2, 4, 64))`` for tables, the first layer
+            up to 256 for series' flattened windows.
         noise: ``"gaussian"``, ``"masking"`` or any ``daekit.noise`` spec
             (``"gaussian:0.1+masking:0.1"``); levels apply to the scaled data.
         noise_level: std (gaussian) or probability (masking) when ``noise`` is a name;
@@ -380,7 +381,11 @@ class DAEDetector:
         return member_inputs(X, self.scale_min_[k], self.scale_span_[k], self.window, stride, self.model == "conv1d")
 
     def _default_hidden(self, width: int) -> tuple[int, int]:
-        return (int(np.clip(2 * width, 16, 256)), int(np.clip(width // 2, 4, 64)))
+        # Tables cap the first layer at 128: 256 on the wide sets (InternetAds, 1,555 columns) cost
+        # 14 % of the 31-set fit time for the same mean ROC-AUC. Series keep 256 for their
+        # flattened windows: at 128, SKAB's F1 fell from 0.784 to 0.770 (README).
+        cap = 128 if self.window is None else 256
+        return (int(np.clip(2 * width, 16, cap)), int(np.clip(width // 2, 4, 64)))
 
     def _build_member(self, sample_shape: tuple[int, ...]) -> DenoisingAutoencoder:
         if self.model == "conv1d":
