@@ -22,6 +22,7 @@ BENCHMARKS = {
     "images": "images",
     "speech": "audio",
     "speech_vbdemand": "audio/vbdemand_test",
+    "speech_wideband": "audio",
     "anomaly_tabular": "anomaly/tabular",
     "anomaly_nab": "anomaly/nab",
     "anomaly_skab": "anomaly/skab",

@@ -40,17 +40,23 @@ NOISES = ("white", "dishes")
 
 
 def spectral_subtraction(
-    x: np.ndarray, n_fft: int = 256, hop: int = 64, noise_s: float = 0.25, alpha: float = 2.0, beta: float = 0.01
+    x: np.ndarray,
+    n_fft: int = 256,
+    hop: int = 64,
+    noise_s: float = 0.25,
+    alpha: float = 2.0,
+    beta: float = 0.01,
+    sample_rate: int = SR,
 ) -> np.ndarray:
     """Power spectral subtraction (Berouti et al. 1979) with the noise PSD of the first frames."""
     from scipy.signal import istft, stft
 
-    _, _, spec = stft(x, SR, nperseg=n_fft, noverlap=n_fft - hop)
+    _, _, spec = stft(x, sample_rate, nperseg=n_fft, noverlap=n_fft - hop)
     power = np.abs(spec) ** 2
-    n_frames = max(1, int(noise_s * SR / hop))
+    n_frames = max(1, int(noise_s * sample_rate / hop))
     noise = power[:, :n_frames].mean(axis=1, keepdims=True)
     clean_power = np.maximum(power - alpha * noise, beta * power)
-    _, y = istft(np.sqrt(clean_power) * np.exp(1j * np.angle(spec)), SR, nperseg=n_fft, noverlap=n_fft - hop)
+    _, y = istft(np.sqrt(clean_power) * np.exp(1j * np.angle(spec)), sample_rate, nperseg=n_fft, noverlap=n_fft - hop)
     return y[: x.size].astype(np.float32)
 
 
