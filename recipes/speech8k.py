@@ -29,9 +29,11 @@ from daekit.train import TrainConfig
 SAMPLE_RATE = 8000
 
 
-def babble_tracks(clips_by_speaker: dict, n_tracks: int, seconds: float, rng: np.random.Generator) -> list:
+def babble_tracks(
+    clips_by_speaker: dict, n_tracks: int, seconds: float, rng: np.random.Generator, sample_rate: int = SAMPLE_RATE
+) -> list:
     """Tracks of 3-6 overlapping talkers, each a stream of random training clips."""
-    length = int(seconds * SAMPLE_RATE)
+    length = int(seconds * sample_rate)
     all_clips = [c for clips in clips_by_speaker.values() for c in clips]
     tracks = []
     for _ in range(n_tracks):
@@ -48,22 +50,22 @@ def babble_tracks(clips_by_speaker: dict, n_tracks: int, seconds: float, rng: np
     return tracks
 
 
-def export_checkpoint(args) -> int:
+def export_checkpoint(args, sample_rate: int = SAMPLE_RATE, n_fft: int = 256) -> int:
     """Write the model folder from the Trainer's last checkpoint (weights only)."""
     from daekit.apps.speech import SpeechEnhancer
 
     ck = torch.load(Path(args.run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
     model = dk.create_model(
         "speech_mask",
-        n_fft=256,
-        hop_length=64,
+        n_fft=n_fft,
+        hop_length=n_fft // 4,
         hidden_size=args.hidden,
         num_layers=args.layers,
         causal=not args.bidirectional,
     )
     prefix = "dae.model."
     model.load_state_dict({k[len(prefix) :]: v for k, v in ck["model"].items() if k.startswith(prefix)})
-    dae = dk.DenoisingAutoencoder(model, noise=dk.noise.MixAtSNR(["white"]), preprocessing={"sample_rate": SAMPLE_RATE})
+    dae = dk.DenoisingAutoencoder(model, noise=dk.noise.MixAtSNR(["white"]), preprocessing={"sample_rate": sample_rate})
     SpeechEnhancer(dae).save_pretrained(args.out, recipe={"checkpoint_step": ck["step"], "run_dir": args.run_dir})
     print(f"exported step {ck['step']} to {args.out}")
     return 0
