@@ -21,6 +21,8 @@ Not used: ``librispeech/test``, ``vctk48/test``, the last 30 % of the noise file
 ``vbdemand_test`` (evaluation only), ESC-50. The attribution table of the sources is
 ``../shared/data/audio/wideband/README.md``; keep it with anything derived from the data.
 
+Needs ``pip install pyroomacoustics`` (the room simulation) besides daekit's ``audio`` extra.
+
 Usage (recipes/speech16k.md gives the runs that made the shipped weights):
     nice -n 5 .venv/bin/python recipes/speech16k.py --data ../shared/data/audio \\
         --steps 3000 --run-dir /tmp/speech16k_run --out src/daekit/pretrained/speech16k
@@ -155,6 +157,11 @@ def main(argv=None) -> int:
         raise SystemExit("--noise-weights needs 6 non-negative numbers: white,pink,brown,hum,recorded,babble")
     if not 0.0 <= args.reverb <= 1.0:
         raise SystemExit(f"--reverb {args.reverb} is not a share in [0, 1].")
+    if args.reverb > 0:
+        try:
+            import pyroomacoustics  # noqa: F401
+        except ImportError:
+            raise SystemExit("--reverb needs pyroomacoustics: pip install it, or pass --reverb 0.") from None
     torch.set_num_threads(args.threads)
     t0 = time.time()
     data = Path(args.data)
