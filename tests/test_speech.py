@@ -306,16 +306,17 @@ def test_stream_resampler_matches_scipy():
     np.testing.assert_allclose(y[:, d + 50 :], ref[:, 50 : y.shape[1] - d], atol=1e-4)
 
 
-def test_pretrained_speech8k_if_shipped():
+@pytest.mark.parametrize("name, rate", [("speech8k", 8000), ("speech16k", 16000)])
+def test_pretrained_causal_model_if_shipped(name, rate):
     try:
-        enh = SpeechEnhancer.pretrained("speech8k")
+        enh = SpeechEnhancer.pretrained(name)
     except dk.ModelFileError:
-        pytest.skip("speech8k weights not shipped in this checkout")
-    assert enh.sample_rate == 8000 and enh.latency_ms <= 40
+        pytest.skip(f"{name} weights not shipped in this checkout")
+    assert enh.sample_rate == rate and enh.causal and enh.latency_ms <= 40
     rng = np.random.default_rng(0)
-    t = np.arange(8000) / 8000
+    t = np.arange(rate) / rate
     speechlike = (0.3 * np.sin(2 * np.pi * 200 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(np.float32)
-    noisy = speechlike + 0.05 * rng.standard_normal(8000).astype(np.float32)
+    noisy = speechlike + 0.05 * rng.standard_normal(rate).astype(np.float32)
     y = enh(noisy)
     quiet = np.sin(2 * np.pi * 3 * t) <= 0
     assert np.mean(y[quiet] ** 2) < 0.5 * np.mean(noisy[quiet] ** 2)  # noise in the pauses goes down
@@ -328,6 +329,9 @@ def test_pretrained_speech8k_offline_if_shipped():
         pytest.skip("speech8k-offline weights not shipped in this checkout")
     assert offline.sample_rate == 8000 and not offline.causal
     assert {"speech8k", "speech8k-offline"} <= set(SpeechEnhancer.bundled())
+    rates = SpeechEnhancer.bundled_rates()
+    assert list(rates) == SpeechEnhancer.bundled() and rates["speech8k-offline"] == 8000
+    assert all(SpeechEnhancer.pretrained(name).sample_rate == rate for name, rate in rates.items())
     assert not SpeechEnhancer.from_pretrained("speech8k-offline").causal  # a bundled name works here too
     rng = np.random.default_rng(0)
     t = np.arange(16000) / 8000

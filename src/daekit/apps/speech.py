@@ -32,7 +32,7 @@ from torch import nn
 from .. import checks
 from .. import noise as noise_lib
 from ..dae import DenoisingAutoencoder
-from ..io import PRETRAINED_DIR, ModelFileError, bundled_models, read_model_folder
+from ..io import PRETRAINED_DIR, ModelFileError, bundled_models, read_config, read_model_folder
 from ..io_checks import config_section, expect_class
 from ..models import create_model
 from ..models.speech import MaskBlockState, MaskStreamState, SpectralMaskNet
@@ -249,11 +249,21 @@ class SpeechEnhancer:
 
     @staticmethod
     def bundled() -> list[str]:
-        """Names of the speech models shipped with daekit (``"speech8k"``, ``"speech8k-offline"``)."""
+        """Names of the speech models shipped with daekit (``"speech8k"``, ``"speech16k"``...);
+        :meth:`bundled_rates` gives their sample rates."""
         return list(bundled_models(("SpeechEnhancer",)))
 
+    @staticmethod
+    def bundled_rates() -> dict[str, int]:
+        """Each shipped speech model's sample rate in Hz, read from its config (no weights loaded)."""
+        found = bundled_models(("SpeechEnhancer",))
+        return {
+            name: int(read_config(folder).get("preprocessing", {}).get("sample_rate", 8000))
+            for name, folder in found.items()
+        }
+
     @classmethod
-    def pretrained(cls, name: str = "speech8k", **kwargs: Any) -> SpeechEnhancer:
+    def pretrained(cls, name: str = "speech16k", **kwargs: Any) -> SpeechEnhancer:
         """A model shipped with daekit (one of :meth:`bundled`)."""
         folder = PRETRAINED_DIR / name
         if not (folder / "config.json").is_file():

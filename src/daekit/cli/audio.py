@@ -16,13 +16,18 @@ from . import group_help, options
 if TYPE_CHECKING:
     from ..apps.speech import SpeechEnhancer
 
+#: The bundled models the commands use unless --model names another. speech16k beat both 8 kHz
+#: models on the unseen validation speakers of benchmarks/speech_wideband.py --split val (README).
+DENOISE_DEFAULT = "speech16k"
+STREAM_DEFAULT = "speech16k"
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audio = sub.add_parser(
         "audio",
         help="speech enhancement: denoise, train, stream",
-        description="Remove noise from speech recordings with the bundled 8 kHz model or your "
-        "own, train a model on clean speech and noise recordings, and run a file "
+        description="Remove noise from speech recordings with a bundled model (16 kHz by default, "
+        "any input rate) or your own, train a model on clean speech and noise recordings, and run a file "
         "through the low-latency streaming API.",
     )
     asub = audio.add_subparsers(dest="audio_command", metavar="COMMAND")
@@ -43,7 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="OUT",
         help="output folder (or an output file name when there is one input file)",
     )
-    _model_arguments(p, default="speech8k-offline")
+    _model_arguments(p, default=DENOISE_DEFAULT)
     p.add_argument("--recursive", action="store_true", help="look into sub-folders too")
     p.add_argument(
         "--threads",
@@ -123,12 +128,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audio.set_defaults(func=group_help(audio))
 
 
-def _model_arguments(p: argparse.ArgumentParser, default: str = "speech8k") -> None:
+def _model_arguments(p: argparse.ArgumentParser, default: str = STREAM_DEFAULT) -> None:
     p.add_argument(
         "--model",
         default=default,
-        help="a bundled model ('speech8k-offline' looks ahead: best for files; 'speech8k' is causal "
-        "and streams) or a model folder",
+        help=f"a bundled model or a model folder (default: {default}). 'speech16k' is causal and streams, at "
+        "16 kHz; 'speech8k' and 'speech8k-offline' (looks ahead, files only) are for 8 kHz telephone audio. "
+        "Any input rate works: the band above the model's is kept",
     )
     p.add_argument(
         "--attenuation-limit",

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--no-bundled",
         action="store_true",
-        help="do not load the bundled models (gray, color, photo, speech8k, speech8k-offline)",
+        help="do not load the bundled models (gray, color, photo, speech8k, speech8k-offline, speech16k)",
     )
     p.add_argument("--max-upload-mb", type=options.positive, default=20.0, help="largest request body, in MB")
     p.add_argument(
