@@ -151,7 +151,7 @@ def test_audio_denoise_keeps_rate_channels_and_length(client):
     assert float(r.headers["x-daekit-audio-seconds"]) == pytest.approx(0.75)
 
 
-def test_audio_prefers_an_offline_model_unless_one_is_named(folders, tmp_path):
+def test_audio_prefers_the_widest_band_then_an_offline_model_unless_one_is_named(folders, tmp_path):
     import torch
 
     from daekit import DenoisingAutoencoder
@@ -167,6 +167,12 @@ def test_audio_prefers_an_offline_model_unless_one_is_named(folders, tmp_path):
         assert r.status_code == 200 and r.headers["x-daekit-model"] == "speech-offline"
         r = post_file(c, "/v1/audio/denoise?model=speech", "s.wav", wav(SPEECH, 8000), "audio/wav")
         assert r.status_code == 200 and r.headers["x-daekit-model"] == "speech"
+    wide = SpectralMaskNet(n_fft=64, hop_length=16, hidden_size=16, num_layers=1)  # causal, at 16 kHz
+    SpeechEnhancer(DenoisingAutoencoder(wide, preprocessing={"sample_rate": 16000})).save_pretrained(tmp_path / "w")
+    three = {"speech": folders["speech"], "speech-offline": str(tmp_path / "off"), "wide": str(tmp_path / "w")}
+    with TestClient(create_app(three, LIMITS)) as c:
+        r = post_file(c, "/v1/audio/denoise", "s.wav", wav(SPEECH, 8000), "audio/wav")
+        assert r.status_code == 200 and r.headers["x-daekit-model"] == "wide"
 
 
 def test_colour_images_go_to_the_photo_model_when_loaded(folders):
