@@ -43,11 +43,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from speech8k import babble_tracks, export_checkpoint
+from speech8k import babble_tracks, export_checkpoint, starting_dae, train_config
 
 from daekit.apps.speech import SpeechEnhancer, train_speech_dae
 from daekit.data.audio import list_audio_files, load_audio, load_noise_bank, speech_items
-from daekit.train import TrainConfig
 
 SAMPLE_RATE = 16000
 N_FFT = 512  # 32 ms window, 8 ms hop: the algorithmic latency is one window
@@ -183,28 +182,8 @@ def main(argv=None) -> int:
     bank = ["white", "pink", "brown", "hum"] + [torch.from_numpy(t) for t in recorded + babble]
     weights = w[:4] + [w[4] / len(recorded)] * len(recorded) + [w[5] / len(babble)] * len(babble)
 
-    config = TrainConfig(
-        max_steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        schedule="cosine",
-        warmup_steps=args.warmup,
-        min_lr=args.lr / 100,
-        grad_clip=1.0,
-        val_every=500,
-        ckpt_every=250,
-        out_dir=args.run_dir,
-        seed=args.seed,
-        device="cpu",
-        quiet=args.quiet,
-        tensorboard=False,
-        log_every=50,
-    )
-    start = SpeechEnhancer.from_pretrained(args.init).dae.train() if args.init else None
-    if start is not None and args.bidirectional and start.model.causal:
-        from daekit.models.speech import to_bidirectional
-
-        start.model = to_bidirectional(start.model).train()
+    config = train_config(args)
+    start = starting_dae(args)
     dae = train_speech_dae(
         torch.from_numpy(clean),
         bank,

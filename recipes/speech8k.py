@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import daekit as dk
-from daekit.apps.speech import SpeechObjective, train_speech_dae  # noqa: F401
+from daekit.apps.speech import SpeechEnhancer, SpeechObjective, train_speech_dae  # noqa: F401
 from daekit.data.audio import fsdd_files, load_audio, load_noise_bank, speech_items
 from daekit.train import TrainConfig
 
@@ -52,8 +52,6 @@ def babble_tracks(
 
 def export_checkpoint(args, sample_rate: int = SAMPLE_RATE, n_fft: int = 256) -> int:
     """Write the model folder from the Trainer's last checkpoint (weights only)."""
-    from daekit.apps.speech import SpeechEnhancer
-
     ck = torch.load(Path(args.run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
     model = dk.create_model(
         "speech_mask",
@@ -69,6 +67,40 @@ def export_checkpoint(args, sample_rate: int = SAMPLE_RATE, n_fft: int = 256) ->
     SpeechEnhancer(dae).save_pretrained(args.out, recipe={"checkpoint_step": ck["step"], "run_dir": args.run_dir})
     print(f"exported step {ck['step']} to {args.out}")
     return 0
+
+
+def train_config(args) -> TrainConfig:
+    """The Trainer settings both speech recipes use: cosine schedule, clipping, checkpoints every 250 steps."""
+    return TrainConfig(
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        schedule="cosine",
+        warmup_steps=args.warmup,
+        min_lr=args.lr / 100,
+        grad_clip=1.0,
+        val_every=500,
+        ckpt_every=250,
+        out_dir=args.run_dir,
+        seed=args.seed,
+        device="cpu",
+        quiet=args.quiet,
+        tensorboard=False,
+        log_every=50,
+    )
+
+
+def starting_dae(args):
+    """The ``--init`` model in training mode (None without it), widened to look ahead when
+    ``--bidirectional`` asks for it and the model is causal."""
+    if not args.init:
+        return None
+    start = SpeechEnhancer.from_pretrained(args.init).dae.train()
+    if args.bidirectional and start.model.causal:
+        from daekit.models.speech import to_bidirectional
+
+        start.model = to_bidirectional(start.model).train()
+    return start
 
 
 def main(argv=None) -> int:
@@ -132,30 +164,8 @@ def main(argv=None) -> int:
         raise SystemExit("--noise-weights needs 6 numbers: white,pink,brown,hum,dishes,babble")
     weights = w[:5] + [w[5] / len(babble)] * len(babble)
 
-    config = TrainConfig(
-        max_steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        schedule="cosine",
-        warmup_steps=args.warmup,
-        min_lr=args.lr / 100,
-        grad_clip=1.0,
-        val_every=500,
-        ckpt_every=250,
-        out_dir=args.run_dir,
-        seed=args.seed,
-        device="cpu",
-        quiet=args.quiet,
-        tensorboard=False,
-        log_every=50,
-    )
-    from daekit.apps.speech import SpeechEnhancer
-
-    start = SpeechEnhancer.from_pretrained(args.init).dae.train() if args.init else None
-    if start is not None and args.bidirectional and start.model.causal:
-        from daekit.models.speech import to_bidirectional
-
-        start.model = to_bidirectional(start.model).train()
+    config = train_config(args)
+    start = starting_dae(args)
     dae = train_speech_dae(
         clean,
         bank,
@@ -186,8 +196,6 @@ def main(argv=None) -> int:
         "data": "FSDD index>=5, first 70% of doing_the_dishes.wav, synthetic white/pink/brown/hum, "
         "babble from FSDD training clips",
     }
-    from daekit.apps.speech import SpeechEnhancer
-
     SpeechEnhancer(dae).save_pretrained(args.out, recipe=recipe)
     print(json.dumps(recipe))
     return 0
